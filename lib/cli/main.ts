@@ -1,0 +1,45 @@
+// `alexnet <command>`: one module per command, loaded only when used so that
+// `alexnet notebooks` does not pay for TensorFlow.js start-up.
+import { UsageError } from "./args";
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  notebooks: { summary: "run notebooks headless and write executed copies", load: () => import("./notebooks") },
+  engine: { summary: "show which TensorFlow.js engine this machine gets, and why", load: () => import("./engine") },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return ["usage: alexnet <command> [options]", "", "commands:", ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`), "", "`alexnet <command> --help` describes a command's options."].join("\n");
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    process.exitCode = name ? 0 : 2;
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`alexnet: unknown command '${name}'\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    process.exitCode = await (await command.load()).run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`alexnet ${name}: ${err.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`alexnet ${name}: ${(err as Error).message ?? err}`);
+      if (process.env.ALEXNET_DEBUG) console.error(err);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// tslab compiles lib/ itself when a notebook imports it, with fixed options
+// that are not strict (tsconfig.json is ignored) and its own TypeScript 5.0.
+// Code that passes `tsc` strict can still fail there (boolean-tag narrowing,
+// newer syntax), and tslab reports such errors without the file name. This
+// test compiles lib/ the way tslab does and names the file.
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ts = require("@tslab/typescript-for-tslab") as typeof import("typescript");
+
+const root = path.resolve(__dirname, "..");
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") ? [path.join(dir, e.name)] : [],
+  );
+}
+
+test("lib/ compiles under tslab's compiler options", () => {
+  // Mirrors createConverter in tslab/src/converter.ts (v1.0.22).
+  const options: import("typescript").CompilerOptions = {
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    esModuleInterop: true,
+    target: ts.ScriptTarget.ES2022,
+    lib: ["lib.es2022.d.ts"],
+    declaration: true,
+    experimentalDecorators: true,
+    resolveJsonModule: true,
+    allowJs: true,
+    checkJs: true,
+    skipLibCheck: true,
+    noEmit: true,
+    rootDir: root,
+  };
+  const program = ts.createProgram(tsFiles(path.join(root, "lib")), options);
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => {
+    const msg = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+    if (!d.file || d.start === undefined) return msg;
+    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${path.relative(root, d.file.fileName)}:${line + 1}:${character + 1} ${msg}`;
+  });
+  assert.deepEqual(problems, [], `tslab would refuse these lines:\n${problems.join("\n")}`);
+});
