@@ -34,7 +34,7 @@ export interface SelectOptions {
 }
 
 export const INSTALL_HINT: Record<EngineName, string> = {
-  gpu: "install it with `npm install @tensorflow/tfjs-node-gpu` on Linux x64 with CUDA 11.8 and cuDNN 8.6 (README: GPU set-up)",
+  gpu: "install it with `npm install @tensorflow/tfjs-node-gpu` on Linux x64 with CUDA 11.2 and cuDNN 8.1 (README: GPU set-up)",
   node: "install it with `npm install @tensorflow/tfjs-node` (its install script downloads libtensorflow, so it needs network access to that host)",
   wasm: "reinstall dependencies with `npm ci` (@tensorflow/tfjs-backend-wasm is a regular dependency)",
   cpu: "reinstall dependencies with `npm ci`",

@@ -59,7 +59,8 @@ export function injectParameters(nb: Notebook, params: Record<string, ParamValue
   const lines = [
     "// Injected by `alexnet notebooks`: these values override the defaults above.",
     ...names.map((n) => `${n} = ${JSON.stringify(params[n])};`),
-    `console.log("parameters:", JSON.stringify({ ${names.join(", ")} }));`,
+    // Not the shorthand `{ a, b }`: tslab does not resolve shorthand properties to earlier cells' variables.
+    `console.log("parameters:", JSON.stringify({ ${names.map((n) => `${n}: ${n}`).join(", ")} }));`,
   ];
   const cell: CodeCell = {
     cell_type: "code",

@@ -113,7 +113,7 @@ export function errorFromStderr(cell: CodeCell, fallback: string): ErrorOutput {
     .map((o) => joinSource((o as { text: string }).text))
     .join("");
   const lines = stderr.split("\n").filter((l) => l.trim() !== "");
-  const named = lines.map((l) => /^(?:Uncaught\s+)?([A-Za-z_$][\w$]*(?:Error|Exception)):\s*(.*)$/.exec(l.trim())).find((m) => m);
+  const named = lines.map((l) => /^(?:Uncaught\s+)?((?:[A-Za-z_$][\w$]*)?(?:Error|Exception)):\s*(.*)$/.exec(l.trim())).find((m) => m);
   if (named) return { output_type: "error", ename: named[1], evalue: named[2], traceback: lines };
   // Compile errors look like "3:7 - Type 'string' is not assignable to type 'number'."
   const compile = lines.find((l) => /^\d+:\d+ - /.test(l.trim()));
