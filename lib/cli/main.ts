@@ -10,6 +10,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   notebooks: { summary: "run notebooks headless and write executed copies", load: () => import("./notebooks") },
   engine: { summary: "show which TensorFlow.js engine this machine gets, and why", load: () => import("./engine") },
+  prepare: { summary: "preprocess a dataset the paper's way into shards (section 2)", load: () => import("./prepare") },
+  show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
 };
 
 export function usage(): string {

@@ -73,3 +73,55 @@ export function imageGridHtml(items: GridItem[], size = 160): string {
 export function showImageGrid(items: GridItem[], size = 160): void {
   show({ "text/html": imageGridHtml(items, size), "text/plain": items.map((it, i) => `[${i}] ${it.caption}`).join("\n") });
 }
+
+/** Any image sharp reads (JPEG, PNG, ...) as PNG, e.g. for a grid. */
+export async function toPng(encoded: Buffer): Promise<Buffer> {
+  return sharp(encoded, { autoOrient: true }).png().toBuffer();
+}
+
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The image resized to `size` (if given), with a rectangle drawn on it: e.g.
+ * the 256x256 centre crop on the resized photo.
+ */
+export async function drawBox(encoded: Buffer, box: Box, size?: { width: number; height: number }, colour = "#ffeb3b"): Promise<Buffer> {
+  const base = sharp(encoded, { autoOrient: true });
+  const resized = size ? base.resize(size.width, size.height, { fit: "fill" }) : base;
+  const { data, info } = await resized.removeAlpha().png().toBuffer({ resolveWithObject: true });
+  const stroke = Math.max(2, Math.round(Math.max(info.width, info.height) / 120));
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${info.width}" height="${info.height}"><rect x="${box.left + stroke / 2}" y="${box.top + stroke / 2}" width="${box.width - stroke}" height="${box.height - stroke}" fill="none" stroke="${colour}" stroke-width="${stroke}"/></svg>`;
+  return sharp(data).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]).removeAlpha().png().toBuffer();
+}
+
+/**
+ * Float pixels (HWC, 0..255 units, e.g. the mean image) as a PNG. With
+ * `stretch`, each channel's range is mapped onto 0..255 so faint structure shows.
+ */
+export async function floatImagePng(values: Float32Array, width: number, height: number, options: { stretch?: boolean } = {}): Promise<Buffer> {
+  const channels = values.length / (width * height);
+  if (channels !== 1 && channels !== 3) throw new Error(`floatImagePng: ${values.length} values do not make a ${width}x${height} image with 1 or 3 channels`);
+  const lo = new Array<number>(channels).fill(0);
+  const hi = new Array<number>(channels).fill(255);
+  if (options.stretch) {
+    lo.fill(Infinity);
+    hi.fill(-Infinity);
+    values.forEach((v, i) => {
+      const c = i % channels;
+      if (v < lo[c]) lo[c] = v;
+      if (v > hi[c]) hi[c] = v;
+    });
+  }
+  const pixels = new Uint8Array(values.length);
+  values.forEach((v, i) => {
+    const c = i % channels;
+    const span = hi[c] - lo[c] || 1;
+    pixels[i] = Math.max(0, Math.min(255, Math.round(((v - lo[c]) / span) * 255)));
+  });
+  return pngFromPixels({ pixels, width, height, channels: channels as 1 | 3 });
+}

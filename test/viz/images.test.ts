@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { imageGridHtml, mosaicPng, pngFromPixels } from "../../lib/viz/images";
+import { drawBox, floatImagePng, imageGridHtml, mosaicPng, pngFromPixels, toPng } from "../../lib/viz/images";
 
 const solid = (w: number, h: number, rgb: [number, number, number]) => {
   const px = new Uint8Array(w * h * 3);
@@ -36,4 +36,29 @@ test("imageGridHtml embeds every image with its escaped caption", () => {
   assert.equal(html.match(/<figure/g)?.length, 2);
   assert.match(html, /data:image\/png;base64,AQID/);
   assert.match(html, /a&lt;b/);
+});
+
+test("toPng converts any encoded image", async () => {
+  const jpeg = await sharp({ create: { width: 5, height: 4, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toBuffer();
+  const meta = await sharp(await toPng(jpeg)).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ["png", 5, 4]);
+});
+
+test("drawBox resizes and outlines the box, leaving its inside untouched", async () => {
+  const src = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
+  const png = await drawBox(src, { left: 10, top: 0, width: 20, height: 20 }, { width: 40, height: 20 }, "#ff0000");
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+  assert.deepEqual([info.width, info.height], [40, 20]);
+  assert.deepEqual(at(10, 10), [255, 0, 0], "left edge of the box");
+  assert.deepEqual(at(20, 10), [0, 0, 255], "inside the box");
+  assert.deepEqual(at(2, 10), [0, 0, 255], "outside the box");
+});
+
+test("floatImagePng maps 0..255 values directly, or stretches each channel to the full range", async () => {
+  const values = new Float32Array([100, 0, 255, 110, 0, 255]); // 2x1, RGB
+  const read = async (png: Buffer) => [...(await sharp(png).raw().toBuffer())];
+  assert.deepEqual(await read(await floatImagePng(values, 2, 1)), [100, 0, 255, 110, 0, 255]);
+  assert.deepEqual(await read(await floatImagePng(values, 2, 1, { stretch: true })), [0, 0, 0, 255, 0, 0]);
+  await assert.rejects(floatImagePng(new Float32Array(4), 2, 1), /do not make a 2x1 image/);
 });
