@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { EMBEDDED_SETS, embeddedDataset, embeddedDatasetDir, projectRoot } from "../../lib/data/embedded";
+import { tempDir } from "../helpers/notebooks";
+
+const tmp = tempDir("alexnet-embedded-");
+after(tmp.cleanup);
+
+test("projectRoot is the folder holding package.json, also through the notebooks/lib link", () => {
+  assert.ok(existsSync(path.join(projectRoot(), "package.json")));
+  assert.ok(existsSync(path.join(projectRoot(), "notebooks", "lib")));
+});
+
+test("each profile has its own folder under data/prepared, and a typo is refused", () => {
+  assert.equal(embeddedDatasetDir("smoke", "/r"), path.join("/r", "data", "prepared", "synthetic-smoke"));
+  assert.throws(() => embeddedDatasetDir("smok"), /unknown profile 'smok'/);
+  assert.ok(EMBEDDED_SETS.smoke.trainPerClass < EMBEDDED_SETS.laptop.trainPerClass);
+  assert.ok(EMBEDDED_SETS.smoke.classes >= 10, "at least 10 classes in every profile");
+});
+
+test("embeddedDataset prepares once, then reopens without preparing", async () => {
+  mkdirSync(path.join(tmp.dir, "data"), { recursive: true });
+  const first = await embeddedDataset("smoke", { root: tmp.dir, progress: "silent" });
+  try {
+    assert.ok(first.report, "the first call prepares");
+    const s = EMBEDDED_SETS.smoke;
+    assert.equal(first.dataset.split("train").length, s.classes * s.trainPerClass);
+    assert.equal(first.dataset.split("val").length, s.classes * s.valPerClass);
+    assert.equal(first.dataset.statistics().images, s.classes * s.trainPerClass);
+  } finally {
+    await first.dataset.close();
+  }
+  const second = await embeddedDataset("smoke", { root: tmp.dir, progress: "silent" });
+  assert.equal(second.report, undefined, "the second call only opens");
+  await second.dataset.close();
+});
