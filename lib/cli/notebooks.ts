@@ -78,12 +78,19 @@ export async function run(argv: string[]): Promise<number> {
   const jobs = parseNumber("jobs", values.jobs, { min: 1, integer: true }) ?? 1;
   const out = values.out ?? path.join("runs", "notebooks");
 
-  // Ctrl-C or a CI cancel: take the kernels down with us.
+  // Ctrl-C or a CI cancel: stop the kernels, write what ran so far, then exit; a second signal exits at once.
+  const abort = new AbortController();
+  let exitCode = 0;
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(sig, () => {
-      console.error(`\nalexnet notebooks: ${sig} received, stopping kernels`);
-      killAllKernels();
-      process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
+    process.on(sig, () => {
+      const code = 128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig];
+      if (abort.signal.aborted) {
+        killAllKernels();
+        process.exit(code);
+      }
+      console.error(`\nalexnet notebooks: ${sig} received, stopping kernels and writing what ran so far`);
+      exitCode = code;
+      abort.abort();
     });
   }
   console.log(`running ${files.length} notebook(s)${profile ? ` in the ${profile} profile` : ""}, ${jobs} at a time; executed copies go to ${out}/`);
@@ -94,7 +101,9 @@ export async function run(argv: string[]): Promise<number> {
     jobs,
     allowErrors: values["allow-errors"] ?? false,
     log: (line) => console.log(line),
+    signal: abort.signal,
   });
   console.log("\n" + formatSummary(results));
-  return results.every((r) => r.status === "ok") ? 0 : 1;
+  if (exitCode) return exitCode;
+  return results.every((r) => r?.status === "ok") ? 0 : 1;
 }

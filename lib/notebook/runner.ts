@@ -7,7 +7,7 @@ import { type CodeCell, type ErrorOutput, type Notebook, type Output, joinSource
 import { type ParamValue, injectParameters } from "./params";
 import type { Message } from "./protocol";
 
-export type NotebookStatus = "ok" | "failed" | "timed out" | "kernel died" | "not started";
+export type NotebookStatus = "ok" | "failed" | "timed out" | "kernel died" | "interrupted" | "not started";
 
 export interface CellFailure {
   /** 1-based position among all cells, as JupyterLab numbers them. */
@@ -39,6 +39,8 @@ export interface RunOptions {
   /** Progress lines, e.g. for a terminal. */
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Stops the run (Ctrl-C): the running kernel is killed and the notebook so far is still written. */
+  signal?: AbortSignal;
 }
 
 // tslab answers "abort" to requests arriving within 200 ms after an error.
@@ -157,8 +159,11 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
   };
   try {
     log(`${name}: starting kernel`);
+    if (options.signal?.aborted) throw new Error("interrupted before the kernel started");
     kernel = await KernelClass.start({ cwd: path.dirname(path.resolve(file)), env: options.env, startTimeoutMs: options.startTimeoutMs });
     result.kernelPid = kernel.pid;
+    const running = kernel;
+    options.signal?.addEventListener("abort", () => void running.shutdown(0), { once: true });
     const timeoutMs = (options.timeout ?? 0) * 1000;
     result.status = "ok";
     let codeIndex = 0;
@@ -194,13 +199,16 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
         await sleep(TSLAB_ABORT_WINDOW_MS);
         continue;
       }
+      const aborted = outcome.kind === "died" && options.signal?.aborted === true;
       const message =
         outcome.kind === "timeout"
           ? `timed out after ${options.timeout} s${outcome.killed ? " (killed: it did not stop on SIGINT)" : " (interrupted)"}`
-          : `the kernel died (${describeExit(outcome.exit)})${kernel.log ? `: ${kernel.log.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
-      cell.outputs.push({ output_type: "error", ename: outcome.kind === "timeout" ? "CellTimeoutError" : "KernelDiedError", evalue: message, traceback: [message] });
+          : aborted
+            ? "the run was interrupted (Ctrl-C or a signal) during this cell"
+            : `the kernel died (${describeExit(outcome.exit)})${kernel.log ? `: ${kernel.log.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
+      cell.outputs.push({ output_type: "error", ename: outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError", evalue: message, traceback: [message] });
       result.failures.push({ ...where, message });
-      result.status = outcome.kind === "timeout" ? "timed out" : "kernel died";
+      result.status = outcome.kind === "timeout" ? "timed out" : aborted ? "interrupted" : "kernel died";
       log(`${name}: cell ${i + 1} ${message}`);
       break;
     }
@@ -248,7 +256,7 @@ export async function runNotebooks(files: string[], options: BatchOptions): Prom
   const results: NotebookResult[] = new Array(files.length);
   let next = 0;
   const worker = async () => {
-    while (next < files.length) {
+    while (next < files.length && !options.signal?.aborted) {
       const i = next++;
       results[i] = await runNotebook(files[i], options);
     }
@@ -258,6 +266,7 @@ export async function runNotebooks(files: string[], options: BatchOptions): Prom
 }
 
 export function formatSummary(results: NotebookResult[]): string {
+  results = results.filter((r) => r !== undefined); // notebooks never started after an interruption
   const rows = results.map((r) => [path.basename(r.notebook), `${r.cellsRun}/${r.codeCells}`, r.seconds.toFixed(1), r.status]);
   const header = ["notebook", "cells run", "seconds", "status"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

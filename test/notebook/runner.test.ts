@@ -154,9 +154,12 @@ test("the CLI exits non-zero naming notebook and cell, and SIGTERM leaves no ker
   };
   const before = await kernels();
   child.kill("SIGTERM");
-  const { code } = await done;
+  const { code, stdout: all } = await done;
   assert.equal(code, 143);
   assert.ok(await waitUntil(() => before.every((pid) => !alive(pid)), 5000), "kernels started by the CLI are gone");
+  assert.match(all, /cli-loop\.ipynb +0\/1 +[\d.]+ +interrupted/, "the summary says the notebook was interrupted");
+  const written = executed(looping);
+  assert.equal((written.metadata.alexnet as { status: string }).status, "interrupted", "what ran so far is written");
 });
 
 test("OutputRecorder: clear_output with wait clears on the next output", () => {
