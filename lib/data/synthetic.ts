@@ -389,7 +389,7 @@ export async function generateSyntheticImage(opts: SyntheticOptions, split: Spli
   const quality = r.int(o.quality - 15, o.quality);
   const raw = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (raw.info.width !== width || raw.info.height !== height || raw.info.channels !== 3) {
-    throw new Error(`synthetic dataset: librsvg rendered ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${width}x${height}x3; check the sharp install.`);
+    throw new Error(`synthetic dataset (lib/data/synthetic.ts): librsvg rendered ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${width}x${height}x3; check the sharp install.`);
   }
   developPhoto(r, raw.data, width, height);
   const jpeg = await sharp(raw.data, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
