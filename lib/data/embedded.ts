@@ -20,8 +20,9 @@ export function projectRoot(): string {
   return path.resolve(realpathSync(__dirname), "..", "..");
 }
 
-export function embeddedDatasetDir(profile: string, root = projectRoot()): string {
-  return path.join(root, "data", "prepared", `synthetic-${parseProfile(profile)}`);
+/** data/prepared/synthetic-<profile>, with -<size> for records other than the paper's 256x256. */
+export function embeddedDatasetDir(profile: string, root = projectRoot(), size = 256): string {
+  return path.join(root, "data", "prepared", `synthetic-${parseProfile(profile)}${size === 256 ? "" : `-${size}`}`);
 }
 
 export interface EmbeddedDataset {
@@ -31,13 +32,21 @@ export interface EmbeddedDataset {
   report?: PrepareReport;
 }
 
+export interface EmbeddedOptions {
+  root?: string;
+  progress?: "silent";
+  /** Side of the stored records: 256 as in the paper; 32 or 64 for the small experiments. */
+  size?: number;
+}
+
 /** Opens the profile's embedded dataset, preparing it first if it is not complete. */
-export async function embeddedDataset(profile: string, options: { root?: string; progress?: "silent" } = {}): Promise<EmbeddedDataset> {
-  const dir = embeddedDatasetDir(profile, options.root);
+export async function embeddedDataset(profile: string, options: EmbeddedOptions = {}): Promise<EmbeddedDataset> {
+  const size = options.size ?? 256;
+  const dir = embeddedDatasetDir(profile, options.root, size);
   let report: PrepareReport | undefined;
   if (!existsSync(path.join(dir, "manifest.json"))) {
     const set = EMBEDDED_SETS[parseProfile(profile)];
-    report = await prepareDataset({ source: syntheticSource(set), out: dir, sourceDescription: { format: "synthetic", ...set }, progress: options.progress });
+    report = await prepareDataset({ source: syntheticSource(set), out: dir, size, sourceDescription: { format: "synthetic", ...set }, progress: options.progress });
   }
   return { dir, dataset: openDataset(dir), report };
 }

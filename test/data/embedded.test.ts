@@ -36,3 +36,14 @@ test("embeddedDataset prepares once, then reopens without preparing", async () =
   assert.equal(second.report, undefined, "the second call only opens");
   await second.dataset.close();
 });
+
+test("a smaller record size gets its own folder and records of that size", async () => {
+  assert.equal(embeddedDatasetDir("laptop", "/r", 32), path.join("/r", "data", "prepared", "synthetic-laptop-32"));
+  const small = await embeddedDataset("smoke", { root: tmp.dir, size: 32, progress: "silent" });
+  try {
+    assert.deepEqual(small.dataset.recordShape, [32, 32, 3]);
+    assert.ok(small.dir.endsWith("synthetic-smoke-32"));
+  } finally {
+    await small.dataset.close();
+  }
+});
