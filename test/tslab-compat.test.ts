@@ -4,7 +4,7 @@
 // newer syntax), and tslab reports such errors without the file name. This
 // test compiles lib/ the way tslab does and names the file.
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,4 +43,22 @@ test("lib/ compiles under tslab's compiler options", () => {
     return `${path.relative(root, d.file.fileName)}:${line + 1}:${character + 1} ${msg}`;
   });
   assert.deepEqual(problems, [], `tslab would refuse these lines:\n${problems.join("\n")}`);
+});
+
+test("lib/ imports files, never folders: tslab resolves `./x` to x.js only, not x/index.js", () => {
+  const problems: string[] = [];
+  for (const file of tsFiles(path.join(root, "lib"))) {
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:from\s+|import\()\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const target = path.resolve(path.dirname(file), m[1]);
+      let isDir = false;
+      try {
+        isDir = statSync(target).isDirectory();
+      } catch {
+        // not a folder (a file without its .ts extension)
+      }
+      if (isDir) problems.push(`${path.relative(root, file)} imports "${m[1]}", a folder; import "${m[1]}/index" instead`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });

@@ -2,7 +2,7 @@ import path from "node:path";
 import { UsageError, parse, parseNumber } from "./args";
 import { type PrepareOptions, formatPrepareReport, parseWorkerSlice, prepareDataset } from "../data/prepare";
 import { RESIZE_KERNELS, type ResizeKernel } from "../data/preprocess";
-import { SOURCE_FORMATS, isSourceFormat, openSource } from "../data/sources";
+import { SOURCE_FORMATS, isSourceFormat, openSource } from "../data/sources/index";
 
 const HELP = `usage: alexnet prepare --format FORMAT [--source PATH] --out DIR [options]
 
