@@ -115,3 +115,30 @@ export function plotHtmlPage(figures: Figure[], title: string): string {
   const calls = figures.map((f, i) => `Plotly.newPlot("fig${i}", ${JSON.stringify(f.data)}, ${JSON.stringify(f.layout ?? {})});`).join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><script>${plotly}</script></head><body><h1>${escapeHtml(title)}</h1>\n${divs}\n<script>${calls}</script></body></html>\n`;
 }
+
+export interface Histogram {
+  /** bins + 1 edges, from the low end of the first bin to the high end of the last. */
+  edges: number[];
+  counts: number[];
+}
+
+/** Counts values into `bins` equal bins over [min, max] (the data's range by default); values outside are left out. */
+export function histogram(values: ArrayLike<number>, bins = 20, range?: [number, number]): Histogram {
+  let [lo, hi] = range ?? [Infinity, -Infinity];
+  if (!range) for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) [lo, hi] = [Math.min(lo, values[i]), Math.max(hi, values[i])];
+  if (!(hi > lo)) hi = lo + 1;
+  const width = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= lo && v <= hi)) continue;
+    counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  }
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), counts };
+}
+
+/** A histogram as a bar chart figure, bins labelled by their centres. */
+export function histogramFigure(h: Histogram, title: string, xTitle: string, digits = 2): Figure {
+  const centres = h.counts.map((_, i) => ((h.edges[i] + h.edges[i + 1]) / 2).toFixed(digits));
+  return { data: [{ type: "bar", x: centres, y: h.counts }], layout: { title, xaxis: { title: xTitle }, yaxis: { title: "count" } } };
+}

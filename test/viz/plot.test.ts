@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { niceTicks, plotHtmlPage, plotPng, svgChart } from "../../lib/viz/plot";
+import { histogram, histogramFigure, niceTicks, plotHtmlPage, plotPng, svgChart } from "../../lib/viz/plot";
 
 test("niceTicks picks steps of 1, 2 or 5 times a power of ten", () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -39,4 +39,14 @@ test("plotHtmlPage embeds plotly.js and one newPlot call per figure", () => {
   const html = plotHtmlPage([{ data: [{ x: [1], y: [1] }] }, { data: [{ x: [1], y: [2] }] }], "run");
   assert.equal(html.match(/Plotly\.newPlot\("fig/g)?.length, 2);
   assert.ok(html.length > 1_000_000, "plotly.js is inlined, so the page works offline");
+});
+
+test("histogram counts values into equal bins, including the top edge", () => {
+  const h = histogram([0, 0.5, 1, 1.5, 2, 4, NaN], 4, [0, 4]);
+  assert.deepEqual(h.edges, [0, 1, 2, 3, 4]);
+  assert.deepEqual(h.counts, [2, 2, 1, 1]);
+  const auto = histogram([2, 2, 2]);
+  assert.equal(auto.counts.reduce((a, b) => a + b, 0), 3, "a constant sample still lands in a bin");
+  const fig = histogramFigure(h, "t", "x", 1);
+  assert.deepEqual(fig.data[0].x, ["0.5", "1.5", "2.5", "3.5"]);
 });
