@@ -1,0 +1,449 @@
+// Checkpoints of a training run, one folder per epoch:
+//
+//   RUN/checkpoints/epoch-0003/model.json       topology and weight specs (lib/model/io.ts)
+//                             /weights.bin
+//                             /optimizer.json    PaperSGD's settings and the index of optimizer.bin
+//                             /optimizer.bin     one float32 velocity per trainable weight, in model order
+//                             /checkpoint.json   epoch, step, lr, schedule state, rng state, metrics
+//   RUN/checkpoints/best.json                    which epoch folder is best by a metric
+//
+// A checkpoint is written into a hidden temporary folder (.epoch-0003.tmp-...)
+// and renamed into place once every file is complete and synced, so a folder
+// named epoch-NNNN with a checkpoint.json is always whole; a crash mid-save
+// leaves only a temporary folder, which loaders ignore and the next save removes.
+// best.json is a pointer, not a copy, and the folder it names is never pruned.
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { loadModel, readModelArtifacts, saveModel } from "../model/io";
+import { isPaperSGD, type PaperSGD } from "./optimizer";
+import { type LrSchedule, restoreSchedule, type ScheduleState } from "./schedule";
+
+export const CHECKPOINTS_DIR = "checkpoints";
+export const CHECKPOINT_FILE = "checkpoint.json";
+export const OPTIMIZER_INDEX_FILE = "optimizer.json";
+export const OPTIMIZER_FILE = "optimizer.bin";
+export const BEST_FILE = "best.json";
+const FORMAT = "alexnet-checkpoint";
+const VERSION = 1;
+const EPOCH_DIR = /^epoch-(\d+)$/;
+// Leftovers of interrupted saves: temporary checkpoint folders and pointer files.
+const TEMP_ENTRY = /^\..*\.(tmp|old)-\d+-[0-9a-f]+$/;
+
+export interface CheckpointContents {
+  model: tf.LayersModel;
+  optimizer: PaperSGD;
+  schedule?: LrSchedule;
+  /** Epochs completed; names the folder (epoch-0003). */
+  epoch: number;
+  /** Optimiser steps completed over the whole run. */
+  step: number;
+  /** The run's random state, stored as given (any JSON value). */
+  rng?: unknown;
+  /** E.g. { valTop1Error: 0.42, trainLoss: 1.9 }. */
+  metrics?: Record<string, number>;
+}
+
+export interface SaveCheckpointOptions {
+  /** How many of the newest checkpoints to keep (the best is kept besides). Default 3; Infinity keeps all. */
+  keepLast?: number;
+  /** Track the best checkpoint by this metric (must be in every save's metrics). */
+  best?: { metric: string; mode?: "min" | "max" };
+  /** Called after each file of the checkpoint is written, before the folder is renamed into place (progress; tests throw here to simulate a crash). */
+  afterWrite?: (file: string) => void | Promise<void>;
+}
+
+export interface SavedCheckpoint {
+  path: string;
+  /** True when this checkpoint is now the one best.json names. */
+  isBest: boolean;
+  /** Checkpoint folders removed by keepLast. */
+  removed: string[];
+}
+
+interface VelocityEntry {
+  /** The model weight's saved name (LayerVariable.originalName). */
+  weight: string;
+  shape: number[];
+  dtype: "float32";
+  byteOffset: number;
+  byteLength: number;
+}
+
+interface OptimizerIndex {
+  class: "PaperSGD";
+  config: { learningRate: number; momentum: number; weightDecay: number; decayBiases: boolean };
+  iterations: number;
+  velocities: VelocityEntry[];
+}
+
+interface CheckpointFile {
+  format: string;
+  version: number;
+  epoch: number;
+  step: number;
+  lr: number;
+  schedule: ScheduleState | null;
+  rng: unknown;
+  metrics: Record<string, number>;
+  savedAt: string;
+}
+
+export interface CheckpointInfo {
+  path: string;
+  epoch: number;
+  step: number;
+  /** The optimiser's learning rate when saved. */
+  lr: number;
+  schedule: ScheduleState | null;
+  rng: unknown;
+  metrics: Record<string, number>;
+  savedAt: string;
+}
+
+export interface CheckpointEntry {
+  path: string;
+  epoch: number;
+}
+
+export function checkpointsDir(runDir: string): string {
+  return path.join(runDir, CHECKPOINTS_DIR);
+}
+
+export function checkpointName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, "0")}`;
+}
+
+function tempSuffix(kind: "tmp" | "old"): string {
+  return `${kind}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+/** Complete checkpoints of a run (folders epoch-NNNN holding checkpoint.json), oldest first. */
+export function listCheckpoints(runDir: string): CheckpointEntry[] {
+  const dir = checkpointsDir(runDir);
+  if (!existsSync(dir)) return [];
+  const found: CheckpointEntry[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const m = EPOCH_DIR.exec(e.name);
+    if (m && e.isDirectory() && existsSync(path.join(dir, e.name, CHECKPOINT_FILE))) found.push({ path: path.join(dir, e.name), epoch: Number(m[1]) });
+  }
+  return found.sort((a, b) => a.epoch - b.epoch);
+}
+
+/** The newest complete checkpoint of a run, or undefined if there is none. */
+export function latestCheckpoint(runDir: string): string | undefined {
+  const all = listCheckpoints(runDir);
+  return all.length > 0 ? all[all.length - 1].path : undefined;
+}
+
+/** The checkpoint best.json names, or undefined if none was tracked (or it is gone). */
+export function bestCheckpoint(runDir: string): string | undefined {
+  const file = path.join(checkpointsDir(runDir), BEST_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const pointer = JSON.parse(readFileSync(file, "utf8")) as { checkpoint?: unknown };
+    if (typeof pointer.checkpoint !== "string" || !EPOCH_DIR.test(pointer.checkpoint)) return undefined;
+    const dir = path.join(checkpointsDir(runDir), pointer.checkpoint);
+    return existsSync(path.join(dir, CHECKPOINT_FILE)) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(file, "w");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+// Makes renames durable; not every platform can open a directory, hence best effort.
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort
+  }
+}
+
+function checkCount(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`saveCheckpoint: ${what} must be an integer >= 0, got ${String(value)}.`);
+}
+
+function checkpointJson(c: CheckpointContents): string {
+  checkCount(c.epoch, "epoch");
+  checkCount(c.step, "step");
+  const metrics = c.metrics ?? {};
+  for (const [k, v] of Object.entries(metrics)) {
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`saveCheckpoint: metrics.${k} must be a finite number, got ${String(v)}.`);
+  }
+  const body: CheckpointFile = {
+    format: FORMAT,
+    version: VERSION,
+    epoch: c.epoch,
+    step: c.step,
+    lr: c.optimizer.learningRate,
+    schedule: c.schedule ? c.schedule.getState() : null,
+    rng: c.rng === undefined ? null : c.rng,
+    metrics,
+    savedAt: new Date().toISOString(),
+  };
+  let text: string;
+  try {
+    text = JSON.stringify(body, null, 2);
+  } catch (err) {
+    throw new Error(`saveCheckpoint: the rng state must be plain JSON (numbers, strings, arrays, objects): ${(err as Error).message}.`);
+  }
+  // What JSON cannot hold would come back different; an exact resume needs it identical.
+  if (!isDeepStrictEqual((JSON.parse(text) as CheckpointFile).rng, body.rng)) throw new Error("saveCheckpoint: the rng state does not survive JSON unchanged; pass plain JSON (no undefined, NaN or Infinity inside).");
+  return text;
+}
+
+async function writeOptimizer(dir: string, model: tf.LayersModel, optimizer: PaperSGD): Promise<void> {
+  const entries: VelocityEntry[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const w of model.trainableWeights) {
+    const v = optimizer.velocityOf(w.name);
+    // A weight without a velocity has not been stepped yet: its velocity is zero.
+    const values = v ? ((await v.data()) as Float32Array) : new Float32Array(w.shape.reduce((a: number, b) => a * (b ?? 1), 1));
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    entries.push({ weight: w.originalName, shape: w.shape.map((d) => d ?? 1), dtype: "float32", byteOffset: offset, byteLength: bytes.byteLength });
+    parts.push(bytes);
+    offset += bytes.byteLength;
+  }
+  const index: OptimizerIndex = {
+    class: "PaperSGD",
+    config: { learningRate: optimizer.learningRate, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay, decayBiases: optimizer.decayBiases },
+    iterations: optimizer.stepsTaken,
+    velocities: entries,
+  };
+  const all = new Uint8Array(offset);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  await writeSynced(path.join(dir, OPTIMIZER_FILE), all);
+  await writeSynced(path.join(dir, OPTIMIZER_INDEX_FILE), JSON.stringify(index, null, 2));
+}
+
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of readdirSync(dir)) {
+    if (TEMP_ENTRY.test(name)) await rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function metricOf(info: { metrics: Record<string, number> }, metric: string): number | undefined {
+  const v = info.metrics[metric];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/** Picks the best kept checkpoint by the metric (ties: the earliest) and points best.json at it. */
+async function updateBest(runDir: string, metric: string, mode: "min" | "max"): Promise<string | undefined> {
+  let best: { path: string; value: number } | undefined;
+  for (const c of listCheckpoints(runDir)) {
+    const value = metricOf(readInfoSync(c.path), metric);
+    if (value === undefined) continue;
+    if (best === undefined || (mode === "min" ? value < best.value : value > best.value)) best = { path: c.path, value };
+  }
+  if (best === undefined) return undefined;
+  const dir = checkpointsDir(runDir);
+  const pointer = { checkpoint: path.basename(best.path), metric, mode, value: best.value };
+  const tmp = path.join(dir, `.${BEST_FILE}.${tempSuffix("tmp")}`);
+  await writeSynced(tmp, JSON.stringify(pointer, null, 2));
+  await rename(tmp, path.join(dir, BEST_FILE));
+  return best.path;
+}
+
+/**
+ * Writes RUN/checkpoints/epoch-NNNN atomically, then updates best.json and
+ * removes checkpoints beyond keepLast (never the best). Saving an epoch that
+ * already exists replaces it.
+ */
+export async function saveCheckpoint(runDir: string, contents: CheckpointContents, options: SaveCheckpointOptions = {}): Promise<SavedCheckpoint> {
+  if (!isPaperSGD(contents.optimizer)) throw new Error("saveCheckpoint: the optimizer must be a PaperSGD (lib/train/optimizer.ts); its velocities are part of the checkpoint.");
+  const keepLast = options.keepLast ?? 3;
+  if (!(keepLast === Infinity || (Number.isInteger(keepLast) && keepLast >= 1))) throw new Error(`saveCheckpoint: keepLast must be an integer >= 1 or Infinity, got ${String(keepLast)}.`);
+  const mode = options.best?.mode ?? "min";
+  if (options.best && metricOfContents(contents, options.best.metric) === undefined) {
+    throw new Error(`saveCheckpoint: best is tracked by metrics.${options.best.metric}, but this save's metrics have no finite ${options.best.metric} (got keys: ${Object.keys(contents.metrics ?? {}).join(", ") || "none"}).`);
+  }
+  const stateText = checkpointJson(contents);
+
+  const dir = checkpointsDir(runDir);
+  await mkdir(dir, { recursive: true });
+  await removeLeftovers(dir);
+  const name = checkpointName(contents.epoch);
+  const final = path.join(dir, name);
+  const tmp = path.join(dir, `.${name}.${tempSuffix("tmp")}`);
+  await mkdir(tmp);
+  try {
+    await saveModel(contents.model, tmp);
+    await options.afterWrite?.("model.json");
+    await writeOptimizer(tmp, contents.model, contents.optimizer);
+    await options.afterWrite?.(OPTIMIZER_INDEX_FILE);
+    // Written last: a folder is a checkpoint only with this file.
+    await writeSynced(path.join(tmp, CHECKPOINT_FILE), stateText);
+    await options.afterWrite?.(CHECKPOINT_FILE);
+    await syncDir(tmp);
+    if (existsSync(final)) {
+      const old = path.join(dir, `.${name}.${tempSuffix("old")}`);
+      await rename(final, old);
+      await rename(tmp, final);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, final);
+    }
+    await syncDir(dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+
+  const best = options.best ? await updateBest(runDir, options.best.metric, mode) : bestCheckpoint(runDir);
+  const all = listCheckpoints(runDir);
+  const keep = new Set(all.slice(Math.max(0, all.length - (keepLast === Infinity ? all.length : keepLast))).map((c) => c.path));
+  if (best !== undefined) keep.add(best);
+  const removed: string[] = [];
+  for (const c of all) {
+    if (keep.has(c.path)) continue;
+    await rm(c.path, { recursive: true, force: true });
+    removed.push(c.path);
+  }
+  return { path: final, isBest: best === final, removed };
+}
+
+function metricOfContents(c: CheckpointContents, metric: string): number | undefined {
+  return metricOf({ metrics: c.metrics ?? {} }, metric);
+}
+
+function parseInfo(dir: string, text: string): CheckpointInfo {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  let body: CheckpointFile;
+  try {
+    body = JSON.parse(text) as CheckpointFile;
+  } catch (err) {
+    throw new Error(`loadCheckpoint: ${file} is not valid JSON (${(err as Error).message}); resume from another checkpoint (latestCheckpoint lists complete ones).`);
+  }
+  if (body.format !== FORMAT) throw new Error(`loadCheckpoint: ${file} is not a checkpoint written by saveCheckpoint (format "${String(body.format)}").`);
+  if (body.version !== VERSION) throw new Error(`loadCheckpoint: ${file} has version ${String(body.version)}; this code reads version ${VERSION}.`);
+  return { path: dir, epoch: body.epoch, step: body.step, lr: body.lr, schedule: body.schedule, rng: body.rng, metrics: body.metrics, savedAt: body.savedAt };
+}
+
+function missing(dir: string): Error {
+  return new Error(
+    `loadCheckpoint: ${dir} is not a complete checkpoint (no ${CHECKPOINT_FILE}); pass a folder like RUN/${CHECKPOINTS_DIR}/epoch-0003, e.g. latestCheckpoint(RUN).`,
+  );
+}
+
+function readInfoSync(dir: string): CheckpointInfo {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw missing(dir);
+  return parseInfo(dir, readFileSync(file, "utf8"));
+}
+
+/** What checkpoint.json says (epoch, step, lr, schedule, rng, metrics), without touching tensors. */
+export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw missing(dir);
+  return parseInfo(dir, await readFile(file, "utf8"));
+}
+
+/** Writes saved weights into an existing model, matched by order and checked by shape. */
+async function restoreWeights(model: tf.LayersModel, dir: string): Promise<void> {
+  const artifacts = await readModelArtifacts(dir);
+  const specs = artifacts.weightSpecs ?? [];
+  const weights = model.weights;
+  if (specs.length !== weights.length) {
+    throw new Error(`loadCheckpoint: ${dir} holds ${specs.length} weights but the model has ${weights.length}; restore into the architecture that was saved (or omit model to rebuild it from model.json).`);
+  }
+  weights.forEach((w, i) => {
+    const shape = w.shape.map((d) => d ?? 1);
+    if (!tf.util.arraysEqual(shape, specs[i].shape)) {
+      throw new Error(`loadCheckpoint: weight ${i} is ${w.originalName} [${shape}] in the model but ${specs[i].name} [${specs[i].shape}] in ${dir}; restore into the architecture that was saved.`);
+    }
+  });
+  const decoded = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
+  try {
+    weights.forEach((w, i) => w.write(decoded[specs[i].name]));
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
+}
+
+async function restoreOptimizer(model: tf.LayersModel, optimizer: PaperSGD, dir: string): Promise<void> {
+  const indexFile = path.join(dir, OPTIMIZER_INDEX_FILE);
+  const index = JSON.parse(await readFile(indexFile, "utf8")) as OptimizerIndex;
+  const c = index.config;
+  const differs = (["momentum", "weightDecay", "decayBiases"] as const).filter((k) => c[k] !== optimizer[k]);
+  if (differs.length > 0) {
+    const saved = differs.map((k) => `${k} ${String(c[k])}`).join(", ");
+    const now = differs.map((k) => `${k} ${String(optimizer[k])}`).join(", ");
+    throw new Error(`loadCheckpoint: ${dir} was trained with ${saved} but this PaperSGD has ${now}; construct it with the saved settings to resume exactly.`);
+  }
+  const trainable = model.trainableWeights;
+  if (index.velocities.length !== trainable.length) {
+    throw new Error(`loadCheckpoint: ${indexFile} holds velocities for ${index.velocities.length} weights but the model has ${trainable.length} trainable weights; restore into the architecture that was saved.`);
+  }
+  const bytes = await readFile(path.join(dir, OPTIMIZER_FILE));
+  optimizer.resetVelocities();
+  trainable.forEach((w, i) => {
+    const e = index.velocities[i];
+    const shape = w.shape.map((d) => d ?? 1);
+    if (!tf.util.arraysEqual(shape, e.shape)) {
+      throw new Error(`loadCheckpoint: velocity ${i} is for ${e.weight} [${e.shape}] but the model's trainable weight ${i} is ${w.originalName} [${shape}]; restore into the architecture that was saved.`);
+    }
+    if (e.byteOffset + e.byteLength > bytes.byteLength) throw new Error(`loadCheckpoint: ${path.join(dir, OPTIMIZER_FILE)} is shorter than ${OPTIMIZER_INDEX_FILE} says; the checkpoint is damaged, resume from another one.`);
+    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.byteOffset, bytes.byteOffset + e.byteOffset + e.byteLength));
+    const t = tf.tensor(values, e.shape, "float32");
+    try {
+      optimizer.setVelocity(w.name, t);
+    } finally {
+      t.dispose();
+    }
+  });
+  optimizer.learningRate = c.learningRate;
+  optimizer.stepsTaken = index.iterations;
+}
+
+export interface RestoreTargets {
+  /** Restore weights into this model; without it the model is rebuilt from model.json. */
+  model?: tf.LayersModel;
+  /** Restore velocities, step count and learning rate into this optimiser. */
+  optimizer?: PaperSGD;
+  /** Restore this schedule's state. */
+  schedule?: LrSchedule;
+}
+
+export interface LoadedCheckpoint extends CheckpointInfo {
+  /** targets.model with its weights restored, or the model rebuilt from model.json. */
+  model: tf.LayersModel;
+}
+
+/** Restores a checkpoint folder (from latestCheckpoint or bestCheckpoint) into a model, optimiser and schedule. */
+export async function loadCheckpoint(dir: string, targets: RestoreTargets = {}): Promise<LoadedCheckpoint> {
+  const info = await readCheckpointInfo(dir);
+  if (targets.schedule && info.schedule === null) throw new Error(`loadCheckpoint: ${dir} was saved without a schedule; omit schedule, or resume from a checkpoint saved with one.`);
+  let model: tf.LayersModel;
+  if (targets.model) {
+    await restoreWeights(targets.model, dir);
+    model = targets.model;
+  } else {
+    model = await loadModel(dir);
+  }
+  if (targets.optimizer) await restoreOptimizer(model, targets.optimizer, dir);
+  if (targets.schedule && info.schedule !== null) restoreSchedule(targets.schedule, info.schedule);
+  return { ...info, model };
+}

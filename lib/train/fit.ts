@@ -1,0 +1,91 @@
+// A compact training loop for the notebooks' experiments (ReLU against tanh,
+// pooling, dropout): in-memory data, the paper's SGD, one evaluation per epoch.
+// The full trainer (streaming loader, checkpoints, resume) is lib/train/trainer.ts.
+import * as tf from "@tensorflow/tfjs";
+import type { InMemorySplit } from "../data/in-memory";
+import { permutation } from "../data/random";
+import { PaperSGD } from "./optimizer";
+import { trainStep } from "./step";
+
+export interface EpochLog {
+  epoch: number;
+  /** Mean training loss over the epoch's steps (dropout on). */
+  trainLoss: number;
+  /** Top-1 error on the training set at the end of the epoch (dropout off). */
+  trainError: number;
+  /** Top-1 error on the validation set, when one is given. */
+  valError?: number;
+  seconds: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  momentum?: number;
+  /** 0 unless given: the experiments isolate one idea each, like Figure 1's "no regularization of any kind". */
+  weightDecay?: number;
+  seed?: number;
+  val?: InMemorySplit;
+  /** Stop as soon as the training error is at or below this (Figure 1 stops at 25%). */
+  stopAtTrainError?: number;
+  onEpoch?: (log: EpochLog, history: EpochLog[]) => void;
+}
+
+/** Top-1 error of a model on in-memory data, in inference mode (dropout off). */
+export function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize = 256): number {
+  let wrong = 0;
+  for (let start = 0; start < data.count; start += batchSize) {
+    const n = Math.min(batchSize, data.count - start);
+    wrong += tf.tidy(() => {
+      const logits = model.apply(data.xs.slice([start, 0, 0, 0], [n, -1, -1, -1]), { training: false }) as tf.Tensor2D;
+      const predicted = logits.argMax(1);
+      return predicted.notEqual(data.ys.slice([start], [n])).sum().dataSync()[0];
+    });
+  }
+  return data.count > 0 ? wrong / data.count : NaN;
+}
+
+/** Trains with the paper's SGD on shuffled mini-batches; returns one log line per epoch. */
+export async function fit(model: tf.LayersModel, train: InMemorySplit, options: FitOptions): Promise<EpochLog[]> {
+  const optimizer = new PaperSGD({ learningRate: options.learningRate, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 0 });
+  const history: EpochLog[] = [];
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      const t0 = performance.now();
+      const order = permutation(train.count, (options.seed ?? 1) * 1009 + epoch);
+      let lossSum = 0;
+      let steps = 0;
+      for (let start = 0; start + options.batchSize <= train.count || (start === 0 && train.count > 0); start += options.batchSize) {
+        const idx = tf.tensor1d(order.subarray(start, Math.min(train.count, start + options.batchSize)), "int32");
+        const xs = tf.gather(train.xs, idx);
+        const ys = tf.gather(train.ys, idx);
+        try {
+          lossSum += trainStep(model, xs, ys, optimizer, undefined, { where: { epoch, step: steps + 1 } });
+          steps++;
+        } finally {
+          tf.dispose([idx, xs, ys]);
+        }
+        await tf.nextFrame(); // lets a notebook's live display and Ctrl-C through
+      }
+      const log: EpochLog = {
+        epoch,
+        trainLoss: lossSum / Math.max(1, steps),
+        trainError: errorRate(model, train),
+        valError: options.val ? errorRate(model, options.val) : undefined,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(log);
+      options.onEpoch?.(log, history);
+      if (options.stopAtTrainError !== undefined && log.trainError <= options.stopAtTrainError) break;
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return history;
+}
+
+/** The first epoch whose training error is at or below `target`, or undefined if none. */
+export function epochsToReach(history: EpochLog[], target: number): number | undefined {
+  return history.find((h) => h.trainError <= target)?.epoch;
+}

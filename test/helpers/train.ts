@@ -1,0 +1,59 @@
+// Small models, seeded batches and a seeded Math.random for training tests.
+import * as tf from "@tensorflow/tfjs";
+
+/** conv 3x3 -> dense -> dropout -> dense: every kind of gradient the real model has, in milliseconds on cpu. */
+export function tinyConvNet(seed: number, dropout = 0.5): tf.LayersModel {
+  const init = (k: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.3, seed: seed * 10 + k });
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: "relu", kernelInitializer: init(1), biasInitializer: init(2) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 8, activation: "relu", kernelInitializer: init(3), biasInitializer: init(4) }),
+      tf.layers.dropout({ rate: dropout }),
+      tf.layers.dense({ units: 3, kernelInitializer: init(5), biasInitializer: init(6) }),
+    ],
+  });
+}
+
+/** Batch number `step` of a seeded stream: the same step always gives the same batch. */
+export function batchAt(step: number, size = 4): { xs: tf.Tensor; ys: tf.Tensor } {
+  return tf.tidy(() => {
+    const xs = tf.randomNormal([size, 6, 6, 2], 0, 1, "float32", 1000 + step);
+    const ys = tf.argMax(tf.sum(tf.reshape(xs, [size, 3, 24]), 2), 1);
+    return { xs, ys };
+  });
+}
+
+/** mulberry32: a generator whose whole state is one integer, so it can be saved as JSON. */
+export class SeededRandom {
+  constructor(public state: number) {}
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+/** Routes Math.random (which unseeded tfjs dropout draws from) through a seeded generator until restored. */
+export function seedMathRandom(rng: SeededRandom): () => void {
+  const original = Math.random;
+  Math.random = () => rng.next();
+  return () => {
+    Math.random = original;
+  };
+}
+
+/** The bytes of every weight, for bitwise comparison. */
+export function weightBytes(model: tf.LayersModel): Buffer[] {
+  return model.weights.map((w) => {
+    const v = w.read().dataSync() as Float32Array;
+    return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  });
+}
+
+export function tensorBytes(t: tf.Tensor): Buffer {
+  const v = t.dataSync() as Float32Array;
+  return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+}

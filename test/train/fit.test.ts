@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import * as tf from "@tensorflow/tfjs";
+import { disposeSplit, loadSplit, type InMemorySplit } from "../../lib/data/in-memory";
+import { prepareDataset } from "../../lib/data/prepare";
+import { openDataset } from "../../lib/data/shards";
+import { syntheticSource } from "../../lib/data/synthetic";
+import { selectEngine } from "../../lib/engine/select";
+import { epochsToReach, errorRate, fit } from "../../lib/train/fit";
+import { tempDir } from "../helpers/notebooks";
+
+const tmp = tempDir("alexnet-fit-");
+let train: InMemorySplit;
+let dir: string;
+
+before(async () => {
+  await selectEngine({ force: "cpu" });
+  dir = path.join(tmp.dir, "ds");
+  await prepareDataset({ source: syntheticSource({ classes: 10, trainPerClass: 4, valPerClass: 1 }), out: dir, size: 8, progress: "silent" });
+});
+after(() => {
+  if (train) disposeSplit(train);
+  tmp.cleanup();
+});
+
+test("loadSplit subtracts the mean image and scales; labels come through", async () => {
+  const ds = openDataset(dir);
+  try {
+    train = await loadSplit(ds, "train", { scale: 1 / 64 });
+    assert.deepEqual(train.xs.shape, [40, 8, 8, 3]);
+    assert.equal(train.count, 40);
+    assert.equal(train.classes, 10);
+    const record = await ds.split("train").readRecord(5);
+    const mean = ds.meanImage();
+    const row = (await train.xs.slice([5, 0, 0, 0], [1, -1, -1, -1]).data()) as Float32Array;
+    for (const i of [0, 17, 191]) assert.ok(Math.abs(row[i] - (record.pixels[i] - mean[i]) / 64) < 1e-5);
+    assert.equal((await train.ys.data())[5], record.label);
+    const mean0 = tf.tidy(() => train.xs.mean().dataSync()[0]);
+    assert.ok(Math.abs(mean0) < 1e-4, "mean-subtracted training images average to zero");
+    const few = await loadSplit(ds, "val", { limit: 3 });
+    assert.equal(few.count, 3);
+    disposeSplit(few);
+    await assert.rejects(loadSplit(ds, "test" as never), /has no test split/);
+  } finally {
+    await ds.close();
+  }
+});
+
+test("fit lowers the training error of a small net, logs every epoch, stops at a target, and leaks no tensors", async () => {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 8, kernelSize: 3, activation: "relu", kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+    ],
+  });
+  const before = tf.memory().numTensors;
+  const logs: number[] = [];
+  const history = await fit(model, train, { epochs: 25, batchSize: 8, learningRate: 0.05, seed: 3, onEpoch: (l) => logs.push(l.epoch) });
+  assert.deepEqual(logs, history.map((h) => h.epoch));
+  assert.ok(history[history.length - 1].trainError < history[0].trainError || history[0].trainError === 0, "training error falls");
+  assert.ok(history.at(-1)!.trainError <= 0.5, `a small set is fitted (error ${history.at(-1)!.trainError})`);
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks across epochs");
+  const stopped = await fit(model, train, { epochs: 50, batchSize: 8, learningRate: 0.05, stopAtTrainError: 1 });
+  assert.equal(stopped.length, 1, "a target already met stops after one epoch");
+  assert.equal(epochsToReach(history, 1), 1);
+  assert.equal(epochsToReach(history, -1), undefined);
+  model.dispose();
+});
+
+test("errorRate counts wrong top-1 predictions in inference mode", () => {
+  // Always predicts class 0: on a balanced 10-class set, 90% wrong.
+  const constant = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [8, 8, 3] }), tf.layers.dense({ units: 10, kernelInitializer: "zeros", biasInitializer: tf.initializers.constant({ value: 0 }) })] });
+  const dense = constant.layers[1];
+  dense.setWeights([tf.zeros([192, 10]), tf.tensor1d([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])]);
+  assert.equal(errorRate(constant, train, 7), 0.9);
+  constant.dispose();
+});
