@@ -1,0 +1,179 @@
+// One batch of network input from record indices: read each record from its shard,
+// augment it, write float32. The loader runs this on worker threads or in-process;
+// everything it needs travels in a BatchRecipe, which is plain data so that it can
+// be posted to a worker, and every random draw comes from (seed, epoch, index), so
+// the bytes out do not depend on which thread made them.
+import { closeSync, openSync, readSync } from "node:fs";
+import path from "node:path";
+import { cropRange, centerOffset, lightingOffset, presentationDraw, tenPatchPlaces, writeAugmented } from "./augment";
+import type { CropWindow, PcaBasis } from "./augment";
+import type { ImageShape } from "./stats";
+import type { SplitName } from "./types";
+
+/**
+ * - "train": a random crop, mirrored half of the time, PCA lighting (section 4.1);
+ * - "center": the centre crop, for quick validation;
+ * - "ten-crop": the ten test patches of each image, one after another (section 4.1);
+ * - "none": the whole record, no crop.
+ * Every mode subtracts the mean the recipe gives.
+ */
+export type AugmentMode = "train" | "center" | "ten-crop" | "none";
+export const AUGMENT_MODES: readonly AugmentMode[] = ["train", "center", "ten-crop", "none"];
+
+/** What a worker needs to make batches; structured-clonable. */
+export interface BatchRecipe {
+  dir: string;
+  split: SplitName;
+  /** The split's shards in order, as in the manifest. */
+  shards: { file: string; records: number }[];
+  recordShape: ImageShape;
+  recordBytes: number;
+  augment: AugmentMode;
+  /** Side of the square crop; ignored by "none". */
+  crop: number;
+  seed: number;
+  /** Per-pixel mean image (H*W*C), per-channel mean (C), or none. */
+  mean?: Float32Array;
+  /** PCA lighting, "train" only: alpha ~ N(0, alphaStd) along each component of basis. */
+  lighting?: { alphaStd: number; basis: PcaBasis };
+}
+
+/** Images the network sees per record: 10 for "ten-crop", else 1. */
+export function viewsPerImage(mode: AugmentMode): number {
+  return mode === "ten-crop" ? 10 : 1;
+}
+
+/** [height, width, channels] of one output image. */
+export function outputShape(recipe: Pick<BatchRecipe, "augment" | "crop" | "recordShape">): ImageShape {
+  const [h, w, c] = recipe.recordShape;
+  if (recipe.augment === "none") return [h, w, c];
+  cropRange(h, w, recipe.crop);
+  return [recipe.crop, recipe.crop, c];
+}
+
+/** Reads records by index with synchronous reads into a caller's buffer: no allocation per record. */
+export class RecordFiles {
+  private readonly starts: number[] = [];
+  private readonly fds = new Map<number, number>();
+  readonly length: number;
+
+  constructor(
+    private readonly dir: string,
+    private readonly shards: { file: string; records: number }[],
+    private readonly recordBytes: number,
+    private readonly maxOpen = 64,
+  ) {
+    let n = 0;
+    for (const s of shards) {
+      this.starts.push(n);
+      n += s.records;
+    }
+    this.length = n;
+  }
+
+  private fd(shard: number): number {
+    let fd = this.fds.get(shard);
+    if (fd !== undefined) {
+      this.fds.delete(shard);
+    } else {
+      if (this.fds.size >= this.maxOpen) {
+        const [oldest, oldFd] = this.fds.entries().next().value as [number, number];
+        this.fds.delete(oldest);
+        closeSync(oldFd);
+      }
+      const file = path.join(this.dir, this.shards[shard].file);
+      try {
+        fd = openSync(file, "r");
+      } catch (err) {
+        throw new Error(`cannot open ${file} (${(err as Error).message}); check the dataset with Dataset.verify() or prepare it again.`);
+      }
+    }
+    this.fds.set(shard, fd); // most recently used last
+    return fd;
+  }
+
+  /** Copies record `index` (int32 label, then pixels) into `into` at `offset`; returns the label. */
+  read(index: number, into: Uint8Array, offset = 0): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`record ${index} is outside the split, which has ${this.length} records (0..${this.length - 1}).`);
+    let lo = 0, hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    const fd = this.fd(lo);
+    const position = (index - this.starts[lo]) * this.recordBytes;
+    let done = 0;
+    while (done < this.recordBytes) {
+      const n = readSync(fd, into, offset + done, this.recordBytes - done, position + done);
+      if (n === 0) throw new Error(`${path.join(this.dir, this.shards[lo].file)} ended before record ${index}: the shard is truncated; delete it, its .json and manifest.json, and prepare again.`);
+      done += n;
+    }
+    return into[offset] | (into[offset + 1] << 8) | (into[offset + 2] << 16) | (into[offset + 3] << 24);
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/** Makes batches for one recipe; holds one record's worth of staging memory and the open shards. */
+export class BatchMaker {
+  private readonly files: RecordFiles;
+  private readonly stage: Uint8Array;
+  readonly imageShape: ImageShape;
+  readonly views: number;
+
+  constructor(readonly recipe: BatchRecipe) {
+    this.files = new RecordFiles(recipe.dir, recipe.shards, recipe.recordBytes);
+    this.stage = new Uint8Array(recipe.recordBytes);
+    this.imageShape = outputShape(recipe);
+    this.views = viewsPerImage(recipe.augment);
+  }
+
+  /** Float32 values of a batch of n records: n * views * height * width * channels. */
+  batchLength(n: number): number {
+    const [h, w, c] = this.imageShape;
+    return n * this.views * h * w * c;
+  }
+
+  /**
+   * Reads and augments the records `indices` as presented in `epoch`. Writes into
+   * `images` when given (it must hold exactly batchLength(n) values), else allocates.
+   */
+  make(epoch: number, indices: ArrayLike<number>, images?: Float32Array): { images: Float32Array; labels: Int32Array } {
+    const r = this.recipe;
+    const [H, W, C] = r.recordShape;
+    const [h, w] = this.imageShape;
+    const n = indices.length;
+    const out = images ?? new Float32Array(this.batchLength(n));
+    if (out.length !== this.batchLength(n)) throw new Error(`BatchMaker.make: the output buffer holds ${out.length} values, a batch of ${n} needs ${this.batchLength(n)}.`);
+    const labels = new Int32Array(n);
+    const size = h * w * C;
+    const range = cropRange(H, W, h);
+    const places = r.augment === "ten-crop" ? tenPatchPlaces(H, W, r.crop) : undefined;
+    const center: CropWindow = r.augment === "none" ? { x: 0, y: 0, height: H, width: W, flip: false } : { x: centerOffset(W, w), y: centerOffset(H, h), height: h, width: w, flip: false };
+    for (let i = 0; i < n; i++) {
+      const index = indices[i];
+      labels[i] = this.files.read(index, this.stage);
+      if (r.augment === "train") {
+        const draw = presentationDraw(r.seed, epoch, index, range, r.lighting?.alphaStd ?? 0, C);
+        const shift = r.lighting ? lightingOffset(r.lighting.basis, draw.alphas) : undefined;
+        writeAugmented(this.stage, 4, r.recordShape, { x: draw.x, y: draw.y, height: h, width: w, flip: draw.flip }, shift, r.mean, out, i * size);
+      } else if (places) {
+        for (let v = 0; v < places.length; v++) {
+          const p = places[v];
+          writeAugmented(this.stage, 4, r.recordShape, { x: p.x, y: p.y, height: h, width: w, flip: p.flip }, undefined, r.mean, out, (i * places.length + v) * size);
+        }
+      } else {
+        writeAugmented(this.stage, 4, r.recordShape, center, undefined, r.mean, out, i * size);
+      }
+    }
+    return { images: out, labels };
+  }
+
+  close(): void {
+    this.files.close();
+  }
+}
