@@ -32,6 +32,9 @@ import { groupedConv2d } from "./layers/grouped-conv";
 import { localResponseNormalization } from "./layers/lrn";
 
 export type AlexNetVariant = "paper" | "paper-1tower" | "torchvision" | "mini";
+export type Pooling = "overlapping" | "non-overlapping";
+/** Window and stride of each pooling scheme. */
+export const POOLING: Readonly<Record<Pooling, { size: number; stride: number }>> = { overlapping: { size: 3, stride: 2 }, "non-overlapping": { size: 2, stride: 2 } };
 export const ALEXNET_VARIANTS: readonly AlexNetVariant[] = ["paper", "paper-1tower", "torchvision", "mini"];
 
 export interface AlexNetOptions {
@@ -47,6 +50,11 @@ export interface AlexNetOptions {
   fcUnits?: number;
   /** Initialisation scheme (lib/model/init.ts). Default "paper". */
   init?: InitScheme;
+  /**
+   * Max-pooling windows: "overlapping" 3x3 at stride 2, the paper's (section 3.4), or
+   * "non-overlapping" 2x2 at stride 2, the traditional scheme it compares with.
+   */
+  pooling?: Pooling;
   /** Seed of the initial weights. Default 1. */
   seed?: number;
   /** Local response normalisation after conv1 and conv2. Default true (torchvision: false). */
@@ -78,6 +86,7 @@ export interface AlexNetPlan {
   lrn: boolean;
   /** "outputs": dropout on fc6's and fc7's outputs (paper, Caffe); "inputs": on fc6's and fc7's inputs (torchvision). */
   dropoutOn: "outputs" | "inputs";
+  pooling: Pooling;
   convs: ConvPlan[];
   pool1Size: number;
   pool2Size: number;
@@ -238,9 +247,12 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
   const pad1 = variant === "torchvision" ? 2 : conv1Padding(inputSize);
   const a1 = conv1Arithmetic(inputSize, pad1);
   const c1 = a1.outputSize;
-  const pool1Size = pooledSize(c1);
-  const pool2Size = pooledSize(pool1Size);
-  const pool5Size = pooledSize(pool2Size);
+  const pooling = options.pooling ?? "overlapping";
+  if (!POOLING[pooling]) throw new Error(`pooling must be "overlapping" or "non-overlapping", got ${JSON.stringify(pooling)}.`);
+  const { size: poolWindow, stride: poolStride } = POOLING[pooling];
+  const pool1Size = pooledSize(c1, poolWindow, poolStride);
+  const pool2Size = pooledSize(pool1Size, poolWindow, poolStride);
+  const pool5Size = pooledSize(pool2Size, poolWindow, poolStride);
   if (variant === "torchvision" && pool5Size !== 6) {
     throw new Error(
       `torchvision's AdaptiveAvgPool2d((6, 6)) is only an identity when pool5 is 6x6, for inputSize 223 to 230; inputSize ${inputSize} gives pool5 ${pool5Size}x${pool5Size}. ` +
@@ -277,6 +289,7 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
     seed,
     lrn,
     dropoutOn: d.dropoutOn,
+    pooling,
     convs,
     pool1Size,
     pool2Size,
@@ -305,7 +318,8 @@ function denseLayer(plan: AlexNetPlan, name: "fc6" | "fc7" | "fc8", units: numbe
 
 /** The tfjs model for a plan from planAlexNet. */
 export function buildAlexNetFromPlan(plan: AlexNetPlan): tf.LayersModel {
-  const pool = (name: string) => tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name });
+  const { size: poolSize, stride: poolStride } = POOLING[plan.pooling];
+  const pool = (name: string) => tf.layers.maxPooling2d({ poolSize, strides: poolStride, padding: "valid", name });
   const lrn = (name: string) => localResponseNormalization({ size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper", name });
   const dropout = (name: string) => tf.layers.dropout({ rate: plan.dropout, name });
   const [c1, c2, c3, c4, c5] = plan.convs;

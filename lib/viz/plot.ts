@@ -5,7 +5,7 @@
 // that embeds plotly.js and works offline.
 import { readFileSync } from "node:fs";
 import sharp from "sharp";
-import { escapeHtml, show } from "./display";
+import { LiveDisplay, escapeHtml, show } from "./display";
 
 export interface Trace {
   type?: "scatter" | "bar";
@@ -141,4 +141,15 @@ export function histogram(values: ArrayLike<number>, bins = 20, range?: [number,
 export function histogramFigure(h: Histogram, title: string, xTitle: string, digits = 2): Figure {
   const centres = h.counts.map((_, i) => ((h.edges[i] + h.edges[i + 1]) / 2).toFixed(digits));
   return { data: [{ type: "bar", x: centres, y: h.counts }], layout: { title, xaxis: { title: xTitle }, yaxis: { title: "count" } } };
+}
+
+/** A chart that redraws in place, e.g. training curves while they grow. */
+export class LivePlot {
+  private readonly display: LiveDisplay;
+  constructor(log?: (text: string) => void) {
+    this.display = new LiveDisplay(log);
+  }
+  update(fig: Figure, description: string): void {
+    this.display.update({ "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout ?? {} }, "image/svg+xml": svgChart(fig), "text/plain": description });
+  }
 }

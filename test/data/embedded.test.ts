@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { EMBEDDED_SETS, embeddedDataset, embeddedDatasetDir, projectRoot } from "../../lib/data/embedded";
+import { EMBEDDED_SETS, cifarOrEmbedded, embeddedDataset, embeddedDatasetDir, projectRoot } from "../../lib/data/embedded";
+import { writeCifar10 } from "../helpers/sources";
 import { tempDir } from "../helpers/notebooks";
 
 const tmp = tempDir("alexnet-embedded-");
@@ -45,5 +46,22 @@ test("a smaller record size gets its own folder and records of that size", async
     assert.ok(small.dir.endsWith("synthetic-smoke-32"));
   } finally {
     await small.dataset.close();
+  }
+});
+
+test("cifarOrEmbedded uses CIFAR-10 from data/ when present, the embedded set otherwise", async () => {
+  const without = await cifarOrEmbedded("smoke", { root: tmp.dir, size: 32, progress: "silent" });
+  assert.equal(without.name, "the embedded dataset");
+  await without.dataset.close();
+  const withCifar = path.join(tmp.dir, "with");
+  writeCifar10(path.join(withCifar, "data", "cifar-10-batches-bin"), 2, 3);
+  const cifar = await cifarOrEmbedded("smoke", { root: withCifar, size: 32, progress: "silent" });
+  try {
+    assert.equal(cifar.name, "CIFAR-10");
+    assert.equal(cifar.dataset.split("train").length, 10);
+    assert.equal(cifar.dataset.split("val").length, 3);
+    assert.equal(cifar.dataset.classes[0], "airplane");
+  } finally {
+    await cifar.dataset.close();
   }
 });

@@ -83,7 +83,7 @@ test("planAlexNet refuses bad options with the fix in the message", () => {
   assert.throws(() => planAlexNet("paper", { widthMultiplier: 0 }), /widthMultiplier must be a positive number/);
   assert.throws(() => planAlexNet("paper", { fcUnits: 2.5 }), /fcUnits must be a positive integer/);
   assert.throws(() => planAlexNet("paper", { seed: 0.5 }), /seed must be an integer/);
-  assert.throws(() => planAlexNet("paper", { init: "he" as never }), /init 'he' is not an initialisation scheme; use one of paper, caffe/);
+  assert.throws(() => planAlexNet("paper", { init: "kaiming" as never }), /init 'kaiming' is not an initialisation scheme; use one of paper, caffe, he/);
   assert.throws(() => planAlexNet("vgg" as AlexNetVariant), /variant 'vgg' is unknown; use one of paper, paper-1tower, torchvision, mini/);
 });
 
@@ -234,4 +234,17 @@ test("probabilities: the softmax of the logits, rows summing to 1", () => {
     x.dispose();
     model.dispose();
   }
+});
+
+test("pooling: 'non-overlapping' uses 2x2 windows at stride 2, and sizes follow", () => {
+  const over = planAlexNet("mini", {});
+  const non = planAlexNet("mini", { pooling: "non-overlapping" });
+  assert.deepEqual([over.pool1Size, over.pool2Size, over.pool5Size], [15, 7, 3], "3/2: 31 -> 15 -> 7 -> 3");
+  assert.deepEqual([non.pool1Size, non.pool2Size, non.pool5Size], [15, 7, 3], "2/2 gives the same sizes here");
+  const model = buildAlexNet("mini", { pooling: "non-overlapping" });
+  const cfg = model.getLayer("pool1").getConfig() as { poolSize: number[]; strides: number[] };
+  assert.deepEqual([cfg.poolSize, cfg.strides], [[2, 2], [2, 2]]);
+  assert.equal(model.countParams(), buildAlexNet("mini").countParams(), "pooling has no parameters");
+  assert.throws(() => planAlexNet("mini", { pooling: "average" as never }), /pooling must be "overlapping" or "non-overlapping"/);
+  model.dispose();
 });

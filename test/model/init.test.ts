@@ -126,3 +126,18 @@ test("weightStats computes mean, std and bias range on known weights", () => {
   assert.deepEqual(s, { layer: "d", count: 4, kernelMean: 3, kernelStd: Math.sqrt((4 + 1 + 0 + 9) / 4), biasMin: -1, biasMax: 4 });
   model.dispose();
 });
+
+test("a built he-init model: every kernel ~N(0, 2 / fan_in), biases 0", () => {
+  assert.deepEqual(layerInit("he", "conv2"), { weightStd: NaN, bias: 0 });
+  const model = buildAlexNet("mini", { init: "he" });
+  for (const s of weightStats(model)) {
+    const kernel = model.getLayer(s.layer).getWeights()[0];
+    const fanIn = kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const want = Math.sqrt(2 / fanIn);
+    // heNormal draws from a normal truncated at two standard deviations: its std is 0.88 of the nominal.
+    assert.ok(Math.abs(s.kernelStd / want - 0.88) < 0.08, `${s.layer}: std ${s.kernelStd} against ${want}`);
+    assert.equal(s.biasMin, 0);
+    assert.equal(s.biasMax, 0);
+  }
+  model.dispose();
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { histogram, histogramFigure, niceTicks, plotHtmlPage, plotPng, svgChart } from "../../lib/viz/plot";
+import { LivePlot, histogram, histogramFigure, niceTicks, plotHtmlPage, plotPng, svgChart } from "../../lib/viz/plot";
 
 test("niceTicks picks steps of 1, 2 or 5 times a power of ten", () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -49,4 +49,12 @@ test("histogram counts values into equal bins, including the top edge", () => {
   assert.equal(auto.counts.reduce((a, b) => a + b, 0), 3, "a constant sample still lands in a bin");
   const fig = histogramFigure(h, "t", "x", 1);
   assert.deepEqual(fig.data[0].x, ["0.5", "1.5", "2.5", "3.5"]);
+});
+
+test("LivePlot prints its description outside a notebook, once per update", () => {
+  const printed: string[] = [];
+  const live = new LivePlot((t) => printed.push(t));
+  live.update({ data: [{ x: [1], y: [1] }] }, "epoch 1");
+  live.update({ data: [{ x: [1, 2], y: [1, 0.5] }] }, "epoch 2");
+  assert.deepEqual(printed, ["epoch 1", "epoch 2"]);
 });
