@@ -1,8 +1,11 @@
 // Chooses the fastest TensorFlow.js engine this machine can run, and says why
 // the faster ones were passed over. Every import of a native package is guarded:
 // a missing or broken optional package must never crash a notebook.
+import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { visibleGpus } from "./gpu";
+import { registerTrainingKernels } from "./kernels/index";
+import { planWasmThreads, wasmThreadsCount, withWasmThreads } from "./wasm-threads";
 
 export const ENGINES = ["gpu", "node", "wasm", "cpu"] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -31,6 +34,8 @@ export interface SelectOptions {
   load?: (pkg: string) => unknown;
   /** Injected for tests: the GPUs this machine exposes. */
   gpus?: () => string[];
+  /** Threads for the wasm engine; defaults to ALEXNET_WASM_THREADS, else every core. 1 = single-threaded build. */
+  wasmThreads?: number;
 }
 
 export const INSTALL_HINT: Record<EngineName, string> = {
@@ -104,30 +109,49 @@ async function activate(backend: string, details: string[]): Promise<Attempt> {
   }
 }
 
-async function tryWasm(load: (pkg: string) => unknown): Promise<Attempt> {
+/** The wasm thread count asked for: the option, else ALEXNET_WASM_THREADS, else every core. */
+export function requestedWasmThreads(option?: number, env: string | undefined = process.env.ALEXNET_WASM_THREADS): number {
+  if (option !== undefined) return option;
+  if (env !== undefined && env.trim() !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`ALEXNET_WASM_THREADS=${env} is not a thread count; use a whole number >= 1 (1 = single-threaded).`);
+    return n;
+  }
+  return os.availableParallelism();
+}
+
+async function tryWasm(load: (pkg: string) => unknown, threads: number): Promise<Attempt> {
   try {
     load("@tensorflow/tfjs-backend-wasm");
   } catch (err) {
     return { reason: `@tensorflow/tfjs-backend-wasm failed to load: ${firstLine(err)}` };
   }
-  const attempt = await activate("wasm", []);
+  // Threads can only be chosen before wasm's first initialisation in this process.
+  const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined;
+  const plan = started ? { reason: "the wasm backend had already started in this process" } : planWasmThreads(threads);
+  const attempt = "threads" in plan ? await withWasmThreads(plan, () => activate("wasm", [])) : await activate("wasm", []);
   if ("details" in attempt) {
+    // wasm lacks the filter gradient and runs other gradients as scalar loops; see lib/engine/kernels.
+    registerTrainingKernels("wasm");
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
-    const threads = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
-    attempt.details.push(`SIMD ${simd ? "on" : "off"}`, threads ? "multi-threaded" : "single-threaded (tfjs disables the wasm thread pool in Node)");
+    const running = wasmThreadsCount();
+    attempt.details.push(`SIMD ${simd ? "on" : "off"}`, running > 1 ? `${running} threads` : `single-threaded${"reason" in plan ? ` (${plan.reason})` : ""}`);
   }
   return attempt;
 }
 
-async function tryEngine(engine: EngineName, opts: Required<Pick<SelectOptions, "load" | "gpus">>): Promise<Attempt> {
+async function tryEngine(engine: EngineName, opts: Required<Pick<SelectOptions, "load" | "gpus">> & { wasmThreads: number }): Promise<Attempt> {
   switch (engine) {
     case "gpu":
     case "node":
       return tryNative(engine, opts);
     case "wasm":
-      return tryWasm(opts.load);
-    case "cpu":
-      return activate("cpu", ["plain JavaScript kernels"]);
+      return tryWasm(opts.load, opts.wasmThreads);
+    case "cpu": {
+      const attempt = await activate("cpu", ["plain JavaScript kernels"]);
+      if ("details" in attempt) registerTrainingKernels("cpu");
+      return attempt;
+    }
   }
 }
 
@@ -142,7 +166,7 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
   const forceValue = options.force ?? process.env.ALEXNET_BACKEND;
   const forced = forceValue !== undefined && forceValue.trim() !== "" ? parseEngineName(forceValue, options.force !== undefined ? "force" : "ALEXNET_BACKEND") : undefined;
   if (current && (!forced || forced === current.engine) && !options.load && !options.gpus) return current;
-  const opts = { load: options.load ?? defaultLoad, gpus: options.gpus ?? visibleGpus };
+  const opts = { load: options.load ?? defaultLoad, gpus: options.gpus ?? visibleGpus, wasmThreads: requestedWasmThreads(options.wasmThreads) };
   // tfjs prints an advert for tfjs-node when the cpu backend first runs; the report below says it better.
   tf.env().set("PROD", true);
   const skipped: SkippedEngine[] = [];

@@ -1,0 +1,213 @@
+// Images per second of one AlexNet training step (forward, backward,
+// SGD-momentum update) at 224x224, and of inference, on every TensorFlow.js
+// backend available here (wasm on 1 thread and on every core, each in its own
+// process); and, where PyTorch is installed, of torchvision's AlexNet in
+// PyTorch on the same machine, in the same run, on the same thread counts.
+// Writes bench/results/train-step.json.
+// Usage: npm run bench -- bench/train-step.ts [--batch 32] [--infer-batch 8]
+//        [--steps 3] [--backends node,wasm,cpu] [--models torchvision,paper] [--cpu-steps 1]
+//        [--out train-step]   (--models mini times the laptop profile's model at 128x128)
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { type EngineName, firstLine, parseEngineName, selectEngine } from "../lib/engine/select";
+import { wasmThreadsCount } from "../lib/engine/wasm-threads";
+import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
+import { median, writeResult } from "./common";
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
+
+interface Timing {
+  seconds: number[];
+  imagesPerSecond: number;
+  loadAverage: number[];
+}
+
+function timeIt(times: number, batch: number, fn: () => void): Timing {
+  const seconds: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    fn();
+    seconds.push((performance.now() - t) / 1000);
+  }
+  return { seconds, imagesPerSecond: batch / median(seconds), loadAverage: load() };
+}
+
+/** 224x224 and 1000 classes, except `mini`: the laptop profile's model, 128x128 and the embedded set's 10 classes. */
+function shapeOf(variant: AlexNetVariant): { size: number; classes: number } {
+  return variant === "mini" ? { size: 128, classes: 10 } : { size: 224, classes: 1000 };
+}
+
+function trainStep(variant: AlexNetVariant, batch: number, warmups: number, steps: number): Timing {
+  const { size, classes } = shapeOf(variant);
+  const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 7);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 37) % classes), "int32"), classes);
+  const step = () =>
+    tf.tidy(() => {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
+      loss?.dataSync(); // the step is done when its loss is readable (async backends)
+    });
+  for (let i = 0; i < warmups; i++) step();
+  const timing = timeIt(steps, batch, step);
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose([x, y]);
+  return timing;
+}
+
+function inference(variant: AlexNetVariant, batch: number, warmups: number, runs: number): Timing {
+  const { size, classes } = shapeOf(variant);
+  const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
+  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 8);
+  const run = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  for (let i = 0; i < warmups; i++) run();
+  const timing = timeIt(runs, batch, run);
+  model.dispose();
+  x.dispose();
+  return timing;
+}
+
+interface TorchResult {
+  framework: string;
+  threads: number;
+  trainImagesPerSecond: number;
+  inferImagesPerSecond: number;
+  [k: string]: unknown;
+}
+
+/** The first Python that imports torch: PATH's python3, then Debian's (python3-torch installs there). */
+function findTorchPython(): string | undefined {
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+function runTorch(python: string, threads: number, batch: number, inferBatch: number, steps: number): TorchResult | { error: string } {
+  const script = path.join(__dirname, "torch_alexnet.py");
+  const r = spawnSync(python, [script, "--threads", String(threads), "--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps)], { encoding: "utf8" });
+  if (r.status !== 0) return { error: firstLine(r.stderr || r.error || `exit ${r.status}`) };
+  return { ...(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as TorchResult), loadAverage: load() };
+}
+
+interface EngineRun {
+  engine: EngineName;
+  backend?: string;
+  threads: number;
+  details?: string[];
+  models: Record<string, unknown>[];
+  skipped?: string;
+}
+
+/** Measures one engine at one thread count, in this (fresh) process. */
+async function measureEngine(engine: EngineName, batch: number, inferBatch: number, steps: number, cpuSteps: number, models: AlexNetVariant[]): Promise<EngineRun> {
+  let details: string[];
+  try {
+    details = (await selectEngine({ force: engine })).details;
+  } catch (err) {
+    return { engine, threads: 0, models: [], skipped: firstLine(err) };
+  }
+  const threads = engine === "wasm" ? wasmThreadsCount() : engine === "cpu" ? 1 : os.availableParallelism();
+  // The plain-JS cpu backend needs minutes per step at 224: time one step, no warm-up, unless asked.
+  const [warm, n] = engine === "cpu" ? [0, cpuSteps] : [1, steps];
+  const results: Record<string, unknown>[] = [];
+  for (const variant of models) {
+    const train = trainStep(variant, batch, warm, n);
+    const infer = inference(variant, inferBatch, 1, Math.max(n, 5));
+    results.push({ model: variant, train, infer });
+  }
+  return { engine, backend: tf.getBackend(), threads, details, models: results };
+}
+
+/** Runs measureEngine in a child process: wasm's thread count is fixed once it starts, and memory starts clean. */
+function spawnMeasure(engine: EngineName, threads: number, args: string[]): EngineRun {
+  const r = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", __filename, "--child", engine, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ALEXNET_WASM_THREADS: String(threads) },
+    maxBuffer: 1 << 24,
+  });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("{\"engine\""));
+  if (r.status !== 0 || !line) return { engine, threads, models: [], skipped: `measurement failed: ${firstLine(r.stderr || `exit ${r.status}`)}` };
+  return JSON.parse(line) as EngineRun;
+}
+
+async function main() {
+  const batch = Number(option("batch", "32"));
+  const inferBatch = Number(option("infer-batch", "8"));
+  const steps = Number(option("steps", "3"));
+  const cpuSteps = Number(option("cpu-steps", "1"));
+  const models = option("models", "torchvision,paper").split(",") as AlexNetVariant[];
+  const child = option("child", "");
+  if (child !== "") {
+    console.log(JSON.stringify(await measureEngine(parseEngineName(child, "--child"), batch, inferBatch, steps, cpuSteps, models)));
+    return;
+  }
+  const backends = option("backends", "node,wasm,cpu")
+    .split(",")
+    .map((b) => parseEngineName(b, "--backends"));
+  const cores = os.availableParallelism();
+  const threadCounts = [...new Set([1, cores])];
+  const passArgs = ["--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps), "--cpu-steps", String(cpuSteps), "--models", models.join(",")];
+
+  const tfjs: EngineRun[] = [];
+  for (const engine of backends) {
+    for (const threads of engine === "wasm" ? threadCounts : [1]) {
+      const run = spawnMeasure(engine, threads, passArgs);
+      tfjs.push(run);
+      if (run.skipped) {
+        console.log(`${engine}: skipped (${run.skipped})`);
+        continue;
+      }
+      for (const m of run.models) {
+        const train = m.train as Timing;
+        const infer = m.infer as Timing;
+        console.log(`${engine} (${run.threads} thread${run.threads > 1 ? "s" : ""}) ${m.model}: train ${train.imagesPerSecond.toFixed(2)} img/s (batch ${batch}), inference ${infer.imagesPerSecond.toFixed(2)} img/s (batch ${inferBatch}); load ${train.loadAverage[0]}`);
+      }
+    }
+  }
+
+  const torch: (TorchResult | { error: string })[] = [];
+  const python = findTorchPython();
+  if (python) {
+    for (const threads of threadCounts) {
+      const r = runTorch(python, threads, batch, inferBatch, steps);
+      torch.push(r);
+      if ("error" in r) console.log(`PyTorch (${threads} threads): failed: ${r.error}`);
+      else console.log(`${r.framework} torchvision (${r.threads} threads): train ${r.trainImagesPerSecond.toFixed(2)} img/s, inference ${r.inferImagesPerSecond.toFixed(2)} img/s`);
+    }
+  } else {
+    console.log("PyTorch: not installed (Debian: apt-get install python3-torch python3-torchvision); no ratios");
+  }
+
+  // tfjs's torchvision AlexNet over PyTorch's, at the same thread count.
+  const ratios: Record<string, unknown>[] = [];
+  for (const t of torch) {
+    if ("error" in t) continue;
+    for (const run of tfjs.filter((r) => !r.skipped && r.threads === t.threads)) {
+      const m = run.models.find((e) => e.model === "torchvision");
+      if (!m) continue;
+      const train = (m.train as Timing).imagesPerSecond / t.trainImagesPerSecond;
+      const infer = (m.infer as Timing).imagesPerSecond / t.inferImagesPerSecond;
+      ratios.push({ engine: run.engine, threads: t.threads, train: Number(train.toFixed(3)), infer: Number(infer.toFixed(3)) });
+      console.log(`ratio ${run.engine} / PyTorch at ${t.threads} thread(s): train ${train.toFixed(2)}, inference ${infer.toFixed(2)}`);
+    }
+  }
+
+  const name = option("out", "train-step");
+  const file = writeResult(name, { input: models.includes("mini") ? "224x224x3; mini: 128x128x3, 10 classes" : "224x224x3", trainBatch: batch, inferBatch, optimizer: "SGD momentum 0.9, lr 0.01", tfjsVersion: tf.version.tfjs, tfjs, torch, ratios });
+  console.log(`wrote ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
