@@ -11,6 +11,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
+import { Random, mix32 } from "./random";
 import type { DataSource, SourceRecord, SplitName } from "./types";
 
 export interface SyntheticOptions {
@@ -82,37 +83,18 @@ function resolve(opts: SyntheticOptions): Required<SyntheticOptions> {
 
 // ---------- seeded randomness ----------
 
-// murmur3's finaliser: spreads (seed, split, index) into independent streams.
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 function imageSeed(seed: number, split: SplitName, index: number): number {
   const splitId = split === "train" ? 0x7472 : 0x7661;
   return mix32(mix32(mix32(seed ^ 0x9e3779b9) ^ splitId) + index);
 }
 
-/** mulberry32: small, fast, good enough for pictures. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+/** lib/data/random.ts's mulberry32, with the draws a picture needs. */
+class Rng extends Random {
   uniform(a: number, b: number): number {
     return a + (b - a) * this.next();
   }
-  int(a: number, b: number): number {
+  /** Uniform integer in a..b, both included. */
+  between(a: number, b: number): number {
     return a + Math.floor((b - a + 1) * this.next());
   }
   chance(p: number): boolean {
@@ -121,8 +103,8 @@ class Rng {
   pick<T>(xs: readonly T[]): T {
     return xs[Math.floor(this.next() * xs.length)];
   }
-  /** Approximately N(0, 1): Irwin-Hall with 4 terms, cheap and bounded. */
-  normal(): number {
+  /** Approximately N(0, 1): Irwin-Hall with 4 terms, cheap and bounded (kept so the set's bytes do not change). */
+  override normal(): number {
     return (this.next() + this.next() + this.next() + this.next() - 2) * 1.7320508;
   }
 }
@@ -233,7 +215,7 @@ function distractor(r: Rng, w: number, h: number, maxR: number, defs: string[], 
   const cy = r.uniform(0, h);
   const rad = r.uniform(0.15, 1) * maxR;
   const op = n2(r.uniform(0.35, 0.95));
-  const kind = r.int(0, 3);
+  const kind = r.between(0, 3);
   let fill = randomColour(r);
   if (kind !== 3 && r.chance(0.25)) {
     defs.push(patternDef(id, r.pick(PATTERNS), rad * r.uniform(0.2, 0.5), r.uniform(0, 180), r));
@@ -242,7 +224,7 @@ function distractor(r: Rng, w: number, h: number, maxR: number, defs: string[], 
   const tf = `transform="translate(${n2(cx)},${n2(cy)}) rotate(${n2(r.uniform(0, 360))})"`;
   switch (kind) {
     case 0: {
-      const n = r.int(5, 9);
+      const n = r.between(5, 9);
       const pts: string[] = [];
       for (let i = 0; i < n; i++) {
         const a = ((i + r.uniform(-0.3, 0.3)) / n) * 2 * Math.PI;
@@ -266,7 +248,7 @@ function distractor(r: Rng, w: number, h: number, maxR: number, defs: string[], 
 const ASPECTS = [4 / 3, 4 / 3, 4 / 3, 3 / 2, 3 / 2, 1, 5 / 4, 16 / 9];
 
 function frameSize(r: Rng): { width: number; height: number } {
-  const long = r.chance(0.45) ? 500 : r.int(200, 500);
+  const long = r.chance(0.45) ? 500 : r.between(200, 500);
   const aspect = r.chance(0.15) ? r.uniform(1, 2) : r.pick(ASPECTS);
   const short = Math.max(160, Math.round(long / aspect));
   return r.chance(0.7) ? { width: long, height: short } : { width: short, height: long };
@@ -286,7 +268,7 @@ function sceneSvg(r: Rng, label: number, width: number, height: number): string 
   );
   body.push(`<rect width="${width}" height="${height}" fill="url(#bg)"/>`);
   // Large soft regions (a wall, a table edge) break the gradient up.
-  const nRegions = r.int(0, 2);
+  const nRegions = r.between(0, 2);
   for (let i = 0; i < nRegions; i++) {
     const rad = r.uniform(0.6, 1.5) * Math.max(width, height);
     const ang = r.uniform(0, 2 * Math.PI);
@@ -295,7 +277,7 @@ function sceneSvg(r: Rng, label: number, width: number, height: number): string 
   }
 
   const objR = short * r.uniform(0.2, 0.42);
-  const nClutter = r.int(5, 14);
+  const nClutter = r.between(5, 14);
   for (let i = 0; i < nClutter; i++) body.push(distractor(r, width, height, objR * 0.7, defs, `d${i}`));
 
   // The object: may reach past the frame edge a little, like real photos.
@@ -315,7 +297,7 @@ function sceneSvg(r: Rng, label: number, width: number, height: number): string 
   body.push(`<path d="${d}" fill="url(#shade)" ${tf}/>`);
 
   // Occasional occluders in front.
-  const nFront = r.chance(0.35) ? r.int(1, 2) : 0;
+  const nFront = r.chance(0.35) ? r.between(1, 2) : 0;
   for (let i = 0; i < nFront; i++) body.push(distractor(r, width, height, objR * 0.35, defs, `f${i}`));
 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><defs>${defs.join("")}</defs>${body.join("")}</svg>`;
@@ -386,7 +368,7 @@ export async function generateSyntheticImage(opts: SyntheticOptions, split: Spli
   const r = new Rng(imageSeed(o.seed, split, index));
   const { width, height } = frameSize(r);
   const svg = sceneSvg(r, label, width, height);
-  const quality = r.int(o.quality - 15, o.quality);
+  const quality = r.between(o.quality - 15, o.quality);
   const raw = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (raw.info.width !== width || raw.info.height !== height || raw.info.channels !== 3) {
     throw new Error(`synthetic dataset (lib/data/synthetic.ts): librsvg rendered ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${width}x${height}x3; check the sharp install.`);
