@@ -11,6 +11,7 @@ const COMMANDS: Record<string, Command> = {
   notebooks: { summary: "run notebooks headless and write executed copies", load: () => import("./notebooks") },
   engine: { summary: "show which TensorFlow.js engine this machine gets, and why", load: () => import("./engine") },
   prepare: { summary: "preprocess a dataset the paper's way into shards (section 2)", load: () => import("./prepare") },
+  train: { summary: "train AlexNet with checkpoints, validation and exact resume (section 5)", load: () => import("./train") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
 };
 

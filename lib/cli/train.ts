@@ -1,0 +1,126 @@
+import path from "node:path";
+import { UsageError, parse, parseNumber } from "./args";
+import { formatEngineReport, selectEngine } from "../engine/select";
+import { ALEXNET_VARIANTS, type AlexNetVariant } from "../model/alexnet";
+import { PROFILES } from "../profiles";
+import { TRAIN_PROFILES } from "../train/profiles";
+import { train } from "../train/trainer";
+
+const HELP = `usage: alexnet train --out RUN [--data DIR] [options]
+
+Trains AlexNet (section 5): SGD with momentum and weight decay, random crops
+and reflections, a validation pass (top-1, top-5) and a checkpoint after every
+epoch, the learning rate divided by 10 when validation error stops improving.
+Ctrl-C stops after the current step and saves where it stopped; run the same
+command with --resume to continue exactly where it left off.
+
+  --data DIR        a prepared dataset (alexnet prepare); default: the profile's
+                    embedded dataset, prepared on first use
+  --out RUN         the run folder: run.json, metrics.jsonl, checkpoints/
+  --profile P       ${PROFILES.join(" | ")} (default smoke); sets every default below
+${PROFILES.map((p) => `                      ${p}: ${TRAIN_PROFILES[p].model}, ${TRAIN_PROFILES[p].crop}px crops of ${TRAIN_PROFILES[p].recordSize}px records, batch ${TRAIN_PROFILES[p].batchSize}, ${TRAIN_PROFILES[p].epochs} epochs`).join("\n")}
+  --model M         ${ALEXNET_VARIANTS.join(" | ")}
+  --epochs N        total epochs (with --resume: train up to N)
+  --batch N         batch size
+  --lr X            initial learning rate
+  --seed N          seeds weights, data order, augmentation and dropout (default 1)
+  --workers N       loader threads (0: in-process)
+  --keep-last N     newest checkpoints kept besides the best (default 3)
+  --resume          continue the run in --out from its newest checkpoint
+  --json            print a JSON summary as the last line
+
+Exit codes: 0 done, 1 error (e.g. the loss became NaN; the last good
+checkpoint is kept), 2 bad usage, 130 stopped by Ctrl-C (resumable).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      data: { type: "string" },
+      out: { type: "string" },
+      profile: { type: "string" },
+      model: { type: "string" },
+      epochs: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      seed: { type: "string" },
+      workers: { type: "string" },
+      "keep-last": { type: "string" },
+      resume: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    HELP,
+  );
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; the dataset is given with --data DIR`);
+  if (!values.out) throw new UsageError("--out RUN is required: the folder the run's checkpoints and metrics go to");
+  if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) throw new UsageError(`--profile ${values.profile}: use one of ${PROFILES.join(", ")}`);
+  if (values.model !== undefined && !(ALEXNET_VARIANTS as readonly string[]).includes(values.model)) throw new UsageError(`--model ${values.model}: use one of ${ALEXNET_VARIANTS.join(", ")}`);
+  const lr = parseNumber("lr", values.lr, { min: 0 });
+  if (lr === 0) throw new UsageError("--lr 0: the learning rate must be greater than 0");
+  const options = {
+    runDir: path.resolve(values.out),
+    data: values.data,
+    profile: values.profile,
+    model: values.model as AlexNetVariant | undefined,
+    epochs: parseNumber("epochs", values.epochs, { min: 1, integer: true }),
+    batchSize: parseNumber("batch", values.batch, { min: 1, integer: true }),
+    lr,
+    seed: parseNumber("seed", values.seed, { min: 0, integer: true }),
+    workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
+    keepLast: parseNumber("keep-last", values["keep-last"], { min: 1, integer: true }),
+    resume: values.resume ?? false,
+  };
+
+  const engine = await selectEngine();
+  console.error(formatEngineReport(engine));
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) {
+      console.error("\nstopping now, without a checkpoint of the current epoch");
+      process.exit(130);
+    }
+    console.error("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  const started = performance.now();
+  try {
+    const result = await train({ ...options, signal: controller.signal });
+    const classes = result.model.outputs[0].shape[1] ?? 1;
+    result.model.dispose();
+    const f = result.final;
+    const pct = (x: number | undefined) => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
+    console.log(
+      [
+        `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,
+        f ? `  epoch ${f.epoch}: train loss ${f.trainLoss.toFixed(3)}, train top-1 error ${pct(f.trainTop1Error)}; val top-1 error ${pct(f.valTop1Error)}, top-5 ${pct(f.valTop5Error)} (chance ${pct(1 - 1 / classes)})` : "  no epoch finished yet",
+        `  ${result.imagesPerSecond.toFixed(1)} training images/s on ${result.backend}; last checkpoint ${result.lastCheckpoint ?? "none"}; best ${result.bestCheckpoint ?? "none"}`,
+        result.status === "interrupted" ? `  continue with: alexnet train --out ${values.out} --resume` : "",
+      ]
+        .filter((l) => l !== "")
+        .join("\n"),
+    );
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          status: result.status,
+          epochs: f?.epoch ?? 0,
+          trainLoss: f?.trainLoss ?? null,
+          trainTop1Error: f?.trainTop1Error ?? null,
+          valTop1Error: f?.valTop1Error ?? null,
+          valTop5Error: f?.valTop5Error ?? null,
+          imagesPerSecond: result.imagesPerSecond,
+          seconds: (performance.now() - started) / 1000,
+          backend: result.backend,
+          runDir: result.runDir,
+          lastCheckpoint: result.lastCheckpoint ?? null,
+          bestCheckpoint: result.bestCheckpoint ?? null,
+          resumedFrom: result.resumedFrom ?? null,
+        }),
+      );
+    }
+    return result.status === "completed" ? 0 : 130;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,93 @@
+// `alexnet train` as a user meets it: the JSON line, the run folder, Ctrl-C and --resume.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { prepareDataset } from "../../lib/data/prepare";
+import { syntheticSource } from "../../lib/data/synthetic";
+import { tempDir } from "../helpers/notebooks";
+
+const root = path.resolve(__dirname, "..", "..");
+const tmp = tempDir("alexnet-cli-train-");
+const bin = path.join(root, "bin", "alexnet.js");
+const alexnet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
+let data = "";
+
+before(async () => {
+  // The smoke profile's 73x73 records (64x64 crops), 10 classes x 4 training images.
+  data = path.join(tmp.dir, "data");
+  const set = { seed: 2, classes: 10, trainPerClass: 4, valPerClass: 2 };
+  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+});
+after(() => tmp.cleanup());
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+test("train --profile smoke writes metrics, checkpoints and a JSON summary; --resume carries on to more epochs", () => {
+  const out = path.join(tmp.dir, "run");
+  const r = alexnet("train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const s = lastJson(r.stdout);
+  assert.equal(s.status, "completed");
+  assert.equal(s.epochs, 1);
+  for (const k of ["trainTop1Error", "valTop1Error", "valTop5Error", "imagesPerSecond"]) assert.ok(Number.isFinite(s[k]), k);
+  assert.match(r.stdout, /finished: 1\/1 epochs of mini/);
+  assert.match(r.stderr, /epoch 1\/1: train loss/);
+  assert.deepEqual(readdirSync(path.join(out, "checkpoints")).filter((f) => f.startsWith("epoch-")), ["epoch-0001"]);
+  assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 1);
+  assert.ok(existsSync(path.join(out, "run.json")));
+
+  const again = alexnet("train", "--data", data, "--out", out, "--json");
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already holds checkpoints.*--resume/);
+
+  const resumed = alexnet("train", "--out", out, "--resume", "--epochs", "2", "--json");
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const t = lastJson(resumed.stdout);
+  assert.equal(t.epochs, 2);
+  assert.equal(t.resumedFrom, path.join(out, "checkpoints", "epoch-0001"));
+  assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
+});
+
+test("Ctrl-C stops after the current step with a checkpoint, exit code 130, and --resume finishes the run", async () => {
+  const out = path.join(tmp.dir, "interrupted");
+  const child = spawn(process.execPath, [bin, "train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "3", "--batch", "4", "--workers", "0"], { cwd: root });
+  let stderr = "";
+  let sent = false;
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (!sent && /train \[#/.test(stderr)) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopping after this step/);
+  assert.match(stderr, /continue with --resume/);
+  const resumed = alexnet("train", "--out", out, "--resume", "--json");
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming from /);
+  const s = lastJson(resumed.stdout);
+  assert.equal(s.status, "completed");
+  assert.equal(s.epochs, 3);
+  assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 3);
+});
+
+test("wrong flags and paths get one-line errors naming them", () => {
+  const cases: [string[], RegExp, number][] = [
+    [["train", "--data", data], /--out RUN is required/, 2],
+    [["train", "--out", "x", "--profile", "huge"], /--profile huge: use one of smoke, laptop, paper/, 2],
+    [["train", "--out", "x", "--model", "vgg"], /--model vgg: use one of paper, paper-1tower, torchvision, mini/, 2],
+    [["train", "--out", "x", "--batch", "0"], /--batch 0: expected a whole number of at least 1/, 2],
+    [["train", "--out", "x", "--lr", "0"], /--lr 0: the learning rate must be greater than 0/, 2],
+    [["train", "--out", "x", "--frobnicate"], /Unknown option '--frobnicate'/, 2],
+    [["train", "--out", path.join(tmp.dir, "r2"), "--data", path.join(tmp.dir, "nowhere")], /no prepared dataset at .*nowhere/, 1],
+  ];
+  for (const [args, message, status] of cases) {
+    const r = alexnet(...args);
+    assert.equal(r.status, status, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(" "));
+  }
+});

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { planAlexNet } from "../../lib/model/alexnet";
+import { PROFILES } from "../../lib/profiles";
+import { recordSizeFor, TRAIN_PROFILES, trainProfile } from "../../lib/train/profiles";
+
+test("record sizes keep the paper's 224/256 crop ratio", () => {
+  assert.equal(recordSizeFor(224), 256);
+  assert.equal(recordSizeFor(128), 146);
+  assert.equal(recordSizeFor(64), 73);
+  assert.throws(() => recordSizeFor(0), /inputSize must be a positive integer/);
+});
+
+test("the paper profile is the paper's recipe (section 5)", () => {
+  const p = trainProfile("paper");
+  assert.deepEqual(
+    { model: p.model, init: p.modelOptions.init, crop: p.crop, record: p.recordSize, batch: p.batchSize, lr: p.lr, momentum: p.momentum, wd: p.weightDecay, epochs: p.epochs, scale: p.inputScale, lighting: p.lighting },
+    { model: "paper", init: "paper", crop: 224, record: 256, batch: 128, lr: 0.01, momentum: 0.9, wd: 0.0005, epochs: 90, scale: 1, lighting: 0.1 },
+  );
+  assert.deepEqual(p.schedule.kind === "plateau" ? [p.schedule.factor, p.schedule.maxReductions] : [], [0.1, 3]);
+});
+
+test("every profile's crop is its network's input and fits its records", () => {
+  for (const name of PROFILES) {
+    const p = TRAIN_PROFILES[name];
+    assert.equal(p.name, name);
+    assert.equal(planAlexNet(p.model, p.modelOptions).inputSize, p.crop, name);
+    assert.equal(p.recordSize, recordSizeFor(p.crop), name);
+  }
+  assert.equal(TRAIN_PROFILES.smoke.model, "mini");
+  assert.equal(TRAIN_PROFILES.laptop.model, "mini");
+  assert.throws(() => trainProfile("desktop"), /unknown profile 'desktop': use one of smoke, laptop, paper/);
+});
