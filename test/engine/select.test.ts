@@ -3,7 +3,10 @@ import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { visibleGpus } from "../../lib/engine/gpu";
-import { recommendProfile, type Machine } from "../../lib/engine/machine";
+import { describeMachine, recommendProfile, type Machine } from "../../lib/engine/machine";
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
 import { EngineUnavailableError, formatEngineReport, parseEngineName, selectEngine } from "../../lib/engine/select";
 
 const notFound = (pkg: string) => Object.assign(new Error(`Cannot find module '${pkg}'\nRequire stack:\n- x.js`), { code: "MODULE_NOT_FOUND" });
@@ -103,4 +106,21 @@ test("recommendProfile: smoke on CI, paper with a GPU engine, laptop otherwise",
   assert.equal(recommendProfile(machine, report, {}).profile, "laptop");
   assert.equal(recommendProfile({ ...machine, gpus: ["T4"] }, { ...report, engine: "gpu", backend: "tensorflow" }, {}).profile, "paper");
   assert.equal(recommendProfile({ ...machine, memoryGiB: 2 }, report, {}).profile, "smoke");
+});
+
+test("describeMachine reports this machine's threads, memory and platform", () => {
+  const m = describeMachine();
+  assert.equal(m.threads, os.availableParallelism());
+  assert.ok(m.memoryGiB > 0 && m.freeMemoryGiB <= m.memoryGiB);
+  assert.equal(m.platform, `${os.platform()} ${os.arch()}`);
+  assert.equal(m.node, process.version);
+  assert.ok(Array.isArray(m.gpus));
+});
+
+test("`alexnet engine --json` prints the report the notebooks get", () => {
+  const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "engine", "--json"], { encoding: "utf8", env: { ...process.env, ALEXNET_BACKEND: "cpu" } });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.engine, "cpu");
+  assert.equal(report.forcedBy, "ALEXNET_BACKEND");
 });
