@@ -80,18 +80,6 @@ interface OptimizerIndex {
   velocities: VelocityEntry[];
 }
 
-interface CheckpointFile {
-  format: string;
-  version: number;
-  epoch: number;
-  step: number;
-  lr: number;
-  schedule: ScheduleState | null;
-  rng: unknown;
-  metrics: Record<string, number>;
-  savedAt: string;
-}
-
 export interface CheckpointInfo {
   path: string;
   epoch: number;
@@ -103,6 +91,9 @@ export interface CheckpointInfo {
   metrics: Record<string, number>;
   savedAt: string;
 }
+
+/** checkpoint.json: the info without the folder it sits in. */
+type CheckpointFile = Omit<CheckpointInfo, "path"> & { format: string; version: number };
 
 export interface CheckpointEntry {
   path: string;

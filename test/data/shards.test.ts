@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Random } from "../../lib/data/random";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,12 +15,8 @@ const CLASSES = ["cat", "dog", "emu"];
 const PREP = { size: 8, kernel: "lanczos3", format: "synthetic" };
 
 function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 interface Rec {

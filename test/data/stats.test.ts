@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
+import { Random } from "../../lib/data/random";
 import { test } from "node:test";
 import { accumulate, emptyStats, finalizeStats, mergeStats, symmetricEigen } from "../../lib/data/stats";
 import type { ImageShape, PartialStats } from "../../lib/data/stats";
 
 function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 /** Random images whose channels are correlated, so the covariance has structure. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relErr } from "../helpers/numeric";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
@@ -23,16 +24,6 @@ function uniform(shape: number[], seed: number, scale = 1): tf.Tensor {
   return tf.tensor(Float32Array.from({ length: n }, () => (2 * r() - 1) * scale), shape);
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
 
 interface Towers {
   xs: tf.Tensor4D[];

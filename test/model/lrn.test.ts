@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relErr } from "../helpers/numeric";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
@@ -142,17 +143,6 @@ function frameworkRef(s: FrameworkLrnSettings, x: Float64Array, shape: Shape4): 
   }
 }
 
-/** Largest |a - b| relative to the largest |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
 
 /** Largest elementwise |a - b| / |b|, for values with no zeros. */
 function elementRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

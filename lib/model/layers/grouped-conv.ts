@@ -7,6 +7,7 @@
 // [g*inC/groups, (g+1)*inC/groups) with kernel[..., g*filters/groups : (g+1)*filters/groups].
 // Its size, kh*kw*(inC/groups)*filters + filters, is the paper's two-GPU count.
 import * as tf from "@tensorflow/tfjs";
+import type { BaseLayerArgs } from "./layer-args";
 
 type Initializer = ReturnType<typeof tf.initializers.ones>;
 
@@ -177,7 +178,7 @@ export function convOutputSize(size: number | null, kernel: number, stride: numb
   return padding === "same" ? Math.ceil(size / stride) : Math.ceil((size - kernel + 1) / stride);
 }
 
-export interface GroupedConv2DArgs {
+export interface GroupedConv2DArgs extends BaseLayerArgs {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
@@ -191,13 +192,6 @@ export interface GroupedConv2DArgs {
   kernelInitializer?: InitializerSpec;
   /** Default zeros. */
   biasInitializer?: InitializerSpec;
-  // Fields tfjs passes to every layer's constructor (a subset of tfjs-layers' LayerArgs).
-  name?: string;
-  inputShape?: tf.Shape;
-  batchInputShape?: tf.Shape;
-  batchSize?: number;
-  trainable?: boolean;
-  dtype?: tf.DataType;
 }
 
 function layerArgsOf(config: GroupedConv2DArgs): Pick<GroupedConv2DArgs, "name" | "inputShape" | "batchInputShape" | "batchSize" | "trainable" | "dtype"> {

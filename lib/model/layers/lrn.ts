@@ -7,6 +7,7 @@
 //
 // NHWC (channels last), as everywhere in this course.
 import * as tf from "@tensorflow/tfjs";
+import type { BaseLayerArgs } from "./layer-args";
 
 /**
  * What alpha multiplies. "paper": the plain sum of squares, as the paper's
@@ -135,15 +136,7 @@ function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? "null" : String(d))).join(", ")}]`;
 }
 
-/** Fields tfjs passes to every layer's constructor (a subset of tfjs-layers' LayerArgs). */
-export interface LrnLayerArgs extends LrnConfig {
-  name?: string;
-  inputShape?: tf.Shape;
-  batchInputShape?: tf.Shape;
-  batchSize?: number;
-  trainable?: boolean;
-  dtype?: tf.DataType;
-}
+export interface LrnLayerArgs extends LrnConfig, BaseLayerArgs {}
 
 /** The LRN as a tfjs layer; no weights. Saves its settings in the convention they were given in. */
 export class LocalResponseNormalization extends tf.layers.Layer {
