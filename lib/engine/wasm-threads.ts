@@ -13,7 +13,8 @@
 // pool's workers are unref'd so that a script still exits when it is done. XNNPACK
 // splits outputs between threads, never a sum, so results are bit-identical to
 // a single-threaded run (test/engine/wasm-threads.test.ts checks it).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -43,11 +44,19 @@ export function planWasmThreads(threads: number, resolve: (id: string) => string
     return { reason: `this @tensorflow/tfjs-backend-wasm's worker script is not the one this patch knows (tfjs ${tf.version.tfjs})` };
   }
   try {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "alexnet-wasm-threads-"));
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    const workerFile = path.join(dir, "worker.js");
     // tfjs escapes newlines the same way before making its Blob: the script sits in a template literal.
-    writeFileSync(workerFile, source.replace(/\n/g, "\\n").replace(BLOB_IMPORT, `var objectUrl=${JSON.stringify(mainFile)};`));
+    const script = source.replace(/\n/g, "\\n").replace(BLOB_IMPORT, `var objectUrl=${JSON.stringify(mainFile)};`);
+    // One folder per script content, reused: a per-process folder removed at exit
+    // would pile up whenever a kernel is killed (no exit handler runs on SIGKILL).
+    const hash = createHash("sha256").update(script).digest("hex").slice(0, 16);
+    const dir = path.join(os.tmpdir(), `alexnet-wasm-threads-${os.userInfo().uid}-${hash}`);
+    mkdirSync(dir, { recursive: true });
+    const workerFile = path.join(dir, "worker.js");
+    if (!existsSync(workerFile)) {
+      const tmp = `${workerFile}.${process.pid}.tmp`;
+      writeFileSync(tmp, script);
+      renameSync(tmp, workerFile);
+    }
     return { threads, workerFile, mainFile };
   } catch (err) {
     return { reason: `cannot write the wasm worker script to ${os.tmpdir()} (${(err as Error).message.split("\n")[0]})` };
