@@ -12,6 +12,8 @@ const COMMANDS: Record<string, Command> = {
   engine: { summary: "show which TensorFlow.js engine this machine gets, and why", load: () => import("./engine") },
   prepare: { summary: "preprocess a dataset the paper's way into shards (section 2)", load: () => import("./prepare") },
   train: { summary: "train AlexNet with checkpoints, validation and exact resume (section 5)", load: () => import("./train") },
+  eval: { summary: "top-1/top-5 error, 10-patch testing and the paper's figures for a trained run (section 6)", load: () => import("./eval") },
+  predict: { summary: "top-5 labels for image files from a run or an imported model", load: () => import("./predict") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
 };
 
