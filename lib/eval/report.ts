@@ -95,6 +95,26 @@ async function recordImage(target: EvalTarget, split: "train" | "val", index: nu
 }
 
 /**
+ * What the second protocol changed, image by image: `fixed` were wrong at top-1
+ * with the first and right with the second, `broken` the reverse. Both
+ * evaluations must come from loaders over the same split in the same order.
+ */
+export function protocolFlips(first: Evaluation, second: Evaluation): { fixed: number; broken: number; same: number } {
+  if (first.predictions.length !== second.predictions.length) throw new Error(`protocolFlips: ${first.predictions.length} and ${second.predictions.length} predictions; evaluate the same split with both protocols.`);
+  let fixed = 0;
+  let broken = 0;
+  first.predictions.forEach((a, i) => {
+    const b = second.predictions[i];
+    if (a.index !== b.index) throw new Error(`protocolFlips: prediction ${i} is record ${a.index} in one evaluation and ${b.index} in the other; use unshuffled loaders.`);
+    const rightA = a.top[0]?.class === a.label;
+    const rightB = b.top[0]?.class === b.label;
+    if (!rightA && rightB) fixed++;
+    if (rightA && !rightB) broken++;
+  });
+  return { fixed, broken, same: first.predictions.length - fixed - broken };
+}
+
+/**
  * Images for the error-analysis gallery: the most confident mistakes first
  * (what the network is surest about and wrong), then the most confident correct
  * answers, half and half when both exist.

@@ -11,7 +11,7 @@ import { selectEngine } from "../../lib/engine/select";
 import { evaluateModel, type Evaluation } from "../../lib/eval/evaluate";
 import { ConfusionMatrix } from "../../lib/eval/metrics";
 import { loadPredictor } from "../../lib/eval/predict";
-import { evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, queryPicks } from "../../lib/eval/report";
+import { evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, protocolFlips, queryPicks } from "../../lib/eval/report";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
@@ -61,6 +61,13 @@ test("galleryPicks: the most confident mistakes, then the most confident correct
   // Not enough correct answers: mistakes fill the gallery.
   assert.deepEqual(galleryPicks(e, 5), [2, 1, 4, 0, 3]);
   assert.deepEqual(galleryPicks(evaluation([{ label: 0, top: [[0, 1]] }]), 8), [0]);
+});
+
+test("protocolFlips counts images the second protocol fixed and broke", () => {
+  const a = evaluation([{ label: 0, top: [[1, 0.6]] }, { label: 1, top: [[1, 0.6]] }, { label: 2, top: [[0, 0.6]] }, { label: 2, top: [[2, 0.6]] }]);
+  const b = evaluation([{ label: 0, top: [[0, 0.5]] }, { label: 1, top: [[0, 0.5]] }, { label: 2, top: [[1, 0.5]] }, { label: 2, top: [[2, 0.9]] }]);
+  assert.deepEqual(protocolFlips(a, b), { fixed: 1, broken: 1, same: 2 });
+  assert.throws(() => protocolFlips(a, evaluation([])), /4 and 0 predictions/);
 });
 
 test("queryPicks takes the first image of each class in order; neighbourAgreement counts shared labels", () => {
