@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   train: { summary: "train AlexNet with checkpoints, validation and exact resume (section 5)", load: () => import("./train") },
   eval: { summary: "top-1/top-5 error, 10-patch testing and the paper's figures for a trained run (section 6)", load: () => import("./eval") },
   predict: { summary: "top-5 labels for image files from a run or an imported model", load: () => import("./predict") },
+  "import-torch": { summary: "import torchvision's AlexNet checkpoint (.pth or .safetensors) without running its code", load: () => import("./import-torch") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
 };
 
