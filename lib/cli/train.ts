@@ -3,6 +3,7 @@ import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
 import { ALEXNET_VARIANTS, type AlexNetVariant } from "../model/alexnet";
 import { PROFILES } from "../profiles";
+import { FREEZE_MODES, type FreezeMode } from "../train/finetune";
 import { TRAIN_PROFILES } from "../train/profiles";
 import { train } from "../train/trainer";
 
@@ -24,6 +25,13 @@ ${PROFILES.map((p) => `                      ${p}: ${TRAIN_PROFILES[p].model}, $
   --batch N         batch size
   --lr X            initial learning rate
   --seed N          seeds weights, data order, augmentation and dropout (default 1)
+  --init DIR        fine-tune: start from a model folder (model.json + card.json,
+                    e.g. alexnet import-torch) or a run folder (its best
+                    checkpoint); the network, crop and input normalisation come
+                    from there, and fc8 starts anew if the dataset has another
+                    number of classes
+  --freeze features train fc6..fc8 only; conv1..conv5 keep their weights
+  --features-lr X   conv1..conv5 learn at X times the learning rate (e.g. 0.1)
   --workers N       loader threads (0: in-process)
   --keep-last N     newest checkpoints kept besides the best (default 3)
   --resume          continue the run in --out from its newest checkpoint
@@ -44,6 +52,9 @@ export async function run(argv: string[]): Promise<number> {
       batch: { type: "string" },
       lr: { type: "string" },
       seed: { type: "string" },
+      init: { type: "string" },
+      freeze: { type: "string" },
+      "features-lr": { type: "string" },
       workers: { type: "string" },
       "keep-last": { type: "string" },
       resume: { type: "boolean" },
@@ -55,6 +66,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError("--out RUN is required: the folder the run's checkpoints and metrics go to");
   if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) throw new UsageError(`--profile ${values.profile}: use one of ${PROFILES.join(", ")}`);
   if (values.model !== undefined && !(ALEXNET_VARIANTS as readonly string[]).includes(values.model)) throw new UsageError(`--model ${values.model}: use one of ${ALEXNET_VARIANTS.join(", ")}`);
+  if (values.freeze !== undefined && !(FREEZE_MODES as readonly string[]).includes(values.freeze)) throw new UsageError(`--freeze ${values.freeze}: use one of ${FREEZE_MODES.join(", ")}`);
+  const featuresLrScale = parseNumber("features-lr", values["features-lr"], { min: 0 });
+  if (featuresLrScale === 0) throw new UsageError("--features-lr 0: use --freeze features to keep conv1..conv5 as they are");
+  if (values.freeze === "features" && featuresLrScale !== undefined && featuresLrScale !== 1) throw new UsageError("--freeze features with --features-lr: frozen layers do not learn at any rate; choose one");
   const lr = parseNumber("lr", values.lr, { min: 0 });
   if (lr === 0) throw new UsageError("--lr 0: the learning rate must be greater than 0");
   const options = {
@@ -66,6 +81,9 @@ export async function run(argv: string[]): Promise<number> {
     batchSize: parseNumber("batch", values.batch, { min: 1, integer: true }),
     lr,
     seed: parseNumber("seed", values.seed, { min: 0, integer: true }),
+    init: values.init === undefined ? undefined : path.resolve(values.init),
+    freeze: values.freeze as FreezeMode | undefined,
+    featuresLrScale,
     workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
     keepLast: parseNumber("keep-last", values["keep-last"], { min: 1, integer: true }),
     resume: values.resume ?? false,

@@ -73,10 +73,11 @@ export function inputPipelineFor(dir: string, options: { data?: string } = {}): 
   try {
     const [h, w] = dataset.recordShape;
     if (h !== w) throw new Error(`${dataDir} has ${h}x${w} records; predictions need square records.`);
-    const runInput = (config as RunConfig & { input?: { mean: [number, number, number]; scale: [number, number, number] } }).input;
     const kernel = (dataset.manifest.preprocessing.kernel as ResizeKernel | undefined) ?? "linear";
+    // A run fine-tuned from a model card normalises per channel (then multiplies by inputScale), as the trainer does.
+    const runInput = config.input;
     const input: InputPipeline = runInput
-      ? { recordSize: h, crop: config.crop, mean: Float32Array.from(runInput.mean), scale: runInput.scale, kernel }
+      ? { recordSize: h, crop: config.crop, mean: Float32Array.from(runInput.mean), scale: runInput.scale.map((s) => s * config.inputScale) as [number, number, number], kernel }
       : { recordSize: h, crop: config.crop, mean: dataset.meanImage(), scale: config.inputScale, kernel };
     return { kind: "run", classes: dataset.manifest.classNames ?? dataset.classes, input };
   } finally {

@@ -18,6 +18,13 @@
 // seeded from (seed, epoch, step) for the length of each (synchronous) training
 // step. So a run stopped and resumed ends with the same weights, bit for bit,
 // as one that ran straight through (on the same engine).
+//
+// Fine-tuning (lib/train/finetune.ts): `init` starts from a model folder or
+// another run instead of random weights; the network, its input size and its
+// input normalisation come from there, fc8 is re-initialised when the dataset
+// has another number of classes. `freeze` and `featuresLrScale` keep the
+// pretrained features fixed or slow. A resumed run takes its weights from its
+// own checkpoint (init is not applied again) but freezes and scales as before.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -29,11 +36,13 @@ import { type Dataset, openDataset } from "../data/shards";
 import { batchToTensors } from "../data/tensors";
 import { selectEngine } from "../engine/select";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNet, planAlexNet } from "../model/alexnet";
+import type { InputNormalization } from "../model/card";
 import { parseProfile } from "../profiles";
 import { inKernel } from "../viz/display";
 import { type Figure, LivePlot } from "../viz/plot";
 import { Progress } from "../viz/progress";
 import { latestCheckpoint, loadCheckpoint, readCheckpointInfo, saveCheckpoint, bestCheckpoint } from "./checkpoint";
+import { describeInit, featuresLrMultipliers, freeze, FREEZE_MODES, type FreezeMode, headClasses, loadInitModel, normalizeInput, replaceHead } from "./finetune";
 import { PaperSGD } from "./optimizer";
 import { type ScheduleSpec, recordSizeFor, trainProfile } from "./profiles";
 import { type LrSchedule, PlateauSchedule, StepSchedule } from "./schedule";
@@ -71,6 +80,16 @@ export interface TrainOptions {
   inputScale?: number;
   /** Std of the PCA lighting alphas. */
   lighting?: number;
+  /**
+   * Start from trained weights: a model folder (model.json + card.json) or a
+   * training run folder (its best checkpoint). The variant, model options, crop
+   * and input normalisation then come from there, not the profile.
+   */
+  init?: string;
+  /** "features": conv1..conv5 are not trained. Default "none". */
+  freeze?: FreezeMode;
+  /** Learning-rate factor of conv1..conv5 (e.g. 0.1: ten times slower than fc6..fc8). Default 1. */
+  featuresLrScale?: number;
   /** Continue from the newest checkpoint in runDir. */
   resume?: boolean;
   /** Newest checkpoints kept (the best is kept besides). Default 3. */
@@ -107,6 +126,18 @@ export interface RunConfig {
   crop: number;
   inputScale: number;
   lighting: number;
+  /** The init folder (absolute); absent for a run from random weights. */
+  init?: string;
+  /** Absent in runs written before fine-tuning: "none". */
+  freeze?: FreezeMode;
+  /** Absent in runs written before fine-tuning: 1. */
+  featuresLrScale?: number;
+  /**
+   * Per-channel normalisation (x - mean[c]) * scale[c] of raw pixels (the loader
+   * then subtracts no mean), before inputScale; from an init model's card.
+   * Absent: the loader subtracts the dataset's mean image.
+   */
+  input?: InputNormalization;
 }
 
 export interface StepInfo {
@@ -195,8 +226,10 @@ export function withSeededMathRandom<T>(seed: number, fn: () => T): T {
  * tensors alive at a time), dropout off. With several views per image
  * ("ten-crop") the softmax is averaged over the views, as in the paper.
  */
-export async function evaluate(model: tf.LayersModel, loader: Loader, options: { inputScale?: number; k?: number } = {}): Promise<EvalResult> {
-  const scale = options.inputScale ?? 1;
+export async function evaluate(model: tf.LayersModel, loader: Loader, options: { inputScale?: number; input?: InputNormalization; k?: number } = {}): Promise<EvalResult> {
+  if (options.input && loader.options.mean !== "none") {
+    throw new Error(`evaluate: input normalisation is given, but the loader subtracts the ${loader.options.mean} mean already; create the loader with mean: "none".`);
+  }
   let wrong1 = 0;
   let wrong5 = 0;
   let lossSum = 0;
@@ -206,7 +239,7 @@ export async function evaluate(model: tf.LayersModel, loader: Loader, options: {
     let sums: tf.Tensor1D;
     try {
       sums = tf.tidy(() => {
-        const input = scale === 1 ? xs : tf.mul(xs, scale);
+        const input = normalizeInput(xs, options);
         const logits = model.apply(input, { training: false }) as tf.Tensor2D;
         const classes = logits.shape[1];
         const n = ys.shape[0];
@@ -277,8 +310,13 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     crop: options.crop,
     inputScale: options.inputScale,
     lighting: options.lighting,
+    init: options.init === undefined ? undefined : path.resolve(options.init),
+    freeze: options.freeze,
+    featuresLrScale: options.featuresLrScale,
   };
   if (saved) {
+    // Runs written before fine-tuning existed trained every layer at one rate.
+    saved = { freeze: "none", featuresLrScale: 1, ...saved };
     for (const [key, value] of Object.entries(explicit)) {
       if (key === "epochs" || value === undefined) continue;
       const before = (saved as unknown as Record<string, unknown>)[key];
@@ -293,7 +331,9 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     return { ...saved, epochs: options.epochs ?? saved.epochs };
   }
   const profile = trainProfile(options.profile ?? "smoke");
-  const model = options.model ?? profile.model;
+  const init = explicit.init === undefined ? undefined : describeInit(explicit.init);
+  if (init && options.model !== undefined && options.model !== init.variant) throw new Error(`train: model '${options.model}' was asked for, but the init ${init.dir} is '${init.variant}'; leave model out to fine-tune it.`);
+  const model = init ? init.variant : options.model ?? profile.model;
   if (!(ALEXNET_VARIANTS as readonly string[]).includes(model)) throw new Error(`train: model '${model}' is unknown; use one of ${ALEXNET_VARIANTS.join(", ")}.`);
   checkCount("epochs", options.epochs, 1);
   checkCount("batchSize", options.batchSize, 1);
@@ -304,12 +344,22 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
   checkRate("weightDecay", options.weightDecay);
   checkRate("inputScale", options.inputScale);
   checkRate("lighting", options.lighting);
+  checkRate("featuresLrScale", options.featuresLrScale);
   if (options.lr === 0 || options.inputScale === 0) throw new Error(`train: ${options.lr === 0 ? "lr" : "inputScale"} must be greater than 0.`);
+  if (options.freeze !== undefined && !(FREEZE_MODES as readonly string[]).includes(options.freeze)) throw new Error(`train: freeze '${String(options.freeze)}' is unknown; use one of ${FREEZE_MODES.join(", ")}.`);
+  if (options.freeze === "features" && (options.featuresLrScale ?? 1) !== 1) throw new Error("train: frozen features are not trained, so featuresLrScale has no effect; choose freeze \"features\" or a featuresLrScale, not both.");
+  if (options.featuresLrScale === 0) throw new Error("train: featuresLrScale 0 would leave the features as they are; use freeze \"features\" for that.");
   // The profile's network options apply to its own network; another variant keeps its defaults (torchvision needs 224).
-  const base: AlexNetOptions = model === profile.model ? { ...profile.modelOptions } : { init: profile.modelOptions.init };
+  // With init, the network is the init model's; numClasses comes from the dataset.
+  const base: AlexNetOptions = init ? withoutClasses(init.modelOptions) : model === profile.model ? { ...profile.modelOptions } : { init: profile.modelOptions.init };
   const seed = options.seed ?? 1;
   const modelOptions: AlexNetOptions = { ...base, ...options.modelOptions, seed };
-  if (options.crop !== undefined) modelOptions.inputSize = options.crop;
+  if (init) {
+    const size = init.modelOptions.inputSize;
+    const asked = options.crop ?? options.modelOptions?.inputSize;
+    if (asked !== undefined && asked !== size) throw new Error(`train: crop ${asked} was asked for, but the init ${init.dir} takes ${size}x${size} inputs; leave crop out to fine-tune it.`);
+    modelOptions.inputSize = size;
+  } else if (options.crop !== undefined) modelOptions.inputSize = options.crop;
   const crop = planAlexNet(model, modelOptions).inputSize;
   modelOptions.inputSize = crop;
   let data = explicit.data;
@@ -331,9 +381,32 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     schedule: options.schedule ?? profile.schedule,
     seed,
     crop,
-    inputScale: options.inputScale ?? profile.inputScale,
+    inputScale: options.inputScale ?? (init ? init.inputScale : profile.inputScale),
     lighting: options.lighting ?? profile.lighting,
+    ...(init ? { init: init.dir } : {}),
+    freeze: options.freeze ?? "none",
+    featuresLrScale: options.featuresLrScale ?? 1,
+    ...(init?.input ? { input: init.input } : {}),
   };
+}
+
+function withoutClasses(options: AlexNetOptions): AlexNetOptions {
+  const copy = { ...options };
+  delete copy.numClasses;
+  return copy;
+}
+
+/** The fine-tuning start: the init model with fc8 kept (same number of classes) or new. */
+async function initialModel(config: RunConfig, classes: number): Promise<{ model: tf.LayersModel; note: string }> {
+  const init = await loadInitModel(config.init as string);
+  try {
+    const before = headClasses(init.model);
+    const keepHead = before === classes;
+    const model = replaceHead(init, classes, { keepHead, modelOptions: config.modelOptions });
+    return { model, note: `from ${init.source}${keepHead ? " (fc8 kept)" : ` (new fc8: ${before} -> ${classes} classes)`}` };
+  } finally {
+    init.model.dispose();
+  }
 }
 
 function makeSchedule(spec: ScheduleSpec, lr: number): LrSchedule {
@@ -432,15 +505,35 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let optimizer: PaperSGD | undefined;
   const loaders: Loader[] = [];
   try {
-    const loaderCommon = { batchSize: config.batchSize, crop: config.crop, seed: config.seed, workers: options.workers };
+    // A card's normalisation replaces the mean image (applied by normalizeInput).
+    const loaderCommon = { batchSize: config.batchSize, crop: config.crop, seed: config.seed, workers: options.workers, mean: config.input ? ("none" as const) : ("image" as const) };
     const trainLoader = createLoader(dataset, { ...loaderCommon, split: "train", augment: "train", lighting: config.lighting });
     const valLoader = createLoader(dataset, { ...loaderCommon, split: "val", augment: "center", batchSize: options.evalBatchSize ?? config.batchSize });
     loaders.push(trainLoader, valLoader);
     const perEpoch = trainLoader.stepsPerEpoch;
     if (perEpoch === 0) throw new Error(`train: the train split of ${config.data} has ${trainLoader.size} records, fewer than one batch of ${config.batchSize}; lower --batch.`);
 
-    model = buildAlexNet(config.model, { ...config.modelOptions, numClasses: classes });
-    optimizer = new PaperSGD({ learningRate: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    // A resumed run's weights come from its checkpoint, so init applies only to a run's start.
+    const restoring = options.resume === true && (mainLatest !== undefined || partLatest !== undefined);
+    let startNote = "";
+    if (config.init !== undefined && !restoring) {
+      const start = await initialModel(config, classes);
+      model = start.model;
+      startNote = `, ${start.note}`;
+    } else {
+      model = buildAlexNet(config.model, { ...config.modelOptions, numClasses: classes });
+    }
+    // Before any checkpoint is restored: it holds velocities for the trainable weights only.
+    const frozen = freeze(model, config.freeze ?? "none");
+    if (frozen.length > 0) startNote += `, ${frozen.join(" ")} frozen`;
+    const featuresLrScale = config.featuresLrScale ?? 1;
+    if (featuresLrScale !== 1) startNote += `, features at ${featuresLrScale}x the learning rate`;
+    optimizer = new PaperSGD({
+      learningRate: config.lr,
+      momentum: config.momentum,
+      weightDecay: config.weightDecay,
+      ...(featuresLrScale !== 1 ? { lrMultipliers: featuresLrMultipliers(model, featuresLrScale) } : {}),
+    });
     const schedule = makeSchedule(config.schedule, config.lr);
 
     // Where to start: the newest checkpoint, or the mid-epoch one if it is newer.
@@ -450,7 +543,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let partial: EpochTally = NO_PARTIAL;
     let lastCheckpoint = mainLatest;
     let resumedFrom: string | undefined;
-    if (options.resume && (mainLatest || partLatest)) {
+    if (restoring) {
       const mainInfo = mainLatest ? await readCheckpointInfo(mainLatest) : undefined;
       const partInfo = partLatest ? await readCheckpointInfo(partLatest) : undefined;
       const usePart = partInfo !== undefined && (mainInfo === undefined || partInfo.step > mainInfo.step);
@@ -483,7 +576,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const remainingImages = Math.max(0, (config.epochs - startEpoch) * perEpoch - startStep) * config.batchSize;
     const progress = new Progress("train", remainingImages, { unit: "img", mode, stream });
     if (resumedFrom) say(`resuming from ${resumedFrom} (epoch ${startEpoch + 1}, step ${startStep + 1} of ${perEpoch}, lr ${optimizer.learningRate})`, true);
-    say(`training ${config.model} (${config.crop}x${config.crop}, ${classes} classes) on ${config.data}: ${trainLoader.size} train / ${valLoader.size} val images, batch ${config.batchSize}, ${config.epochs} epochs, engine ${engine.engine}`, true);
+    say(`training ${config.model} (${config.crop}x${config.crop}, ${classes} classes${startNote}) on ${config.data}: ${trainLoader.size} train / ${valLoader.size} val images, batch ${config.batchSize}, ${config.epochs} epochs, engine ${engine.engine}`, true);
 
     const lossFn = options.lossFn ?? softmaxCrossEntropy;
     let trainedImages = 0;
@@ -505,7 +598,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         };
         let loss: number;
         try {
-          const input = config.inputScale === 1 ? xs : tf.mul(xs, config.inputScale);
+          const input = normalizeInput(xs, config);
           try {
             const m = model;
             const o = optimizer;
@@ -556,7 +649,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (status === "interrupted") break;
 
-      const val = await evaluate(model, valLoader, { inputScale: config.inputScale });
+      const val = await evaluate(model, valLoader, { inputScale: config.inputScale, input: config.input });
       const decision = schedule.step(val.top1Error);
       optimizer.learningRate = decision.lr;
       const saved = await saveCheckpoint(

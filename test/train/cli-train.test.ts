@@ -5,6 +5,11 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { prepareDataset } from "../../lib/data/prepare";
+import { buildAlexNet } from "../../lib/model/alexnet";
+import { writeCard } from "../../lib/model/card";
+import { saveModel } from "../../lib/model/io";
+import { UsageError } from "../../lib/cli/args";
+import { run } from "../../lib/cli/train";
 import { syntheticSource } from "../../lib/data/synthetic";
 import { tempDir } from "../helpers/notebooks";
 
@@ -13,12 +18,20 @@ const tmp = tempDir("alexnet-cli-train-");
 const bin = path.join(root, "bin", "alexnet.js");
 const alexnet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
 let data = "";
+let initDir = "";
 
 before(async () => {
   // The smoke profile's 73x73 records (64x64 crops), 10 classes x 4 training images.
   data = path.join(tmp.dir, "data");
   const set = { seed: 2, classes: 10, trainPerClass: 4, valPerClass: 2 };
   await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  // A small saved model with a card, standing in for imported weights (5 classes: fc8 is replaced).
+  initDir = path.join(tmp.dir, "init");
+  const modelOptions = { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, numClasses: 5, init: "he" as const, seed: 4 };
+  const model = buildAlexNet("mini", modelOptions);
+  await saveModel(model, initDir);
+  model.dispose();
+  writeCard(initDir, { variant: "mini", modelOptions, classes: ["a", "b", "c", "d", "e"], input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] }, source: "cli test model" });
 });
 after(() => tmp.cleanup());
 
@@ -75,6 +88,22 @@ test("Ctrl-C stops after the current step with a checkpoint, exit code 130, and 
   assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 3);
 });
 
+test("train --init MODEL_DIR --freeze features fine-tunes, records both in run.json, and --resume keeps them", () => {
+  const out = path.join(tmp.dir, "finetune");
+  const r = alexnet("train", "--init", initDir, "--freeze", "features", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--workers", "0", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /from cli test model \(new fc8: 5 -> 10 classes\), conv1 conv2 conv3 conv4 conv5 frozen/);
+  const config = JSON.parse(readFileSync(path.join(out, "run.json"), "utf8"));
+  assert.equal(config.init, initDir);
+  assert.equal(config.freeze, "features");
+  assert.equal(config.crop, 64);
+  assert.deepEqual(config.input.mean, [120, 115, 100]);
+  const resumed = alexnet("train", "--out", out, "--resume", "--epochs", "2", "--workers", "0", "--json");
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /conv1 conv2 conv3 conv4 conv5 frozen/);
+  assert.equal(lastJson(resumed.stdout).epochs, 2);
+});
+
 test("wrong flags and paths get one-line errors naming them", () => {
   const cases: [string[], RegExp, number][] = [
     [["train", "--data", data], /--out RUN is required/, 2],
@@ -90,4 +119,19 @@ test("wrong flags and paths get one-line errors naming them", () => {
     assert.equal(r.status, status, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message, args.join(" "));
   }
+});
+
+test("bad fine-tuning flags and an --init folder without a model get errors naming them", async () => {
+  // In-process: a usage error is thrown before the engine or the dataset is touched (a spawn costs seconds).
+  const cases: [string[], RegExp][] = [
+    [["--out", "x", "--freeze", "all"], /--freeze all: use one of features, none/],
+    [["--out", "x", "--features-lr", "0"], /--features-lr 0: use --freeze features/],
+    [["--out", "x", "--features-lr", "fast"], /--features-lr fast: expected a number of at least 0/],
+    [["--out", "x", "--freeze", "features", "--features-lr", "0.1"], /--freeze features with --features-lr/],
+  ];
+  for (const [args, message] of cases) {
+    await assert.rejects(run(args), (err: Error) => err instanceof UsageError && message.test(err.message), args.join(" "));
+  }
+  // An init folder that holds no model is named in the error (exit code 1 in the shell).
+  await assert.rejects(run(["--out", path.join(tmp.dir, "r3"), "--init", data, "--data", data]), (err: Error) => !(err instanceof UsageError) && err.message.includes(`${data} is neither a model folder nor a training run`));
 });

@@ -89,6 +89,31 @@ test("lrMultipliers scale the learning rate of the variables they name", () => {
   close(frozen.w, [1, -2], 0);
 });
 
+test("one step with multiplier 0.1 is the paper's step at 0.1 times the rate, and moves the weight 0.1x as far", () => {
+  const h = { lr: 0.1, momentum: 0.9, weightDecay: 0.5 };
+  const w0 = [1, -2, 0.25];
+  const g = [0.5, 0.5, -4];
+  const moved = (multiplier: number): number[] => {
+    const w = tf.variable(tf.tensor1d(w0), true, `mult${counter++}/kernel`);
+    const opt = new PaperSGD({ learningRate: h.lr, momentum: h.momentum, weightDecay: h.weightDecay, isBias: () => false, lrMultipliers: () => multiplier });
+    const grad = tf.tensor1d(g);
+    opt.applyGradients({ [w.name]: grad });
+    const out = Array.from(w.dataSync());
+    opt.dispose();
+    tf.dispose([w, grad]);
+    return out;
+  };
+  // By hand: v = -0.01*0.5*w0 - 0.01*g = [-0.01, 0.005, 0.03875]; w = w0 + v.
+  const expected = paperUpdate(w0, [0, 0, 0], g, { ...h, lr: 0.01 });
+  close(expected.v, [-0.01, 0.005, 0.03875], 1e-12);
+  // Tolerance: float32 rounding of values near 2 (half an ulp is 1.2e-7).
+  const slow = moved(0.1);
+  close(slow, expected.w, 3e-7);
+  const full = moved(1);
+  close(full, paperUpdate(w0, [0, 0, 0], g, h).w, 3e-7);
+  close(slow.map((x, i) => x - w0[i]), full.map((x, i) => 0.1 * (x - w0[i])), 3e-7);
+});
+
 test("paperUpdate computes the same two steps in float64", () => {
   const h = { lr: 0.1, momentum: 0.9, weightDecay: 0.5 };
   const s1 = paperUpdate([1, -2], [0, 0], [0.5, 0.5], h);

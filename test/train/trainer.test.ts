@@ -1,18 +1,21 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { Writable } from "node:stream";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
 import { prepareDataset } from "../../lib/data/prepare";
 import { syntheticSource } from "../../lib/data/synthetic";
 import { batchToTensors } from "../../lib/data/tensors";
 import { selectEngine } from "../../lib/engine/select";
-import { buildAlexNet } from "../../lib/model/alexnet";
+import { type AlexNetOptions, buildAlexNet } from "../../lib/model/alexnet";
+import { type ModelCard, writeCard } from "../../lib/model/card";
+import { saveModel } from "../../lib/model/io";
 import { checkpointsDir, listCheckpoints } from "../../lib/train/checkpoint";
 import { NonFiniteLossError } from "../../lib/train/guard";
 import { softmaxCrossEntropy } from "../../lib/train/step";
-import { type EpochMetrics, type TrainOptions, curvesFigures, evaluate, formatEpoch, METRICS_FILE, train, withSeededMathRandom } from "../../lib/train/trainer";
+import { type EpochMetrics, type RunConfig, type TrainOptions, curvesFigures, evaluate, formatEpoch, METRICS_FILE, RUN_CONFIG_FILE, train, withSeededMathRandom } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
 import { weightBytes } from "../helpers/train";
 
@@ -203,4 +206,131 @@ test("formatEpoch and curvesFigures show an epoch's numbers", () => {
   assert.deepEqual(f.errors.data.map((t) => t.name), ["train top-1", "val top-1", "val top-5", "chance (top-1)"]);
   assert.deepEqual(f.errors.data[1].y, [0.75]);
   assert.deepEqual(f.loss.data[0].y, [2.1]);
+});
+
+// ------------------------------------------------------------------ fine-tuning
+
+/** A saved 5-class mini model with a card asking for per-channel normalisation: a stand-in for imported weights. */
+async function savedInitModel(dir: string): Promise<{ card: ModelCard; model: tf.LayersModel }> {
+  const modelOptions: AlexNetOptions = { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, numClasses: 5, init: "he", seed: 9 };
+  const model = buildAlexNet("mini", modelOptions);
+  await saveModel(model, dir);
+  const card: ModelCard = { variant: "mini", modelOptions, classes: ["a", "b", "c", "d", "e"], input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] }, source: "a test model" };
+  writeCard(dir, card);
+  return { card, model };
+}
+
+function capture(): { stream: NodeJS.WritableStream; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({ write: (chunk, _enc, done) => (chunks.push(String(chunk)), done()) });
+  return { stream, text: () => chunks.join("") };
+}
+
+const layerBytes = (model: tf.LayersModel, name: string) => model.getLayer(name).getWeights().map((w) => Buffer.from(w.dataSync().buffer));
+const CONVS = ["conv1", "conv2", "conv3", "conv4", "conv5"];
+
+test("init from a model folder: new fc8, frozen features, the card's normalisation in run.json; --resume re-freezes and ends bit for bit as a straight run", async () => {
+  const initDir = path.join(tmp.dir, "init-model");
+  const { card, model: initModel } = await savedInitModel(initDir);
+  const fine = (runDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({ runDir, data, init: initDir, freeze: "features", batchSize: 8, epochs: 2, seed: 5, workers: 0, progress: "silent", ...extra });
+
+  const log = capture();
+  const straightDir = newRun();
+  const straight = await train(fine(straightDir, { progress: "lines", stream: log.stream }));
+  assert.match(log.text(), /10 classes, from a test model \(new fc8: 5 -> 10 classes\), conv1 conv2 conv3 conv4 conv5 frozen\)/);
+  const saved = JSON.parse(readFileSync(path.join(straightDir, RUN_CONFIG_FILE), "utf8")) as RunConfig;
+  assert.equal(saved.init, initDir);
+  assert.equal(saved.freeze, "features");
+  assert.equal(saved.featuresLrScale, 1);
+  assert.deepEqual(saved.input, card.input);
+  assert.equal(saved.inputScale, 1);
+  assert.equal(saved.model, "mini");
+  assert.equal(saved.crop, 64);
+  assert.deepEqual(saved.modelOptions, { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, init: "he", seed: 5 });
+  for (const n of CONVS) assert.deepEqual(layerBytes(straight.model, n), layerBytes(initModel, n), `${n} moved`);
+  assert.notDeepEqual(layerBytes(straight.model, "fc6")[0], layerBytes(initModel, "fc6")[0]);
+  assert.deepEqual(straight.model.getLayer("fc8").getWeights()[0].shape, [32, 10]);
+  assert.ok(Number.isFinite(straight.final?.valTop1Error));
+  const expected = weightBytes(straight.model);
+  straight.model.dispose();
+
+  // One epoch, then resume from run.json alone: weights from the checkpoint (not the init), features frozen again.
+  const runDir = newRun();
+  (await train(fine(runDir, { epochs: 1 }))).model.dispose();
+  await assert.rejects(train({ runDir, resume: true, freeze: "none", progress: "silent", workers: 0 }), /started with freeze "features", but this call asks for "none"/);
+  const resumed = await train({ runDir, resume: true, epochs: 2, progress: "silent", workers: 0 });
+  assert.equal(resumed.resumedFrom, path.join(checkpointsDir(runDir), "epoch-0001"));
+  assert.deepEqual(weightBytes(resumed.model), expected);
+  assert.equal(resumed.model.trainableWeights.length, 6);
+  resumed.model.dispose();
+  initModel.dispose();
+});
+
+test("init from a run folder keeps fc8 for the same classes and takes the run's normalisation; featuresLrScale is recorded", async () => {
+  const initDir = path.join(tmp.dir, "init-model-2");
+  const { card, model: initModel } = await savedInitModel(initDir);
+  initModel.dispose();
+  const first = newRun();
+  (await train({ runDir: first, data, init: initDir, epochs: 1, batchSize: 8, seed: 5, workers: 0, progress: "silent" })).model.dispose();
+  const log = capture();
+  const second = newRun();
+  const r = await train({ runDir: second, data, init: first, featuresLrScale: 0.1, epochs: 1, batchSize: 8, seed: 6, workers: 0, progress: "lines", stream: log.stream });
+  assert.match(log.text(), /from run .*epoch-0001 \(fc8 kept\), features at 0\.1x the learning rate/);
+  assert.equal(r.config.init, first);
+  assert.equal(r.config.featuresLrScale, 0.1);
+  assert.equal(r.config.freeze, "none");
+  assert.deepEqual(r.config.input, card.input);
+  r.model.dispose();
+  await assert.rejects(train({ runDir: second, resume: true, featuresLrScale: 1, progress: "silent", workers: 0 }), /started with featuresLrScale 0\.1/);
+});
+
+test("init errors name the folder, and options that contradict the init model are refused", async () => {
+  const initDir = path.join(tmp.dir, "init-model-3");
+  (await savedInitModel(initDir)).model.dispose();
+  await assert.rejects(train({ runDir: newRun(), data, init: tmp.dir, progress: "silent" }), new RegExp(`${tmp.dir} is neither a model folder nor a training run`));
+  await assert.rejects(train({ runDir: newRun(), data, init: path.join(tmp.dir, "nowhere"), progress: "silent" }), /nowhere does not exist; pass a model folder/);
+  await assert.rejects(train({ runDir: newRun(), data, init: initDir, model: "paper", progress: "silent" }), /model 'paper' was asked for, but the init .* is 'mini'/);
+  await assert.rejects(train({ runDir: newRun(), data, init: initDir, crop: 128, progress: "silent" }), /crop 128 was asked for, but the init .* takes 64x64 inputs/);
+  await assert.rejects(train({ runDir: newRun(), data, init: initDir, freeze: "features", featuresLrScale: 0.1, progress: "silent" }), /choose freeze "features" or a featuresLrScale/);
+  await assert.rejects(train({ runDir: newRun(), data, freeze: "all" as never, progress: "silent" }), /freeze 'all' is unknown/);
+});
+
+test("a run.json written before fine-tuning (no freeze, featuresLrScale) still resumes, and keeps training every layer", async () => {
+  const runDir = newRun();
+  (await train(base(runDir, { epochs: 1 }))).model.dispose();
+  const file = path.join(runDir, RUN_CONFIG_FILE);
+  const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  assert.equal(config.freeze, "none");
+  delete config.freeze;
+  delete config.featuresLrScale;
+  writeFileSync(file, JSON.stringify(config));
+  // Up to the epoch already done: the checkpoint (every weight and velocity) is restored, nothing more is trained.
+  const resumed = await train({ runDir, resume: true, progress: "silent", workers: 0 });
+  assert.equal(resumed.history.length, 1);
+  assert.equal(resumed.model.trainableWeights.length, 16);
+  resumed.model.dispose();
+  assert.equal((JSON.parse(readFileSync(file, "utf8")) as RunConfig).freeze, "none");
+});
+
+test("evaluate applies a card's per-channel normalisation, and refuses it on a loader that subtracts a mean", async () => {
+  const model = buildAlexNet("mini", { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, init: "he", seed: 2 });
+  const input = { mean: [120, 115, 100] as [number, number, number], scale: [1 / 60, 1 / 62, 1 / 64] as [number, number, number] };
+  const loader = createLoader(data, { split: "val", batchSize: 6, crop: 64, augment: "center", workers: 0, mean: "none" });
+  let wrong1 = 0;
+  for await (const batch of loader.batches({ epochs: 1 })) {
+    const { xs, ys } = batchToTensors(batch);
+    const x = tf.mul(tf.sub(xs, tf.tensor1d(input.mean)), tf.tensor1d(input.scale));
+    const predicted = tf.argMax(model.predict(x) as tf.Tensor2D, 1).arraySync() as number[];
+    const labels = ys.arraySync();
+    predicted.forEach((p, i) => (wrong1 += p === labels[i] ? 0 : 1));
+    tf.dispose([xs, ys, x]);
+    batch.release();
+  }
+  const r = await evaluate(model, loader, { input });
+  assert.equal(r.top1Error, wrong1 / 20);
+  const withMean = createLoader(data, { split: "val", batchSize: 6, crop: 64, augment: "center", workers: 0 });
+  await assert.rejects(evaluate(model, withMean, { input }), /the loader subtracts the image mean already; create the loader with mean: "none"/);
+  await loader.close();
+  await withMean.close();
+  model.dispose();
 });
