@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNet } from "../model/alexnet";
 import { CARD_FILE, type InputNormalization, readCard } from "../model/card";
 import { loadModel, MODEL_FILE } from "../model/io";
+import type { ProfileName } from "../profiles";
 import { bestCheckpoint, CHECKPOINT_FILE, latestCheckpoint } from "./checkpoint";
 
 // The trainer's RUN_CONFIG_FILE; not imported, since the trainer imports this module.
@@ -25,6 +26,13 @@ const RUN_FILE = "run.json";
 export const FEATURE_LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"] as const;
 /** The layer replaceHead re-initialises. */
 export const HEAD_LAYER = "fc8";
+
+/**
+ * Epochs notebook 10 fine-tunes (and trains from scratch) for, per profile. Few:
+ * with features frozen only the classifier learns, and on a CPU every epoch of
+ * the full-width network at 224x224 costs minutes even without conv gradients.
+ */
+export const FINETUNE_EPOCHS: Readonly<Record<ProfileName, number>> = { smoke: 2, laptop: 6, paper: 30 };
 
 export type FreezeMode = "features" | "none";
 export const FREEZE_MODES: readonly FreezeMode[] = ["features", "none"];

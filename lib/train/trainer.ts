@@ -396,12 +396,17 @@ function withoutClasses(options: AlexNetOptions): AlexNetOptions {
   return copy;
 }
 
-/** The fine-tuning start: the init model with fc8 kept (same number of classes) or new. */
-async function initialModel(config: RunConfig, classes: number): Promise<{ model: tf.LayersModel; note: string }> {
+/**
+ * The fine-tuning start: the init model with fc8 kept (the same classes: same
+ * count, and the same names when the init model knows its names) or new.
+ */
+async function initialModel(config: RunConfig, dataset: Dataset): Promise<{ model: tf.LayersModel; note: string }> {
   const init = await loadInitModel(config.init as string);
+  const classes = dataset.classes.length;
+  const names = dataset.manifest.classNames ?? dataset.classes;
   try {
     const before = headClasses(init.model);
-    const keepHead = before === classes;
+    const keepHead = before === classes && (init.classes === undefined || isDeepStrictEqual(init.classes, names) || isDeepStrictEqual(init.classes, dataset.classes));
     const model = replaceHead(init, classes, { keepHead, modelOptions: config.modelOptions });
     return { model, note: `from ${init.source}${keepHead ? " (fc8 kept)" : ` (new fc8: ${before} -> ${classes} classes)`}` };
   } finally {
@@ -517,7 +522,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const restoring = options.resume === true && (mainLatest !== undefined || partLatest !== undefined);
     let startNote = "";
     if (config.init !== undefined && !restoring) {
-      const start = await initialModel(config, classes);
+      const start = await initialModel(config, dataset);
       model = start.model;
       startNote = `, ${start.note}`;
     } else {

@@ -51,7 +51,8 @@ export interface PredictionItem {
   image: ImageInput;
   /** The top predictions, most probable first (five in the paper). */
   top: Prediction[];
-  trueLabel: string;
+  /** Marked red among the bars; leave it out for an image whose class is unknown (a photo of your own). */
+  trueLabel?: string;
   caption?: string;
 }
 
@@ -87,7 +88,7 @@ function cardElements(item: PredictionItem, png: Buffer, imageSize: number): str
   const parts = [
     `<rect class="card" width="${width}" height="${cardSize(item, imageSize).height}" fill="white" stroke="#dddddd"/>`,
     `<image x="${(width - imageSize) / 2}" y="${CARD_PAD}" width="${imageSize}" height="${imageSize}" href="${dataUri(png)}"/>`,
-    `<text x="${width / 2}" y="${CARD_PAD + imageSize + 14}" text-anchor="middle" font-weight="bold">${escapeHtml(clip(item.caption ?? item.trueLabel, 30))}</text>`,
+    `<text x="${width / 2}" y="${CARD_PAD + imageSize + 14}" text-anchor="middle" font-weight="bold">${escapeHtml(clip(item.caption ?? item.trueLabel ?? "", 30))}</text>`,
   ];
   item.top.forEach((t, i) => {
     const y = CARD_PAD + imageSize + 20 + i * BAR_ROW;
@@ -99,7 +100,7 @@ function cardElements(item: PredictionItem, png: Buffer, imageSize: number): str
       `<text x="${width - CARD_PAD - 3}" y="${y + 13}" font-size="10" text-anchor="end">${(t.p * 100).toFixed(1)}%</text>`,
     );
   });
-  if (rank < 0) {
+  if (rank < 0 && item.trueLabel !== undefined) {
     const y = CARD_PAD + imageSize + 20 + item.top.length * BAR_ROW + 12;
     parts.push(`<text class="missed" x="${CARD_PAD}" y="${y}" font-size="10" fill="${RED}">✗ ${escapeHtml(clip(item.trueLabel, 24))} not in top ${item.top.length}</text>`);
   }
@@ -159,11 +160,11 @@ export async function predictionGalleryHtml(items: PredictionItem[], options: Pr
         `<span style="position:absolute;right:3px;top:0;font-size:10px;line-height:14px">${(t.p * 100).toFixed(1)}%</span></div>`
       );
     });
-    const missed = rank < 0 ? `<div class="missed" style="color:${RED};font-size:10px">✗ ${escapeHtml(it.trueLabel)} not in top ${it.top.length}</div>` : "";
+    const missed = rank < 0 && it.trueLabel !== undefined ? `<div class="missed" style="color:${RED};font-size:10px">✗ ${escapeHtml(it.trueLabel)} not in top ${it.top.length}</div>` : "";
     return (
       `<figure style="margin:4px;width:${Math.max(imageSize, 180)}px;font-family:${FONT};font-size:11px">` +
       `<img src="${dataUri(pngs[i])}" style="display:block;margin:0 auto;width:${imageSize}px;height:${imageSize}px;image-rendering:pixelated"/>` +
-      `<figcaption style="text-align:center;font-weight:bold;margin:2px 0">${escapeHtml(it.caption ?? it.trueLabel)}</figcaption>${bars.join("")}${missed}</figure>`
+      `<figcaption style="text-align:center;font-weight:bold;margin:2px 0">${escapeHtml(it.caption ?? it.trueLabel ?? "")}</figcaption>${bars.join("")}${missed}</figure>`
     );
   });
   const title = options.title ? `<div style="font-family:${FONT};font-size:14px;margin:4px">${escapeHtml(options.title)}</div>` : "";
@@ -179,8 +180,8 @@ function predictionText(items: PredictionItem[]): string {
   return items
     .map((it, i) => {
       const rank = truthRank(it);
-      const mark = rank === 0 ? "top-1 right" : rank > 0 ? `true label at rank ${rank + 1}` : `true label not in top ${it.top.length}`;
-      return `[${i}] ${it.caption ?? it.trueLabel} (${mark}): ${it.top.map((t) => `${t.label} ${(t.p * 100).toFixed(1)}%`).join(", ")}`;
+      const mark = it.trueLabel === undefined ? "class unknown" : rank === 0 ? "top-1 right" : rank > 0 ? `true label at rank ${rank + 1}` : `true label not in top ${it.top.length}`;
+      return `[${i}] ${it.caption ?? it.trueLabel ?? ""} (${mark}): ${it.top.map((t) => `${t.label} ${(t.p * 100).toFixed(1)}%`).join(", ")}`;
     })
     .join("\n");
 }

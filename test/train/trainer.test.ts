@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
 import { prepareDataset } from "../../lib/data/prepare";
+import { openDataset } from "../../lib/data/shards";
 import { syntheticSource } from "../../lib/data/synthetic";
 import { batchToTensors } from "../../lib/data/tensors";
 import { selectEngine } from "../../lib/engine/select";
@@ -333,4 +334,24 @@ test("evaluate applies a card's per-channel normalisation, and refuses it on a l
   await loader.close();
   await withMean.close();
   model.dispose();
+});
+
+test("init keeps fc8 only for the same classes: same count and, when the card names them, the same names", async () => {
+  const dir = path.join(tmp.dir, "init-ten");
+  const modelOptions: AlexNetOptions = { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, numClasses: 10, init: "he", seed: 9 };
+  const model = buildAlexNet("mini", modelOptions);
+  await saveModel(model, dir);
+  model.dispose();
+  const input = { mean: [120, 115, 100] as [number, number, number], scale: [1 / 60, 1 / 62, 1 / 64] as [number, number, number] };
+  const run = async (classes: string[]): Promise<string> => {
+    writeCard(dir, { variant: "mini", modelOptions, classes, input, source: "ten" });
+    const log = capture();
+    (await train({ runDir: newRun(), data, init: dir, batchSize: 8, epochs: 1, seed: 5, workers: 0, progress: "lines", stream: log.stream })).model.dispose();
+    return log.text();
+  };
+  const dataset = openDataset(data);
+  const names = dataset.manifest.classNames ?? dataset.classes;
+  await dataset.close();
+  assert.match(await run(Array.from({ length: 10 }, (_, i) => `class ${i}`)), /from ten \(new fc8: 10 -> 10 classes\)/);
+  assert.match(await run(names), /from ten \(fc8 kept\)/);
 });

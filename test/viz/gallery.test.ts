@@ -80,6 +80,17 @@ test("predictionGalleryHtml: five bars per image, the true label's bar marked, a
   assert.equal(html.match(/src="data:image\/png;base64,/g)?.length, 3);
 });
 
+test("an image whose class is unknown (a learner's photo) gets bars but no mark and no missing note", async () => {
+  const [first] = await items();
+  const unknown = { image: first.image, top: first.top, caption: "my-photo.jpg" };
+  const html = await predictionGalleryHtml([unknown]);
+  assert.equal(html.match(/class="bar/g)?.length, 5);
+  assert.doesNotMatch(html, /class="bar true"|class="missed"/);
+  assert.match(html, /my-photo\.jpg/);
+  const svg = await predictionCardSvg(unknown);
+  assert.doesNotMatch(svg, /class="missed"/);
+});
+
 test("predictionCardSvg draws the image, five bars (true in red) and rasterises", async () => {
   const [first] = await items();
   const svg = await predictionCardSvg(first, { imageSize: 64 });
