@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNet } from "../model/alexnet";
 import { CARD_FILE, type InputNormalization, readCard } from "../model/card";
 import { loadModel, MODEL_FILE } from "../model/io";
+import { type InputTransform, inputTransformFor, transformInput } from "../eval/evaluate";
 import type { ProfileName } from "../profiles";
 import { bestCheckpoint, CHECKPOINT_FILE, latestCheckpoint } from "./checkpoint";
 
@@ -286,12 +287,13 @@ export function featuresLrMultipliers(model: tf.LayersModel, scale: number): (va
  * caller disposes.
  */
 export function normalizeInput(xs: tf.Tensor, options: { input?: InputNormalization; inputScale?: number }): tf.Tensor {
+  return tf.tidy(() => transformInput(xs as tf.Tensor4D, inputTransform(options)));
+}
+
+/** The same as an InputTransform (offset, then scale) for evaluateModel and feature extraction. */
+export function inputTransform(options: { input?: InputNormalization; inputScale?: number }): InputTransform {
   const scale = options.inputScale ?? 1;
-  const input = options.input;
-  if (!input && scale === 1) return xs;
-  return tf.tidy(() => {
-    let x = xs;
-    if (input) x = tf.mul(tf.sub(x, tf.tensor1d(input.mean)), tf.tensor1d(input.scale));
-    return scale === 1 ? x : tf.mul(x, scale);
-  });
+  if (!options.input) return { inputScale: scale };
+  const t = inputTransformFor(options.input);
+  return { inputOffset: t.inputOffset, inputScale: t.inputScale.map((s) => s * scale) as [number, number, number] };
 }

@@ -37,12 +37,13 @@ import { batchToTensors } from "../data/tensors";
 import { selectEngine } from "../engine/select";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNet, planAlexNet } from "../model/alexnet";
 import type { InputNormalization } from "../model/card";
+import { evaluateModel } from "../eval/evaluate";
 import { parseProfile } from "../profiles";
 import { inKernel } from "../viz/display";
 import { type Figure, LivePlot } from "../viz/plot";
 import { Progress } from "../viz/progress";
 import { latestCheckpoint, loadCheckpoint, readCheckpointInfo, saveCheckpoint, bestCheckpoint } from "./checkpoint";
-import { describeInit, featuresLrMultipliers, freeze, FREEZE_MODES, type FreezeMode, headClasses, loadInitModel, normalizeInput, replaceHead } from "./finetune";
+import { describeInit, featuresLrMultipliers, freeze, FREEZE_MODES, type FreezeMode, headClasses, inputTransform, loadInitModel, normalizeInput, replaceHead } from "./finetune";
 import { PaperSGD } from "./optimizer";
 import { type ScheduleSpec, recordSizeFor, trainProfile } from "./profiles";
 import { type LrSchedule, PlateauSchedule, StepSchedule } from "./schedule";
@@ -226,46 +227,13 @@ export function withSeededMathRandom<T>(seed: number, fn: () => T): T {
  * tensors alive at a time), dropout off. With several views per image
  * ("ten-crop") the softmax is averaged over the views, as in the paper.
  */
-export async function evaluate(model: tf.LayersModel, loader: Loader, options: { inputScale?: number; input?: InputNormalization; k?: number } = {}): Promise<EvalResult> {
+export async function evaluate(model: tf.LayersModel, loader: Loader, options: { inputScale?: number; input?: InputNormalization } = {}): Promise<EvalResult> {
   if (options.input && loader.options.mean !== "none") {
     throw new Error(`evaluate: input normalisation is given, but the loader subtracts the ${loader.options.mean} mean already; create the loader with mean: "none".`);
   }
-  let wrong1 = 0;
-  let wrong5 = 0;
-  let lossSum = 0;
-  let count = 0;
-  for await (const batch of loader.batches({ epochs: 1 })) {
-    const { xs, ys } = batchToTensors(batch);
-    let sums: tf.Tensor1D;
-    try {
-      sums = tf.tidy(() => {
-        const input = normalizeInput(xs, options);
-        const logits = model.apply(input, { training: false }) as tf.Tensor2D;
-        const classes = logits.shape[1];
-        const n = ys.shape[0];
-        const probs = tf.mean(tf.reshape(tf.softmax(logits), [n, batch.views, classes]), 1) as tf.Tensor2D;
-        const k = Math.min(options.k ?? 5, classes);
-        const labels = tf.cast(ys, "int32");
-        const top = tf.topk(probs, k).indices;
-        const hit1 = tf.equal(tf.slice(top, [0, 0], [n, 1]).reshape([n]), labels);
-        const hitK = tf.any(tf.equal(top, tf.reshape(labels, [n, 1])), 1);
-        const picked = tf.sum(tf.mul(probs, tf.oneHot(labels, classes)), 1);
-        const nll = tf.neg(tf.log(tf.maximum(picked, 1e-12)));
-        return tf.stack([tf.sum(tf.logicalNot(hit1).toFloat()), tf.sum(tf.logicalNot(hitK).toFloat()), tf.sum(nll)]) as tf.Tensor1D;
-      });
-    } finally {
-      tf.dispose([xs, ys]);
-    }
-    const [w1, w5, l] = await sums.data();
-    sums.dispose();
-    wrong1 += w1;
-    wrong5 += w5;
-    lossSum += l;
-    count += batch.labels.length;
-    batch.release();
-  }
-  if (count === 0) throw new Error(`evaluate: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`);
-  return { top1Error: wrong1 / count, top5Error: wrong5 / count, loss: lossSum / count, count };
+  const e = await evaluateModel(model, loader, { ...inputTransform(options), keep: 1 });
+  if (e.count === 0) throw new Error(`evaluate: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`);
+  return { top1Error: e.top1Error, top5Error: e.top5Error, loss: e.loss, count: e.count };
 }
 
 // ------------------------------------------------------------------ settings
