@@ -3,14 +3,13 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { selectEngine } from "../../lib/engine/select";
 import { compareProtocols, evaluateModel, inputTransformFor, transformInput } from "../../lib/eval/evaluate";
 import { topKErrors } from "../../lib/eval/metrics";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { evaluate } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
+import { prepareTinySet } from "../helpers/train";
 
 const tmp = tempDir("alexnet-evaluate-");
 let data = "";
@@ -22,7 +21,7 @@ before(async () => {
   // 10 classes, 2 val images each, 73x73 records -> 64x64 crops (recordSizeFor(64)).
   data = path.join(tmp.dir, "data");
   const set = { seed: 4, classes: 10, trainPerClass: 2, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   // A narrow untrained mini network, seeded; its logits spread enough for distinct top-5s.
   model = buildAlexNet("mini", { inputSize: 64, numClasses: 10, widthMultiplier: 0.125, fcUnits: 32, seed: 7 });
 });

@@ -3,12 +3,11 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { selectEngine } from "../../lib/engine/select";
 import { featureBatches, featureModel, meanOfViews } from "../../lib/eval/features";
 import { buildAlexNet, planAlexNet } from "../../lib/model/alexnet";
 import { tempDir } from "../helpers/notebooks";
+import { prepareTinySet } from "../helpers/train";
 
 const tmp = tempDir("alexnet-features-");
 let data = "";
@@ -19,7 +18,7 @@ before(async () => {
   await selectEngine({ force: "wasm" });
   data = path.join(tmp.dir, "data");
   const set = { seed: 5, classes: 4, trainPerClass: 2, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   // He init (zero biases): with the paper's bias of 1 every fc7 pre-activation would be positive and the ReLU untested.
   model = buildAlexNet("mini", { inputSize: 64, numClasses: 4, widthMultiplier: 0.125, fcUnits: 32, seed: 3, init: "he" });
 });

@@ -6,9 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { run as predictCli } from "../../lib/cli/predict";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
 import { openDataset } from "../../lib/data/shards";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { batchToTensors } from "../../lib/data/tensors";
 import { selectEngine } from "../../lib/engine/select";
 import { averagedProbabilities, formatPredictions, loadPredictor, predictFiles, predictRecords, readImageRecords, recordsToInput } from "../../lib/eval/predict";
@@ -17,6 +15,7 @@ import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
 import { train } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
+import { prepareTinySet } from "../helpers/train";
 
 const tmp = tempDir("alexnet-predict-");
 let data = "";
@@ -27,7 +26,7 @@ before(async () => {
   await selectEngine({ force: "cpu" });
   data = path.join(tmp.dir, "data");
   const set = { seed: 4, classes: 10, trainPerClass: 2, valPerClass: 1 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   runDir = path.join(tmp.dir, "run");
   const result = await train({ runDir, data, profile: "smoke", modelOptions: { widthMultiplier: 0.125, fcUnits: 32 }, crop: 64, batchSize: 10, epochs: 1, workers: 0, progress: "silent" });
   result.model.dispose();

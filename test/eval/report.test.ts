@@ -5,8 +5,6 @@ import { after, before, test } from "node:test";
 import sharp from "sharp";
 import { run as evalCli } from "../../lib/cli/eval";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { selectEngine } from "../../lib/engine/select";
 import { evaluateModel, type Evaluation } from "../../lib/eval/evaluate";
 import { ConfusionMatrix } from "../../lib/eval/metrics";
@@ -17,6 +15,7 @@ import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
 import { train } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
+import { prepareTinySet } from "../helpers/train";
 
 const tmp = tempDir("alexnet-report-");
 let data = "";
@@ -26,7 +25,7 @@ before(async () => {
   await selectEngine({ force: "cpu" });
   data = path.join(tmp.dir, "data");
   const set = { seed: 6, classes: 4, trainPerClass: 3, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   runDir = path.join(tmp.dir, "run");
   const result = await train({ runDir, data, profile: "smoke", modelOptions: { widthMultiplier: 0.125, fcUnits: 32 }, crop: 64, batchSize: 6, epochs: 1, workers: 0, progress: "silent" });
   result.model.dispose();

@@ -3,14 +3,12 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { selectEngine } from "../../lib/engine/select";
 import { featureBatches } from "../../lib/eval/features";
 import { bruteForceNeighbours, type Neighbour, NearestNeighbours, retrieveNeighbours } from "../../lib/eval/retrieval";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { tempDir } from "../helpers/notebooks";
-import { SeededRandom } from "../helpers/train";
+import { prepareTinySet, SeededRandom } from "../helpers/train";
 
 function sameNeighbours(got: Neighbour[][], want: Neighbour[][], tol = 1e-4): void {
   assert.equal(got.length, want.length);
@@ -76,7 +74,7 @@ before(async () => {
   await selectEngine({ force: "wasm" });
   data = path.join(tmp.dir, "data");
   const set = { seed: 6, classes: 5, trainPerClass: 4, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   model = buildAlexNet("mini", { inputSize: 64, numClasses: 5, widthMultiplier: 0.125, fcUnits: 32, seed: 9, init: "he" });
 });
 after(() => {

@@ -57,3 +57,11 @@ export function tensorBytes(t: tf.Tensor): Buffer {
   const v = t.dataSync() as Float32Array;
   return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 }
+
+/** A small prepared synthetic dataset at `dir` (73x73 records: 64x64 crops at the paper's 224/256 ratio). */
+export async function prepareTinySet(dir: string, set: { seed: number; classes: number; trainPerClass: number; valPerClass: number }, size = 73): Promise<void> {
+  // Imported here so that tests of the model alone do not load the data pipeline.
+  const { prepareDataset } = await import("../../lib/data/prepare");
+  const { syntheticSource } = await import("../../lib/data/synthetic");
+  await prepareDataset({ source: syntheticSource(set), out: dir, size, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+}

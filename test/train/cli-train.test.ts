@@ -4,14 +4,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { prepareDataset } from "../../lib/data/prepare";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
 import { UsageError } from "../../lib/cli/args";
 import { run } from "../../lib/cli/train";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { tempDir } from "../helpers/notebooks";
+import { prepareTinySet } from "../helpers/train";
 
 const root = path.resolve(__dirname, "..", "..");
 const tmp = tempDir("alexnet-cli-train-");
@@ -24,7 +23,7 @@ before(async () => {
   // The smoke profile's 73x73 records (64x64 crops), 10 classes x 4 training images.
   data = path.join(tmp.dir, "data");
   const set = { seed: 2, classes: 10, trainPerClass: 4, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
   // A small saved model with a card, standing in for imported weights (5 classes: fc8 is replaced).
   initDir = path.join(tmp.dir, "init");
   const modelOptions = { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, numClasses: 5, init: "he" as const, seed: 4 };

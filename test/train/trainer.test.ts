@@ -5,9 +5,7 @@ import { after, before, test } from "node:test";
 import { Writable } from "node:stream";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { prepareDataset } from "../../lib/data/prepare";
 import { openDataset } from "../../lib/data/shards";
-import { syntheticSource } from "../../lib/data/synthetic";
 import { batchToTensors } from "../../lib/data/tensors";
 import { selectEngine } from "../../lib/engine/select";
 import { type AlexNetOptions, buildAlexNet } from "../../lib/model/alexnet";
@@ -18,7 +16,7 @@ import { NonFiniteLossError } from "../../lib/train/guard";
 import { softmaxCrossEntropy } from "../../lib/train/step";
 import { type EpochMetrics, type RunConfig, type TrainOptions, curvesFigures, evaluate, formatEpoch, METRICS_FILE, RUN_CONFIG_FILE, train, withSeededMathRandom } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
-import { weightBytes } from "../helpers/train";
+import { prepareTinySet, weightBytes } from "../helpers/train";
 
 const tmp = tempDir("alexnet-trainer-");
 let data = "";
@@ -30,7 +28,7 @@ before(async () => {
   // 10 classes x 4 training images (5 steps of 8), 2 val images per class, 73x73 records -> 64x64 crops.
   data = path.join(tmp.dir, "data");
   const set = { seed: 3, classes: 10, trainPerClass: 4, valPerClass: 2 };
-  await prepareDataset({ source: syntheticSource(set), out: data, size: 73, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareTinySet(data, set);
 });
 after(() => tmp.cleanup());
 
