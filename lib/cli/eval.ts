@@ -14,7 +14,9 @@ fc7 distance), confusion.svg, metrics.json.
 
   --run DIR       a training run (its best checkpoint) or a model folder
                   (alexnet import-torch; then --data is required)
-  --data DIR      the prepared dataset to evaluate on (default: the run's)
+  --data DIR      the prepared dataset to evaluate on (default: the run's); its
+                  mean image is the one subtracted, so for a run give the dataset
+                  it was trained on (e.g. where it moved to)
   --ten-crop      the headline numbers use the 10-patch average
   --both          evaluate both protocols (the headline follows --ten-crop)
   --out DIR       where figures go (default RUN/eval)

@@ -14,7 +14,7 @@
 // splits outputs between threads, never a sum, so results are bit-identical to
 // a single-threaded run (test/engine/wasm-threads.test.ts checks it).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -49,18 +49,27 @@ export function planWasmThreads(threads: number, resolve: (id: string) => string
     // One folder per script content, reused: a per-process folder removed at exit
     // would pile up whenever a kernel is killed (no exit handler runs on SIGKILL).
     const hash = createHash("sha256").update(script).digest("hex").slice(0, 16);
-    const dir = path.join(os.tmpdir(), `alexnet-wasm-threads-${os.userInfo().uid}-${hash}`);
-    mkdirSync(dir, { recursive: true });
+    let dir = path.join(os.tmpdir(), `alexnet-wasm-threads-${os.userInfo().uid}-${hash}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // /tmp is shared: run only a script from a folder this user owns and nobody else can write to.
+    if (!privateFolder(dir)) dir = mkdtempSync(path.join(os.tmpdir(), "alexnet-wasm-threads-"));
     const workerFile = path.join(dir, "worker.js");
-    if (!existsSync(workerFile)) {
+    if (!existsSync(workerFile) || readFileSync(workerFile, "utf8") !== script) {
       const tmp = `${workerFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, script);
+      writeFileSync(tmp, script, { mode: 0o600 });
       renameSync(tmp, workerFile);
     }
     return { threads, workerFile, mainFile };
   } catch (err) {
     return { reason: `cannot write the wasm worker script to ${os.tmpdir()} (${(err as Error).message.split("\n")[0]})` };
   }
+}
+
+/** A real folder (not a link), owned by this user, writable by no one else. */
+function privateFolder(dir: string): boolean {
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
 }
 
 /**

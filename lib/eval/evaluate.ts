@@ -146,6 +146,12 @@ export async function evaluateModel(model: tf.LayersModel, loader: Loader, optio
       hits5 = new Int32Array(classes);
     }
     const n = batch.labels.length;
+    // A NaN compares false with everything, so it would rank every label first: 0% error from a broken model.
+    const bad = out.values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      const record = batch.indices[Math.floor(bad / classes / batch.views)];
+      throw new Error(`evaluateModel: the model's output for record ${record} of ${loader.dataset.dir} (${loader.options.split}) is ${out.values[bad]}; its weights hold NaN or infinity, or its input is far outside what it was trained on. Evaluate an earlier checkpoint, or check the model's input normalisation.`);
+    }
     const probs = averageViews(softmax(out.values, classes), n, batch.views, classes);
     for (let i = 0; i < n; i++) {
       const label = batch.labels[i];

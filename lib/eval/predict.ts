@@ -134,21 +134,30 @@ export function averagedProbabilities(model: tf.LayersModel, x: tf.Tensor4D, vie
   });
 }
 
-/** Top-k predictions for records already at the pipeline's record size. */
-export async function predictRecords(predictor: LoadedPredictor, records: Uint8Array[], options: { k?: number; views?: "center" | "ten-crop"; sources?: string[] } = {}): Promise<ImagePrediction[]> {
+/** Top-k predictions for records already at the pipeline's record size, `batchSize` images at a time. */
+export async function predictRecords(predictor: LoadedPredictor, records: Uint8Array[], options: { k?: number; views?: "center" | "ten-crop"; sources?: string[]; batchSize?: number } = {}): Promise<ImagePrediction[]> {
   const views = options.views ?? "center";
   const k = Math.min(options.k ?? 5, predictor.classes.length);
-  const x = recordsToInput(records, predictor.input, views);
-  const probs = averagedProbabilities(predictor.model, x, views === "ten-crop" ? 10 : 1);
-  x.dispose();
-  const values = await probs.data();
-  probs.dispose();
   const C = predictor.classes.length;
-  return records.map((_, i) => {
-    const row = Array.from(values.subarray(i * C, (i + 1) * C), (p, index) => ({ index, p }));
-    row.sort((a, b) => b.p - a.p || a.index - b.index);
-    return { source: options.sources?.[i] ?? `image ${i}`, top: row.slice(0, k).map((r) => ({ index: r.index, name: predictor.classes[r.index], p: r.p })) };
-  });
+  const batchSize = options.batchSize ?? 32;
+  const out: ImagePrediction[] = [];
+  for (let start = 0; start < records.length; start += batchSize) {
+    const chunk = records.slice(start, start + batchSize);
+    const values = tf.tidy(() => averagedProbabilities(predictor.model, recordsToInput(chunk, predictor.input, views), views === "ten-crop" ? 10 : 1));
+    let probs: Float32Array;
+    try {
+      probs = (await values.data()) as Float32Array;
+    } finally {
+      values.dispose();
+    }
+    chunk.forEach((_, j) => {
+      const row = Array.from(probs.subarray(j * C, (j + 1) * C), (p, index) => ({ index, p }));
+      row.sort((a, b) => b.p - a.p || a.index - b.index);
+      const i = start + j;
+      out.push({ source: options.sources?.[i] ?? `image ${i}`, top: row.slice(0, k).map((r) => ({ index: r.index, name: predictor.classes[r.index], p: r.p })) });
+    });
+  }
+  return out;
 }
 
 /** Reads image files and prepares each as `alexnet prepare` would for this model: Resize(record size) of the shorter side, centre crop. */

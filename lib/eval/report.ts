@@ -13,7 +13,8 @@ import { predictionGalleryHtml, predictionGalleryPng, retrievalGridPng, confusio
 import { conv1Kernels, filterMosaic, towerColourStats, type TowerColourStats } from "../viz/filters";
 import { pngFromPixels } from "../viz/images";
 import { evaluateModel, type Evaluation, inputTransformFor, type InputTransform } from "./evaluate";
-import type { ConfusedPair } from "./metrics";
+import { type ConfusedPair, ConfusionMatrix } from "./metrics";
+import { CARD_FILE } from "../model/card";
 import { type LoadedPredictor, loadPredictor, readRunConfig } from "./predict";
 import { retrieveNeighbours, type Retrieval } from "./retrieval";
 
@@ -38,6 +39,10 @@ export interface EvalTarget {
  */
 export async function openEvalTarget(dir: string, options: { data?: string; out?: string } = {}): Promise<EvalTarget> {
   const isRun = existsSync(path.join(dir, "run.json"));
+  const isModel = existsSync(path.join(dir, CARD_FILE));
+  if (!isRun && !isModel) {
+    throw new Error(`${dir} is neither a training run (no run.json; alexnet train --out makes one) nor a model folder (no ${CARD_FILE}; alexnet import-torch --out makes one)${existsSync(dir) ? "" : ": it does not exist"}.`);
+  }
   if (!isRun && options.data === undefined) throw new Error(`${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`);
   const predictor = await loadPredictor(dir, { data: options.data });
   try {
@@ -48,6 +53,11 @@ export async function openEvalTarget(dir: string, options: { data?: string; out?
       throw new Error(`${dataDir} has ${dataset.classes.length} classes but the model has ${predictor.classes.length} outputs; evaluate it on the dataset it was trained (or fine-tuned) on.`);
     }
     const { input } = predictor;
+    const [side] = dataset.recordShape;
+    if (side < input.crop) {
+      await dataset.close();
+      throw new Error(`${dataDir} has ${side}x${side} records but the model takes ${input.crop}x${input.crop} crops; prepare the dataset again with \`alexnet prepare --size ${input.recordSize}\` (or larger).`);
+    }
     // A per-pixel mean is the training mean image: the loader subtracts it. Per-channel values are applied as a transform.
     const perPixel = input.mean.length !== 3;
     const transform: InputTransform = perPixel
@@ -158,7 +168,7 @@ export async function neighbours(
   options: { queries?: number; k?: number; layer?: string; batchSize?: number; workers?: number } = {},
 ): Promise<{ retrieval: Retrieval; rows: RetrievalRow[] }> {
   const val = target.dataset.split("val");
-  const labels = Int32Array.from(await Promise.all(Array.from({ length: val.length }, async (_, i) => (await val.readRecord(i, { origins: false })).label)));
+  const labels = val.labels();
   const queries = queryPicks(labels, options.queries ?? 5);
   const queryLoader = loaderFor(target, "val", "center", options);
   const trainLoader = loaderFor(target, "train", "center", options);
@@ -193,6 +203,31 @@ export function neighbourAgreement(retrieval: Retrieval): number {
     }
   });
   return total === 0 ? NaN : same / total;
+}
+
+/**
+ * The confusion matrix to draw: all of it up to `max` classes; beyond, only the
+ * classes of the most confused pairs (a 1000x1000 picture shows nothing).
+ */
+export function confusionSubset(counts: ArrayLike<number>, names: string[], max = 30): { counts: number[][]; names: string[]; note: string } {
+  const n = names.length;
+  let keep = Array.from({ length: n }, (_, i) => i);
+  if (n > max) {
+    const matrix = new ConfusionMatrix(n);
+    for (let i = 0; i < n * n; i++) if (counts[i]) matrix.add(Math.floor(i / n), i % n, counts[i]);
+    const chosen = new Set<number>();
+    for (const p of matrix.mostConfused(n * n, { symmetric: true })) {
+      if (chosen.size + (chosen.has(p.actual) ? 0 : 1) + (chosen.has(p.predicted) ? 0 : 1) > max) break;
+      chosen.add(p.actual);
+      chosen.add(p.predicted);
+    }
+    keep = [...chosen].sort((a, b) => a - b);
+  }
+  return {
+    counts: keep.map((a) => keep.map((b) => counts[a * n + b])),
+    names: keep.map((c) => names[c]),
+    note: keep.length < n ? ` (the ${keep.length} classes of the most confused pairs, of ${n})` : "",
+  };
 }
 
 export interface EvalSummary {
@@ -245,21 +280,6 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
       writeFileSync(file, data);
       files[name] = file;
     };
-    write("confusion.svg", confusionMatrixSvg(main.confusion.counts, names, { title: `confusion matrix (${protocol}): rows actual, columns predicted` }));
-    const kernels = conv1Kernels(target.predictor.model);
-    write("conv1-filters.png", await pngFromPixels(filterMosaic(kernels)));
-    const conv1 = towerColourStats(target.predictor.model).towers;
-    if ((options.gallery ?? 8) > 0) {
-      const items = await galleryItems(target, main, galleryPicks(main, options.gallery ?? 8));
-      write("predictions.png", await predictionGalleryPng(items, { title: "validation images, top-5 (true label red)" }));
-      write("predictions.html", `<!doctype html><meta charset="utf-8"><title>predictions</title>${await predictionGalleryHtml(items)}`);
-    }
-    let agreement: number | undefined;
-    if ((options.queries ?? 5) > 0) {
-      const found = await neighbours(target, { queries: options.queries ?? 5, batchSize: options.batchSize, workers: options.workers });
-      write("neighbours.png", await retrievalGridPng(found.rows, { title: "validation image | nearest training images by fc7 distance" }));
-      agreement = neighbourAgreement(found.retrieval);
-    }
     const summary: EvalSummary = {
       weights: target.predictor.weights,
       data: target.dataset.dir,
@@ -270,10 +290,24 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
       protocols: Object.fromEntries(Object.entries(results).map(([k, e]) => [k, { top1Error: e.top1Error, top5Error: e.top5Error, loss: e.loss, count: e.count, seconds: e.seconds }])),
       perClass: main.perClass.map((c) => ({ class: c.name, count: c.count, top1Error: c.top1Error, top5Error: c.top5Error })),
       mostConfused: main.confusion.mostConfused(5).map((p) => ({ ...p, actualName: names[p.actual], predictedName: names[p.predicted] })),
-      conv1,
-      neighbourAgreement: agreement,
+      conv1: towerColourStats(target.predictor.model).towers,
       files,
     };
+    // The numbers first: a figure that fails must not cost the evaluation.
+    write("metrics.json", JSON.stringify(summary, null, 2) + "\n");
+    const shown = confusionSubset(main.confusion.counts, names);
+    write("confusion.svg", confusionMatrixSvg(shown.counts, shown.names, { title: `confusion matrix (${protocol}): rows actual, columns predicted${shown.note}` }));
+    write("conv1-filters.png", await pngFromPixels(filterMosaic(conv1Kernels(target.predictor.model))));
+    if ((options.gallery ?? 8) > 0) {
+      const items = await galleryItems(target, main, galleryPicks(main, options.gallery ?? 8));
+      write("predictions.png", await predictionGalleryPng(items, { title: "validation images, top-5 (true label red)" }));
+      write("predictions.html", `<!doctype html><meta charset="utf-8"><title>predictions</title>${await predictionGalleryHtml(items)}`);
+    }
+    if ((options.queries ?? 5) > 0) {
+      const found = await neighbours(target, { queries: options.queries ?? 5, batchSize: options.batchSize, workers: options.workers });
+      write("neighbours.png", await retrievalGridPng(found.rows, { title: "validation image | nearest training images by fc7 distance" }));
+      summary.neighbourAgreement = neighbourAgreement(found.retrieval);
+    }
     write("metrics.json", JSON.stringify(summary, null, 2) + "\n");
     return summary;
   } finally {

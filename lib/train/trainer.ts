@@ -470,6 +470,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const dataset = openData(config.data);
   const classes = dataset.classes.length;
+  const [side] = dataset.recordShape;
+  if (side < config.crop) {
+    await dataset.close();
+    throw new Error(`train: ${config.data} has ${side}x${side} records, smaller than the ${config.crop}x${config.crop} crops ${config.init ? `the model from ${config.init} takes` : "this run takes"}; prepare the dataset again with \`alexnet prepare --size ${recordSizeFor(config.crop)}\`.`);
+  }
   if (config.modelOptions.numClasses !== undefined && config.modelOptions.numClasses !== classes) {
     await dataset.close();
     throw new Error(`train: the model has ${config.modelOptions.numClasses} classes but ${config.data} has ${classes}; leave numClasses out to take the dataset's.`);

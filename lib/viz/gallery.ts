@@ -354,7 +354,9 @@ export function confusionMatrixSvg(counts: number[][] | ArrayLike<number>, class
   const W = left + n * cell + 12;
   const H = top + n * cell + 12;
   const rowSums = rows.map((r) => r.reduce((a, b) => a + b, 0));
-  const max = Math.max(1, ...rows.flat());
+  // A loop, not Math.max(...): 1000 classes are a million arguments, past the call stack.
+  let max = 1;
+  for (const r of rows) for (const v of r) if (v > max) max = v;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${FONT}" font-size="${Math.min(11, Math.max(7, cell - 2))}">`, `<rect width="${W}" height="${H}" fill="white"/>`];
   if (options.title) parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeHtml(options.title)}</text>`);
   parts.push(

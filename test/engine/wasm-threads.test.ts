@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { planWasmThreads } from "../../lib/engine/wasm-threads";
@@ -14,6 +14,25 @@ test("planWasmThreads writes a worker script that loads the package's main scrip
   const worker = readFileSync(plan.workerFile, "utf8");
   assert.ok(worker.includes(JSON.stringify(plan.mainFile)));
   assert.ok(!worker.includes("URL.createObjectURL(e.data.urlOrBlob)"));
+});
+
+test("the worker script's folder is reused only while it is private; a tampered script is rewritten", () => {
+  const first = planWasmThreads(2) as { workerFile: string };
+  const again = planWasmThreads(2) as { workerFile: string };
+  assert.equal(again.workerFile, first.workerFile, "one folder per script content, reused");
+  const dir = path.dirname(first.workerFile);
+  const good = readFileSync(first.workerFile, "utf8");
+  writeFileSync(first.workerFile, "planted();");
+  assert.equal(readFileSync((planWasmThreads(2) as { workerFile: string }).workerFile, "utf8"), good, "content is checked, not just existence");
+  chmodSync(dir, 0o777);
+  try {
+    const other = planWasmThreads(2) as { workerFile: string };
+    assert.notEqual(path.dirname(other.workerFile), dir, "a folder others can write to is not trusted");
+    assert.equal(readFileSync(other.workerFile, "utf8"), good);
+    rmSync(path.dirname(other.workerFile), { recursive: true, force: true });
+  } finally {
+    chmodSync(dir, 0o700);
+  }
 });
 
 test("planWasmThreads says why when threads cannot or need not be used", () => {

@@ -7,7 +7,6 @@ import { selectEngine } from "../../lib/engine/select";
 import { compareProtocols, evaluateModel, inputTransformFor, transformInput } from "../../lib/eval/evaluate";
 import { topKErrors } from "../../lib/eval/metrics";
 import { buildAlexNet } from "../../lib/model/alexnet";
-import { evaluate } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
 import { prepareTinySet } from "../helpers/train";
 
@@ -95,17 +94,34 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
   assert.equal(result.perClass[0].name, loader.classes[0]);
 });
 
-test("centre evaluation agrees with the trainer's evaluate; compareProtocols runs both protocols", async () => {
+test("centre evaluation agrees with tf's own softmax and topk on the same batches; compareProtocols runs both protocols", async () => {
   const loader = createLoader(data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
   const ours = await evaluateModel(model, loader, { inputScale: SCALE });
-  const theirs = await evaluate(model, loader, { inputScale: SCALE });
+  // The reference: tf.softmax and tf.topk, not lib/eval/metrics.
+  let wrong1 = 0;
+  let wrong5 = 0;
+  let nll = 0;
+  let count = 0;
+  for await (const batch of loader.batches({ epochs: 1 })) {
+    const probs = tf.tidy(() => tf.softmax(model.predict(tf.mul(tf.tensor4d(batch.images, batch.shape), SCALE)) as tf.Tensor2D));
+    const top = (await tf.topk(probs, 5).indices.array()) as number[][];
+    const p = (await probs.array()) as number[][];
+    probs.dispose();
+    batch.labels.forEach((label, i) => {
+      if (top[i][0] !== label) wrong1++;
+      if (!top[i].includes(label)) wrong5++;
+      nll -= Math.log(p[i][label]);
+      count++;
+    });
+    batch.release();
+  }
   await loader.close();
   assert.equal(ours.views, 1);
   assert.equal(ours.predictions[0].top.length, 5);
-  assert.equal(ours.count, theirs.count);
-  assert.equal(ours.top1Error, theirs.top1Error);
-  assert.equal(ours.top5Error, theirs.top5Error);
-  assert.ok(Math.abs(ours.loss - theirs.loss) < 1e-5);
+  assert.equal(ours.count, count);
+  assert.equal(ours.top1Error, wrong1 / count);
+  assert.equal(ours.top5Error, wrong5 / count);
+  assert.ok(Math.abs(ours.loss - nll / count) < 1e-5);
 
   const both = await compareProtocols(model, data, { inputScale: SCALE, batchSize: 8, workers: 0 });
   assert.equal(both.center.protocol, "center");
@@ -113,6 +129,17 @@ test("centre evaluation agrees with the trainer's evaluate; compareProtocols run
   assert.equal(both.center.top1Error, ours.top1Error);
   assert.deepEqual(both.center.predictions, ours.predictions);
   assert.equal(both.tenCrop.views, 10);
+});
+
+test("a model whose outputs are NaN is refused, not scored 0% error", async () => {
+  const broken = buildAlexNet("mini", { inputSize: 64, numClasses: 10, widthMultiplier: 0.125, fcUnits: 32, seed: 7 });
+  const fc8 = broken.getLayer("fc8");
+  const [w, b] = fc8.getWeights();
+  fc8.setWeights([tf.fill(w.shape, NaN), b]);
+  const loader = createLoader(data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
+  await assert.rejects(evaluateModel(broken, loader, { inputScale: SCALE }), /output for record \d+ .* is NaN; its weights hold NaN or infinity/);
+  await loader.close();
+  broken.dispose();
 });
 
 test("per-channel offset and scale: input = (x + offset[c]) * scale[c], as a model card asks", () => {

@@ -67,6 +67,7 @@ test("a record predicted through predictRecords gets the same probabilities as t
   try {
     const records = await Promise.all([0, 3, 7].map(async (i) => (await dataset.split("val").readRecord(i)).pixels));
     const ours = await predictRecords(predictor, records, { k: 10, views: "ten-crop" });
+    assert.deepEqual(await predictRecords(predictor, records, { k: 10, views: "ten-crop", batchSize: 2 }), ours, "batching does not change the answers");
     let batch;
     for await (const b of loader.batches({ epochs: 1 })) {
       batch = { images: b.images.slice(), shape: b.shape, labels: b.labels.slice(), views: b.views };

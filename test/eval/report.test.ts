@@ -9,7 +9,7 @@ import { selectEngine } from "../../lib/engine/select";
 import { evaluateModel, type Evaluation } from "../../lib/eval/evaluate";
 import { ConfusionMatrix } from "../../lib/eval/metrics";
 import { loadPredictor } from "../../lib/eval/predict";
-import { evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, protocolFlips, queryPicks } from "../../lib/eval/report";
+import { confusionSubset, evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, protocolFlips, queryPicks } from "../../lib/eval/report";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
@@ -69,6 +69,23 @@ test("protocolFlips counts images the second protocol fixed and broke", () => {
   assert.throws(() => protocolFlips(a, evaluation([])), /4 and 0 predictions/);
 });
 
+test("confusionSubset draws every class up to the limit, beyond it the classes of the most confused pairs", () => {
+  const names = Array.from({ length: 50 }, (_, i) => `c${i}`);
+  const counts = new Int32Array(50 * 50);
+  for (let i = 0; i < 50; i++) counts[i * 50 + i] = 10;
+  counts[3 * 50 + 7] = 9; // the most confused pair
+  counts[40 * 50 + 2] = 5;
+  counts[2 * 50 + 40] = 2; // 2<->40 together: 7
+  counts[11 * 50 + 12] = 1;
+  const few = confusionSubset(counts, names, 4);
+  assert.deepEqual(few.names, ["c2", "c3", "c7", "c40"]);
+  assert.deepEqual(few.counts[1], [0, 10, 9, 0], "row c3: the diagonal and c3 -> c7");
+  assert.match(few.note, /the 4 classes of the most confused pairs, of 50/);
+  const all = confusionSubset(Int32Array.from({ length: 9 }, (_, i) => i), ["a", "b", "c"]);
+  assert.deepEqual(all.counts, [[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
+  assert.equal(all.note, "");
+});
+
 test("queryPicks takes the first image of each class in order; neighbourAgreement counts shared labels", () => {
   assert.deepEqual(queryPicks([2, 2, 0, 1, 0, 3], 3), [0, 2, 3]);
   assert.deepEqual(queryPicks([1, 1], 5), [0]);
@@ -117,6 +134,7 @@ test("alexnet eval --json: the last line has top1Error and top5Error; a model fo
   model.dispose();
   writeCard(modelDir, { variant: "mini", modelOptions: { inputSize: 64, numClasses: 4, widthMultiplier: 0.125, fcUnits: 16 }, classes: ["a", "b", "c", "d"], input: { mean: [120, 110, 100], scale: [0.02, 0.02, 0.02] }, source: "test" });
   await assert.rejects(openEvalTarget(modelDir), /model folder, not a training run.*pass --data DIR/);
+  await assert.rejects(openEvalTarget(path.join(tmp.dir, "typo")), /neither a training run \(no run\.json.*nor a model folder \(no card\.json.*: it does not exist/);
   const target = await openEvalTarget(modelDir, { data });
   assert.equal(target.mean, "none");
   assert.deepEqual(target.transform, { inputOffset: [-120, -110, -100], inputScale: [0.02, 0.02, 0.02] });

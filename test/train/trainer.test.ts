@@ -146,6 +146,7 @@ test("train refuses a run folder with checkpoints unless resuming, contradicting
   await assert.rejects(train(base(runDir, { epochs: 1 })), /already holds checkpoints.*resume/);
   await assert.rejects(train(base(runDir, { resume: true, batchSize: 4 })), /started with batchSize 8, but this call asks for 4/);
   await assert.rejects(train(base(newRun(), { data: path.join(tmp.dir, "nowhere") })), /no prepared dataset at .*nowhere.*alexnet prepare/);
+  await assert.rejects(train(base(newRun(), { crop: 96 })), /has 73x73 records, smaller than the 96x96 crops this run takes; prepare the dataset again with `alexnet prepare --size 110`/);
   await assert.rejects(train(base(newRun(), { profile: "huge" })), /unknown profile 'huge'/);
   await assert.rejects(train(base(newRun(), { epochs: 0 })), /epochs must be a whole number of at least 1/);
 });

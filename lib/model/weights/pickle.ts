@@ -306,6 +306,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
       case 0x8a: // LONG1
       case 0x8b: { // LONG4
         const n = op === 0x8a ? u8() : u32();
+        // torch writes sizes and offsets (8 bytes at most); decoding is quadratic in n, so a huge one would hang the reader.
+        if (n > MAX_LONG_BYTES) fail(`a ${n}-byte integer (LONG${op === 0x8a ? "1" : "4"}); a state dict's integers take at most ${MAX_LONG_BYTES} bytes`);
         stack.push(decodeLong(bytes.subarray(take(n), pos)));
         break;
       }
@@ -389,6 +391,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
     }
   }
 }
+
+const MAX_LONG_BYTES = 64;
 
 /** Python's little-endian two's-complement int: a number when it is safe, a bigint otherwise. */
 function decodeLong(b: Uint8Array): number | bigint {

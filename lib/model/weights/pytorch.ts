@@ -115,12 +115,16 @@ export class TensorRef {
   ) {}
 }
 
+const MAX_ELEMENTS = 2 ** 28;
+
 /** The tensor a TensorRef describes, copied into row-major float32 (strided and offset views materialised). */
 export function materialize(ref: TensorRef, storage: Uint8Array, name: string): StateDictTensor {
   const { shape, stride } = ref;
   const dtype = ref.storage.dtype;
   const offset = ref.storage.elementOffset + ref.storageOffset;
   const numel = shape.reduce((a, b) => a * b, 1);
+  // A stride of 0 passes the bounds check below, so a few bytes could ask for gigabytes.
+  if (numel > MAX_ELEMENTS) throw new Error(`${name}: shape [${shape}] has ${numel} elements, more than the ${MAX_ELEMENTS} the importer accepts (AlexNet's largest tensor has 37.7 million); the file is damaged or not an AlexNet checkpoint.`);
   const available = storage.byteLength / ELEMENT_BYTES[dtype];
   if (numel > 0) {
     const last = offset + shape.reduce((a, s, i) => a + (s - 1) * stride[i], 0);
@@ -463,6 +467,7 @@ export async function readLegacyCheckpoint(file: string): Promise<StateDict> {
     let p = end;
     for (const key of keys as string[]) {
       const count = safeNumber((await readAt(handle, p, 8)).readBigInt64LE(0), "storage size");
+      if (count < 0) throw new Error(`${file}: storage ${key} has a negative size (${count}); the file is damaged.`);
       const dtype = dtypes.get(key);
       if (dtype === undefined) throw new Error(`${file}: storage ${key} is stored but no tensor uses it, so its element size is unknown.`);
       const bytes = count * ELEMENT_BYTES[dtype];

@@ -99,6 +99,32 @@ test("unknown opcodes are named with their byte and offset", () => {
   assert.throws(() => unpickle(bytes(0xff), { globals: {} }), /opcode 0xff at byte 0/);
 });
 
+test("the opcodes that build objects without the allow-list, and prototype names, are refused", () => {
+  const safe: GlobalHandler = { call: () => ({}) };
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["INST", bytes(0x80, 2, 0x28, "i", "os\nsystem\n", 0x2e), /opcode 0x69 'i'/],
+    ["OBJ", bytes(0x80, 2, 0x28, 0x4e, "o", 0x2e), /opcode 0x6f 'o'/],
+    ["EXT1", bytes(0x80, 2, 0x82, 1, 0x2e), /opcode 0x82/],
+    ["EXT2", bytes(0x80, 2, 0x83, 1, 0, 0x2e), /opcode 0x83/],
+    ["NEWOBJ_EX", bytes(0x80, 4, 0x4e, 0x29, 0x7d, 0x92, 0x2e), /opcode 0x92/],
+    ["PERSID", bytes(0x80, 2, "P", "x\n", 0x2e), /opcode 0x50 'P'/],
+    ["__proto__", bytes(0x80, 2, "c", "mod\n__proto__\n", 0x2e), /mod\.__proto__/],
+    ["constructor", bytes(0x80, 2, "c", "mod\nconstructor\n", 0x2e), /mod\.constructor/],
+  ];
+  for (const [name, pickle, message] of cases) assert.throws(() => unpickle(pickle, { globals: { "mod.Safe": safe } }), message, name);
+});
+
+test("an integer longer than a state dict ever needs is refused before it is decoded", () => {
+  const huge = new Uint8Array(8 + (1 << 20));
+  huge.set(bytes(0x80, 2, 0x8b, u32(1 << 20)));
+  huge[huge.length - 1] = 0x2e;
+  const started = performance.now();
+  assert.throws(() => unpickle(huge, { globals: {} }), /1048576-byte integer \(LONG4\)/);
+  assert.ok(performance.now() - started < 1000);
+  assert.throws(() => unpickle(bytes(0x80, 2, 0x8a, 65, new Uint8Array(65), 0x2e), { globals: {} }), /65-byte integer \(LONG1\)/);
+  assert.equal(unpickle(bytes(0x80, 2, 0x8a, 8, [0, 0, 0, 0, 0, 0, 0, 0x80], 0x2e), { globals: {} }).value, -(2n ** 63n));
+});
+
 test("truncated pickles are reported as such", () => {
   const cases = [
     bytes(0x80, 2, "X", u32(100), "abc"), // string shorter than its length

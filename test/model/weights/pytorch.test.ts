@@ -99,6 +99,8 @@ test("materialize gathers strided views and refuses views past their storage", (
   const t = materialize(new TensorRef(ref, 1, [3, 2], [1, 3]), storage, "t");
   assert.deepEqual([...t.data], [1, 4, 2, 5, 3, 6]);
   assert.throws(() => materialize(new TensorRef(ref, 3, [2, 3], [3, 1]), storage, "w"), /w: shape \[2,3\].*reaches element 8 of a storage of 8/);
+  // Stride 0 stays inside the storage, but would need a gigabyte: refused by size.
+  assert.throws(() => materialize(new TensorRef(ref, 0, [16385, 16384], [0, 0]), storage, "z"), /z: shape \[16385,16384\] has 268451840 elements, more than/);
 });
 
 test("float16 and bfloat16 decoding", () => {
