@@ -125,6 +125,7 @@ test("alexnet eval --json: the last line has top1Error and top5Error; a model fo
   }
   const json = JSON.parse(lines[lines.length - 1]);
   assert.equal(json.protocol, "center");
+  assert.match(lines[0], new RegExp(`epoch-0001 on .*data \\(8 val images\\)\\n  centre patch +top-1 error ${(100 * json.top1Error).toFixed(1)}%`));
   assert.ok(json.top1Error >= 0 && json.top1Error <= 1 && json.top5Error <= json.top1Error);
   assert.ok(!existsSync(path.join(tmp.dir, "cli-out", "neighbours.png")));
 
