@@ -1,37 +1,19 @@
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { selectEngine } from "../../lib/engine/select";
 import { compareProtocols, evaluateModel, inputTransformFor, transformInput } from "../../lib/eval/evaluate";
 import { topKErrors } from "../../lib/eval/metrics";
 import { buildAlexNet } from "../../lib/model/alexnet";
-import { tempDir } from "../helpers/notebooks";
-import { prepareTinySet } from "../helpers/train";
+import { tinyEvalFixture } from "../helpers/train";
 
-const tmp = tempDir("alexnet-evaluate-");
-let data = "";
-let model: tf.LayersModel;
+// 10 classes, 2 val images each, 73x73 records -> 64x64 crops; an untrained network whose logits spread enough for distinct top-5s.
+const fx = tinyEvalFixture("alexnet-evaluate-", { seed: 4, classes: 10, trainPerClass: 2, valPerClass: 2 }, { seed: 7 });
 const SCALE = 1 / 64;
-
-before(async () => {
-  await selectEngine({ force: "wasm" });
-  // 10 classes, 2 val images each, 73x73 records -> 64x64 crops (recordSizeFor(64)).
-  data = path.join(tmp.dir, "data");
-  const set = { seed: 4, classes: 10, trainPerClass: 2, valPerClass: 2 };
-  await prepareTinySet(data, set);
-  // A narrow untrained mini network, seeded; its logits spread enough for distinct top-5s.
-  model = buildAlexNet("mini", { inputSize: 64, numClasses: 10, widthMultiplier: 0.125, fcUnits: 32, seed: 7 });
-});
-after(() => {
-  model.dispose();
-  tmp.cleanup();
-});
 
 test("ten-crop evaluation equals the average of the softmax of ten patches cut by hand (corners, centre, reflections)", async () => {
   // Whole 73x73 records (minus the same mean image); the patches are cut here, independently of the loader's ten-crop code.
-  const whole = createLoader(data, { split: "val", batchSize: 20, augment: "none", workers: 0 });
+  const whole = createLoader(fx.data, { split: "val", batchSize: 20, augment: "none", workers: 0 });
   const expected: number[][] = [];
   const labels: number[] = [];
   for await (const batch of whole.batches()) {
@@ -44,7 +26,7 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
           const patch = tf.slice(image, [0, y, x, 0], [1, 64, 64, 3]);
           return [patch, tf.reverse(patch, 2)];
         });
-        return tf.softmax(model.predict(tf.mul(tf.concat(patches), SCALE)) as tf.Tensor2D);
+        return tf.softmax(fx.model.predict(tf.mul(tf.concat(patches), SCALE)) as tf.Tensor2D);
       });
       const p = probs.dataSync() as Float32Array;
       probs.dispose();
@@ -60,9 +42,9 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
   await whole.close();
 
   const before = tf.memory().numTensors;
-  const loader = createLoader(data, { split: "val", batchSize: 3, augment: "ten-crop", workers: 0 });
+  const loader = createLoader(fx.data, { split: "val", batchSize: 3, augment: "ten-crop", workers: 0 });
   const batches: number[] = [];
-  const result = await evaluateModel(model, loader, { inputScale: SCALE, keep: 10, onBatch: (p) => batches.push(p.images) });
+  const result = await evaluateModel(fx.model, loader, { inputScale: SCALE, keep: 10, onBatch: (p) => batches.push(p.images) });
   await loader.close();
   assert.equal(tf.memory().numTensors, before, "evaluateModel leaves no tensor behind");
   assert.deepEqual(batches, [3, 6, 9, 12, 15, 18, 20]);
@@ -95,15 +77,15 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
 });
 
 test("centre evaluation agrees with tf's own softmax and topk on the same batches; compareProtocols runs both protocols", async () => {
-  const loader = createLoader(data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
-  const ours = await evaluateModel(model, loader, { inputScale: SCALE });
+  const loader = createLoader(fx.data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
+  const ours = await evaluateModel(fx.model, loader, { inputScale: SCALE });
   // The reference: tf.softmax and tf.topk, not lib/eval/metrics.
   let wrong1 = 0;
   let wrong5 = 0;
   let nll = 0;
   let count = 0;
   for await (const batch of loader.batches({ epochs: 1 })) {
-    const probs = tf.tidy(() => tf.softmax(model.predict(tf.mul(tf.tensor4d(batch.images, batch.shape), SCALE)) as tf.Tensor2D));
+    const probs = tf.tidy(() => tf.softmax(fx.model.predict(tf.mul(tf.tensor4d(batch.images, batch.shape), SCALE)) as tf.Tensor2D));
     const top = (await tf.topk(probs, 5).indices.array()) as number[][];
     const p = (await probs.array()) as number[][];
     probs.dispose();
@@ -123,7 +105,7 @@ test("centre evaluation agrees with tf's own softmax and topk on the same batche
   assert.equal(ours.top5Error, wrong5 / count);
   assert.ok(Math.abs(ours.loss - nll / count) < 1e-5);
 
-  const both = await compareProtocols(model, data, { inputScale: SCALE, batchSize: 8, workers: 0 });
+  const both = await compareProtocols(fx.model, fx.data, { inputScale: SCALE, batchSize: 8, workers: 0 });
   assert.equal(both.center.protocol, "center");
   assert.equal(both.tenCrop.protocol, "ten-crop");
   assert.equal(both.center.top1Error, ours.top1Error);
@@ -136,7 +118,7 @@ test("a model whose outputs are NaN is refused, not scored 0% error", async () =
   const fc8 = broken.getLayer("fc8");
   const [w, b] = fc8.getWeights();
   fc8.setWeights([tf.fill(w.shape, NaN), b]);
-  const loader = createLoader(data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
+  const loader = createLoader(fx.data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
   await assert.rejects(evaluateModel(broken, loader, { inputScale: SCALE }), /output for record \d+ .* is NaN; its weights hold NaN or infinity/);
   await loader.close();
   broken.dispose();

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { selectEngine } from "../../lib/engine/select";
 import { featureBatches } from "../../lib/eval/features";
 import { bruteForceNeighbours, type Neighbour, NearestNeighbours, retrieveNeighbours } from "../../lib/eval/retrieval";
-import { buildAlexNet } from "../../lib/model/alexnet";
-import { tempDir } from "../helpers/notebooks";
-import { prepareTinySet, SeededRandom } from "../helpers/train";
+import { SeededRandom, tinyEvalFixture } from "../helpers/train";
 
 function sameNeighbours(got: Neighbour[][], want: Neighbour[][], tol = 1e-4): void {
   assert.equal(got.length, want.length);
@@ -65,31 +61,17 @@ test("NearestNeighbours fed in batches equals the brute-force search: random dat
   assert.throws(() => nn.add(database.subarray(0, 10), [1]), /10 values for 1 ids of 37 dimensions/);
 });
 
-const tmp = tempDir("alexnet-retrieval-");
-let data = "";
-let model: tf.LayersModel;
+const fx = tinyEvalFixture("alexnet-retrieval-", { seed: 6, classes: 5, trainPerClass: 4, valPerClass: 2 }, { seed: 9, init: "he" });
 const SCALE = 1 / 64;
 
-before(async () => {
-  await selectEngine({ force: "wasm" });
-  data = path.join(tmp.dir, "data");
-  const set = { seed: 6, classes: 5, trainPerClass: 4, valPerClass: 2 };
-  await prepareTinySet(data, set);
-  model = buildAlexNet("mini", { inputSize: 64, numClasses: 5, widthMultiplier: 0.125, fcUnits: 32, seed: 9, init: "he" });
-});
-after(() => {
-  model.dispose();
-  tmp.cleanup();
-});
-
 test("retrieveNeighbours streams the train split's fc7 vectors and finds what a brute-force search over all of them finds", async () => {
-  const vals = createLoader(data, { split: "val", batchSize: 4, augment: "center", workers: 0 });
-  const train = createLoader(data, { split: "train", batchSize: 6, augment: "center", workers: 0 });
+  const vals = createLoader(fx.data, { split: "val", batchSize: 4, augment: "center", workers: 0 });
+  const train = createLoader(fx.data, { split: "train", batchSize: 6, augment: "center", workers: 0 });
   const collect = async (loader: typeof train) => {
     const parts: number[] = [];
     const ids: number[] = [];
     const labels: number[] = [];
-    for await (const b of featureBatches(model, loader, { inputScale: SCALE })) {
+    for await (const b of featureBatches(fx.model, loader, { inputScale: SCALE })) {
       parts.push(...b.features);
       ids.push(...b.indices);
       labels.push(...b.labels);
@@ -104,7 +86,7 @@ test("retrieveNeighbours streams the train split's fc7 vectors and finds what a 
 
   const before = tf.memory().numTensors;
   const progress: number[] = [];
-  const found = await retrieveNeighbours(model, vals, train, { inputScale: SCALE, queries: chosen, onBatch: (p) => progress.push(p.images) });
+  const found = await retrieveNeighbours(fx.model, vals, train, { inputScale: SCALE, queries: chosen, onBatch: (p) => progress.push(p.images) });
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(progress, [6, 12, 18, 20]);
   assert.equal(found.layer, "fc7");
@@ -114,12 +96,12 @@ test("retrieveNeighbours streams the train split's fc7 vectors and finds what a 
   for (const list of found.neighbours) for (const x of list) assert.equal(x.label, db.labels[db.ids.indexOf(x.index)]);
 
   // Without chosen queries every val image is a query; the chosen ones get the same answer.
-  const every = await retrieveNeighbours(model, vals, train, { inputScale: SCALE, k: 6 });
+  const every = await retrieveNeighbours(fx.model, vals, train, { inputScale: SCALE, k: 6 });
   assert.equal(every.queries.length, 10);
   assert.deepEqual(chosen.map((i) => every.neighbours[i]), found.neighbours);
 
-  const augmented = createLoader(data, { split: "train", batchSize: 6, workers: 0 });
-  await assert.rejects(retrieveNeighbours(model, vals, augmented), /augment: "center"/);
-  await assert.rejects(retrieveNeighbours(model, vals, train, { queries: [10] }), /query 10 is not a record of the val split \(0..9\)/);
+  const augmented = createLoader(fx.data, { split: "train", batchSize: 6, workers: 0 });
+  await assert.rejects(retrieveNeighbours(fx.model, vals, augmented), /augment: "center"/);
+  await assert.rejects(retrieveNeighbours(fx.model, vals, train, { queries: [10] }), /query 10 is not a record of the val split \(0..9\)/);
   await Promise.all([vals.close(), train.close(), augmented.close()]);
 });

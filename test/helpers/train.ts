@@ -1,5 +1,10 @@
 // Small models, seeded batches and a seeded Math.random for training tests.
+import path from "node:path";
+import { after, before } from "node:test";
 import * as tf from "@tensorflow/tfjs";
+import { selectEngine } from "../../lib/engine/select";
+import { buildAlexNet } from "../../lib/model/alexnet";
+import { tempDir } from "./notebooks";
 
 /** conv 3x3 -> dense -> dropout -> dense: every kind of gradient the real model has, in milliseconds on cpu. */
 export function tinyConvNet(seed: number, dropout = 0.5): tf.LayersModel {
@@ -64,4 +69,35 @@ export async function prepareTinySet(dir: string, set: { seed: number; classes: 
   const { prepareDataset } = await import("../../lib/data/prepare");
   const { syntheticSource } = await import("../../lib/data/synthetic");
   await prepareDataset({ source: syntheticSource(set), out: dir, size, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+}
+
+export interface TinyEvalFixture {
+  /** The prepared dataset's folder (after `before`). */
+  data: string;
+  /** A narrow untrained mini network for 64x64 crops of that set (after `before`). */
+  model: tf.LayersModel;
+}
+
+/**
+ * Registers before/after hooks that make a tiny prepared set and a seeded,
+ * narrow (width 0.125, fc 32) mini network on the wasm engine, and clean up.
+ */
+export function tinyEvalFixture(
+  prefix: string,
+  set: { seed: number; classes: number; trainPerClass: number; valPerClass: number },
+  modelOptions: { seed: number; init?: "paper" | "he" },
+): TinyEvalFixture {
+  const tmp = tempDir(prefix);
+  const fixture = { data: "" } as TinyEvalFixture;
+  before(async () => {
+    await selectEngine({ force: "wasm" });
+    fixture.data = path.join(tmp.dir, "data");
+    await prepareTinySet(fixture.data, set);
+    fixture.model = buildAlexNet("mini", { inputSize: 64, numClasses: set.classes, widthMultiplier: 0.125, fcUnits: 32, ...modelOptions });
+  });
+  after(() => {
+    fixture.model?.dispose();
+    tmp.cleanup();
+  });
+  return fixture;
 }
