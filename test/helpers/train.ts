@@ -4,7 +4,10 @@ import { after, before } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
 import { buildAlexNet } from "../../lib/model/alexnet";
+import { SeededRandom } from "./numeric";
 import { tempDir } from "./notebooks";
+
+export { SeededRandom };
 
 /** conv 3x3 -> dense -> dropout -> dense: every kind of gradient the real model has, in milliseconds on cpu. */
 export function tinyConvNet(seed: number, dropout = 0.5): tf.LayersModel {
@@ -29,17 +32,6 @@ export function batchAt(step: number, size = 4): { xs: tf.Tensor; ys: tf.Tensor 
   });
 }
 
-/** mulberry32: a generator whose whole state is one integer, so it can be saved as JSON. */
-export class SeededRandom {
-  constructor(public state: number) {}
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-}
 
 /** Routes Math.random (which unseeded tfjs dropout draws from) through a seeded generator until restored. */
 export function seedMathRandom(rng: SeededRandom): () => void {

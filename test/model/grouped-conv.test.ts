@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { relErr } from "../helpers/numeric";
+import { relErr, seededUniform } from "../helpers/numeric";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
@@ -7,19 +7,8 @@ import { GroupedConv2D, convOutputSize, convolveGroups, groupedConv2d, splitGrou
 
 type Shape4 = [number, number, number, number];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function uniform(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const r = mulberry32(seed);
+  const r = seededUniform(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: n }, () => (2 * r() - 1) * scale), shape);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { relErr } from "../helpers/numeric";
+import { relErr, seededUniform } from "../helpers/numeric";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
@@ -26,20 +26,9 @@ type Shape4 = [number, number, number, number];
 const ENGINES = ["cpu", "wasm"] as const;
 const IMPLEMENTATIONS: LrnImplementation[] = ["kernel", "ops"];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Uniform in [-scale, scale], rounded to float32 so the float64 references see exactly what tfjs sees. */
 function data(n: number, seed: number, scale: number): Float64Array {
-  const r = mulberry32(seed);
+  const r = seededUniform(seed);
   return Float64Array.from({ length: n }, () => Math.fround((2 * r() - 1) * scale));
 }
 
@@ -310,7 +299,7 @@ test("every row of the table computes the same function, by each framework's own
 });
 
 test("conversions round-trip, and the settings the references actually ran are pinned", () => {
-  const r = mulberry32(5);
+  const r = seededUniform(5);
   for (let i = 0; i < 50; i++) {
     const config: LrnConfig = { size: 1 + 2 * Math.floor(r() * 5), k: 0.5 + 3 * r(), alpha: r() * 1e-2, beta: r(), alphaConvention: r() < 0.5 ? "paper" : "divided-by-size" };
     const s = resolveLrnConfig(config);
