@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { convGeometry, isChannelsLast } from "../../lib/engine/kernels/conv-geometry";
 import { planMatMul } from "../../lib/engine/kernels/batch-matmul";
+import { lrnGradValues, lrnValues } from "../../lib/engine/kernels/lrn";
 import { maxPoolGradValues } from "../../lib/engine/kernels/max-pool-grad";
 import { registerTrainingKernels, stockKernel, trainingKernelNames } from "../../lib/engine/kernels";
 import { selectEngine } from "../../lib/engine/select";
@@ -275,6 +276,77 @@ test("maxPoolGradValues sends each window's dy to its first maximum, summing ove
   assert.deepEqual([...zeros], [1, 10, 0, 100, 1000, 0, 0, 0, 0]);
 });
 
+/** LRN and its input gradient by the definition, in float64: y[c] = x[c] / (bias + alpha sum x[j]^2)^beta over |j - c| <= r. */
+function referenceLrn(x: Float32Array, dy: Float32Array, channels: number, r: number, bias: number, alpha: number, beta: number) {
+  const y = new Float64Array(x.length);
+  const dx = new Float64Array(x.length);
+  for (let o = 0; o < x.length; o += channels) {
+    const norm = (c: number) => {
+      let s = 0;
+      for (let j = Math.max(0, c - r); j <= Math.min(channels - 1, c + r); j++) s += x[o + j] * x[o + j];
+      return bias + alpha * s;
+    };
+    for (let c = 0; c < channels; c++) y[o + c] = x[o + c] * norm(c) ** -beta;
+    // dx[i] = sum over outputs c whose window holds i of dy[c] * d y[c] / d x[i].
+    for (let c = 0; c < channels; c++) {
+      const n = norm(c);
+      for (let i = Math.max(0, c - r); i <= Math.min(channels - 1, c + r); i++) {
+        const d = (i === c ? n ** -beta : 0) - 2 * alpha * beta * x[o + c] * x[o + i] * n ** (-beta - 1);
+        dx[o + i] += dy[o + c] * d;
+      }
+    }
+  }
+  return { y, dx };
+}
+
+test("LRN and its gradient match float64 by the definition and the cpu backend's stock kernels, through tf.grad", async () => {
+  const cases = [
+    // The paper's settings at conv1's and conv2's widths (channels 24 and 64 in the mini network), and edge cases.
+    { shape: [2, 5, 5, 24], r: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 3 },
+    { shape: [1, 3, 4, 64], r: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
+    { shape: [2, 3, 3, 3], r: 2, bias: 1, alpha: 0.5, beta: 0.75, scale: 2 }, // window wider than the channels
+    { shape: [1, 2, 2, 7], r: 1, bias: 1.5, alpha: 0.2, beta: 0.6, scale: 2 }, // a beta without a shortcut
+    { shape: [1, 2, 2, 6], r: 3, bias: 2, alpha: 1e-3, beta: 0.5, scale: 5 },
+  ] as const;
+  for (const [i, c] of cases.entries()) {
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const channels = c.shape[3];
+    // ReLU'd values, as after conv1; large enough that alpha's term matters.
+    const x = seeded(n, 70 + i).map((v) => Math.max(0, v) * c.scale);
+    const dy = seeded(n, 80 + i);
+    const ref = referenceLrn(x, dy, channels, c.r, c.bias, c.alpha, c.beta);
+    const attrs = { depthRadius: c.r, bias: c.bias, alpha: c.alpha, beta: c.beta };
+    assert.ok(relErr(lrnValues(x, channels, attrs), ref.y) < TOL, `case ${i}: lrnValues`);
+    const y32 = Float32Array.from(ref.y);
+    assert.ok(relErr(lrnGradValues(x, y32, dy, channels, attrs), ref.dx) < TOL, `case ${i}: lrnGradValues`);
+    const run = () =>
+      tf.tidy(() => {
+        const f = (t: tf.Tensor) => tf.localResponseNormalization(t as tf.Tensor4D, c.r, c.bias, c.alpha, c.beta);
+        const xt = tf.tensor4d(x, c.shape as unknown as [number, number, number, number]);
+        return { y: f(xt).dataSync(), dx: tf.grad(f)(xt, tf.tensor(dy, xt.shape)).dataSync() };
+      });
+    for (const backend of ["wasm", "cpu"] as const) {
+      await useBackend(backend);
+      const got = run();
+      assert.ok(relErr(got.y, ref.y) < TOL, `case ${i}, ${backend}: forward relative error ${relErr(got.y, ref.y)}`);
+      assert.ok(relErr(got.dx, ref.dx) < TOL, `case ${i}, ${backend}: gradient relative error ${relErr(got.dx, ref.dx)}`);
+    }
+    // And against the stock kernels the course replaces (cpu's, kept aside).
+    await useBackend("cpu");
+    const xt = tf.tensor4d(x, c.shape as unknown as [number, number, number, number]);
+    const yt = tf.tensor4d(y32, xt.shape);
+    const dyt = tf.tensor4d(dy, xt.shape);
+    const be = tf.backend();
+    const stockY = stockKernel(tf.LRN, "cpu")!({ inputs: { x: xt }, backend: be, attrs }) as tf.TensorInfo;
+    const stockDx = stockKernel(tf.LRNGrad, "cpu")!({ inputs: { x: xt, y: yt, dy: dyt }, backend: be, attrs }) as tf.TensorInfo;
+    assert.ok(relErr(be.readSync(stockY.dataId) as Float32Array, ref.y) < TOL, `case ${i}: stock LRN disagrees with the reference`);
+    assert.ok(relErr(be.readSync(stockDx.dataId) as Float32Array, ref.dx) < TOL, `case ${i}: stock LRNGrad disagrees with the reference`);
+    be.disposeData(stockY.dataId);
+    be.disposeData(stockDx.dataId);
+    tf.dispose([xt, yt, dyt]);
+  }
+});
+
 test("planMatMul transposes the small operand of a dense layer's gradient, never the weights", () => {
   // dx = dy W^T with W [9216, 4096]: compute (W dy^T)^T.
   assert.equal(planMatMul([8, 4096], [9216, 4096], false, true), "swapped");
@@ -318,7 +390,8 @@ test("registerTrainingKernels is idempotent, keeps the stock kernels aside and r
   assert.notEqual(stockKernel(tf.Conv2DBackpropInput, "wasm"), tf.getKernel(tf.Conv2DBackpropInput, "wasm").kernelFunc);
   assert.ok(stockKernel(tf.BatchMatMul, "wasm"));
   assert.ok(stockKernel(tf.MaxPoolGrad, "wasm"));
-  assert.deepEqual(trainingKernelNames("cpu"), [tf.Conv2DBackpropFilter]);
+  assert.ok(stockKernel(tf.LRN, "wasm") && stockKernel(tf.LRNGrad, "wasm"));
+  assert.deepEqual(trainingKernelNames("cpu"), [tf.Conv2DBackpropFilter, tf.LRN, tf.LRNGrad]);
   assert.throws(() => registerTrainingKernels("tensorflow" as "cpu"), /only "wasm" and "cpu"/);
 });
 

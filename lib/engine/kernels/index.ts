@@ -1,14 +1,15 @@
 // Registers the kernels that make training usable on the pure-JS engines.
 // wasm lacks Conv2DBackpropFilter and runs Conv2DBackpropInput, MaxPoolGrad and
 // transposed matmuls as slow scalar loops; cpu's filter gradient is a naive
-// loop. The convolution gradients become one forward convolution each (XNNPACK
-// on wasm), transposed matmuls become untransposed ones, and MaxPoolGrad one
-// pass in JavaScript. Native backends ("tensorflow") are never touched.
+// loop; both evaluate LRN and its gradient with a pow() per window element. The convolution gradients become one forward convolution each (XNNPACK
+// on wasm), transposed matmuls become untransposed ones, MaxPoolGrad and LRN one
+// pass each in JavaScript. Native backends ("tensorflow") are never touched.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulKernel } from "./batch-matmul";
 import { isOurs, markOurs, rememberStockKernel, type TrainingBackend } from "./call";
 import { conv2dBackpropFilterKernel } from "./conv2d-backprop-filter";
 import { conv2dBackpropInputKernel } from "./conv2d-backprop-input";
+import { lrnGradKernel, lrnKernel } from "./lrn";
 import { maxPoolGradKernel } from "./max-pool-grad";
 
 export { stockKernel, type TrainingBackend } from "./call";
@@ -19,9 +20,13 @@ const KERNELS: Record<TrainingBackend, Record<string, (backendName: string) => t
     [tf.Conv2DBackpropInput]: conv2dBackpropInputKernel,
     [tf.BatchMatMul]: batchMatMulKernel,
     [tf.MaxPoolGrad]: maxPoolGradKernel,
+    [tf.LRN]: lrnKernel,
+    [tf.LRNGrad]: lrnGradKernel,
   },
   cpu: {
     [tf.Conv2DBackpropFilter]: conv2dBackpropFilterKernel,
+    [tf.LRN]: lrnKernel,
+    [tf.LRNGrad]: lrnGradKernel,
   },
 };
 

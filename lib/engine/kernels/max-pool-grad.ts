@@ -30,13 +30,13 @@ export function maxPoolGradKernel(): tf.KernelFunc {
   };
 }
 
-interface HeapBackend {
+export interface HeapBackend {
   makeOutput(shape: number[], dtype: "float32"): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): ArrayLike<number>;
 }
 
 /** wasm's backend exposes views of its heap; reading them avoids copying tens of MB per call. */
-function heapAccess(be: tf.KernelBackend): HeapBackend | undefined {
+export function heapAccess(be: tf.KernelBackend): HeapBackend | undefined {
   const h = be as unknown as Partial<HeapBackend>;
   return typeof h.makeOutput === "function" && typeof h.typedArrayFromHeap === "function" ? (h as HeapBackend) : undefined;
 }
