@@ -300,14 +300,14 @@ function referenceLrn(x: Float32Array, dy: Float32Array, channels: number, r: nu
 }
 
 test("LRN and its gradient match float64 by the definition and the cpu backend's stock kernels, through tf.grad", async () => {
-  const cases = [
+  const cases: { shape: [number, number, number, number]; r: number; bias: number; alpha: number; beta: number; scale: number }[] = [
     // The paper's settings at conv1's and conv2's widths (channels 24 and 64 in the mini network), and edge cases.
     { shape: [2, 5, 5, 24], r: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 3 },
     { shape: [1, 3, 4, 64], r: 2, bias: 2, alpha: 1e-4, beta: 0.75, scale: 30 },
     { shape: [2, 3, 3, 3], r: 2, bias: 1, alpha: 0.5, beta: 0.75, scale: 2 }, // window wider than the channels
     { shape: [1, 2, 2, 7], r: 1, bias: 1.5, alpha: 0.2, beta: 0.6, scale: 2 }, // a beta without a shortcut
     { shape: [1, 2, 2, 6], r: 3, bias: 2, alpha: 1e-3, beta: 0.5, scale: 5 },
-  ] as const;
+  ];
   for (const [i, c] of cases.entries()) {
     const n = c.shape.reduce((a, b) => a * b, 1);
     const channels = c.shape[3];
@@ -322,7 +322,7 @@ test("LRN and its gradient match float64 by the definition and the cpu backend's
     const run = () =>
       tf.tidy(() => {
         const f = (t: tf.Tensor) => tf.localResponseNormalization(t as tf.Tensor4D, c.r, c.bias, c.alpha, c.beta);
-        const xt = tf.tensor4d(x, c.shape as unknown as [number, number, number, number]);
+        const xt = tf.tensor4d(x, c.shape);
         return { y: f(xt).dataSync(), dx: tf.grad(f)(xt, tf.tensor(dy, xt.shape)).dataSync() };
       });
     for (const backend of ["wasm", "cpu"] as const) {
@@ -333,7 +333,7 @@ test("LRN and its gradient match float64 by the definition and the cpu backend's
     }
     // And against the stock kernels the course replaces (cpu's, kept aside).
     await useBackend("cpu");
-    const xt = tf.tensor4d(x, c.shape as unknown as [number, number, number, number]);
+    const xt = tf.tensor4d(x, c.shape);
     const yt = tf.tensor4d(y32, xt.shape);
     const dyt = tf.tensor4d(dy, xt.shape);
     const be = tf.backend();

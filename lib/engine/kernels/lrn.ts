@@ -31,27 +31,20 @@ function negativePower(beta: number): (d: number) => number {
   return (d) => Math.pow(d, -beta);
 }
 
-/** norm[c] for every element: bias + alpha times the window's sum of squares. */
-function norms(x: Float32Array, channels: number, radius: number, bias: number, alpha: number, out: Float32Array): void {
+/** LRN forward on NHWC values (channels last), one pass per pixel. Exported for tests. */
+export function lrnValues(x: Float32Array, channels: number, a: LrnAttrs, out = new Float32Array(x.length)): Float32Array {
+  const pow = negativePower(a.beta);
+  const r = a.depthRadius;
   const pixels = x.length / channels;
   for (let p = 0, o = 0; p < pixels; p++, o += channels) {
     let s = 0;
-    for (let j = 0; j < Math.min(radius, channels); j++) s += x[o + j] * x[o + j];
+    for (let j = 0; j < Math.min(r, channels); j++) s += x[o + j] * x[o + j];
     for (let c = 0; c < channels; c++) {
-      const add = c + radius;
-      if (add < channels) s += x[o + add] * x[o + add];
-      const drop = c - radius - 1;
-      if (drop >= 0) s -= x[o + drop] * x[o + drop];
-      out[o + c] = bias + alpha * (s > 0 ? s : 0); // the running sum may dip below 0 by rounding
+      if (c + r < channels) s += x[o + c + r] * x[o + c + r];
+      if (c - r - 1 >= 0) s -= x[o + c - r - 1] * x[o + c - r - 1];
+      out[o + c] = x[o + c] * pow(a.bias + a.alpha * (s > 0 ? s : 0)); // the running sum may dip below 0 by rounding
     }
   }
-}
-
-/** LRN forward on NHWC values (channels last). Exported for tests. */
-export function lrnValues(x: Float32Array, channels: number, a: LrnAttrs, out = new Float32Array(x.length)): Float32Array {
-  const pow = negativePower(a.beta);
-  norms(x, channels, a.depthRadius, a.bias, a.alpha, out);
-  for (let i = 0; i < x.length; i++) out[i] = x[i] * pow(out[i]);
   return out;
 }
 
