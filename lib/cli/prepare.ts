@@ -3,6 +3,7 @@ import { UsageError, parse, parseNumber } from "./args";
 import { type PrepareOptions, formatPrepareReport, parseWorkerSlice, prepareDataset } from "../data/prepare";
 import { RESIZE_KERNELS, type ResizeKernel } from "../data/preprocess";
 import { SOURCE_FORMATS, isSourceFormat, openSource } from "../data/sources/index";
+import { syntheticDescription } from "../data/synthetic";
 
 const HELP = `usage: alexnet prepare --format FORMAT [--source PATH] --out DIR [options]
 
@@ -85,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     jobs: parseNumber("jobs", values.jobs, { min: 1, integer: true }),
     worker: values.shard ? parseWorkerSlice(values.shard) : undefined,
     // Identical for every worker and every resume: no worker-specific values here.
-    sourceDescription: { format, path: sourcePath || undefined, valSource: values["val-source"], limitPerClass: values["limit-per-class"], ...(format === "synthetic" ? synthetic : {}) },
+    sourceDescription: { format, path: sourcePath || undefined, valSource: values["val-source"], limitPerClass: values["limit-per-class"], ...(format === "synthetic" ? syntheticDescription(Object.fromEntries(Object.entries(synthetic).filter(([, v]) => v !== undefined))) : {}) },
   };
   const report = await prepareDataset(options);
   console.log(formatPrepareReport(report));

@@ -8,7 +8,7 @@
 // seeded from those three, so images can be made in any order and in parallel.
 // Pipeline: SVG (shapes, patterns, gradients) -> sharp/librsvg raster ->
 // noise, uneven light and colour cast in JS -> JPEG at a per-image quality.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { Random, mix32 } from "./random";
@@ -41,16 +41,28 @@ export interface SyntheticImage {
 }
 
 const SHAPES = ["disc", "triangle", "square", "star", "cross"] as const;
-const PATTERNS = ["striped", "spotted", "checked", "wavy"] as const;
+const PATTERNS = ["striped", "spotted", "checked", "wavy", "netted", "ringed", "dashed", "plain", "speckled", "mottled"] as const;
 type Shape = (typeof SHAPES)[number];
 type Pattern = (typeof PATTERNS)[number];
 
-export const SYNTHETIC_MAX_CLASSES = SHAPES.length * PATTERNS.length;
+export const SYNTHETIC_MAX_CLASSES = PATTERNS.length;
 
-// Pattern-major order: the default 10 classes are every shape striped and
-// spotted, so neither shape nor pattern alone tells a class.
+/**
+ * The design of the set, stored in every manifest made from it: a prepared copy
+ * of another design is stale. Design 1 (until 2026-12) made a class a shape
+ * crossed with one of two patterns and placed the object anywhere in the frame;
+ * a small AlexNet learnt the pattern in a few epochs but not the shape within a
+ * laptop's budget, and the centre crop cut some objects out of their image.
+ * Design 2: a class is an object with its own surface (as a zebra has its
+ * stripes) and an outline it shares with one other class; the object is the
+ * subject of the photo; clutter is never dressed in a class's pattern.
+ */
+export const SYNTHETIC_DESIGN = 2;
+
+// Class k wears pattern k and has outline k mod 5: the surface names the class, the
+// outline narrows it to two, and colour, pose, size, clutter and light tell nothing.
 function classParts(label: number): { shape: Shape; pattern: Pattern } {
-  return { shape: SHAPES[label % SHAPES.length], pattern: PATTERNS[Math.floor(label / SHAPES.length)] };
+  return { shape: SHAPES[label % SHAPES.length], pattern: PATTERNS[label] };
 }
 
 /** Class names in label order, e.g. "striped-disc", "spotted-star". */
@@ -137,7 +149,9 @@ function contrastingPair(r: Rng): [string, string] {
 const n2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 
 /** A <pattern> tiling a cell of size p (user units of the element using it). */
-function patternDef(id: string, kind: Pattern, p: number, angle: number, r: Rng): string {
+function patternDef(id: string, kind: Pattern, cell: number, angle: number, r: Rng): string {
+  // Irregular surfaces repeat over a larger tile, so the repetition does not show.
+  const p = kind === "speckled" || kind === "mottled" ? 2 * cell : cell;
   const [bg, fg] = contrastingPair(r);
   const head = `<pattern id="${id}" width="${n2(p)}" height="${n2(p)}" patternUnits="userSpaceOnUse" patternTransform="rotate(${n2(angle)})"><rect width="${n2(p)}" height="${n2(p)}" fill="${bg}"/>`;
   let body: string;
@@ -155,6 +169,36 @@ function patternDef(id: string, kind: Pattern, p: number, angle: number, r: Rng)
       const a = p * r.uniform(0.15, 0.25);
       const y = p / 2;
       body = `<path d="M0,${n2(y)} Q${n2(p / 4)},${n2(y - 2 * a)} ${n2(p / 2)},${n2(y)} T${n2(p)},${n2(y)}" fill="none" stroke="${fg}" stroke-width="${n2(p * r.uniform(0.16, 0.26))}"/>`;
+      break;
+    }
+    case "netted": {
+      const t = p * r.uniform(0.12, 0.18);
+      body = `<rect width="${n2(p)}" height="${n2(t)}" fill="${fg}"/><rect width="${n2(t)}" height="${n2(p)}" fill="${fg}"/>`;
+      break;
+    }
+    case "ringed":
+      body = `<circle cx="${n2(p / 2)}" cy="${n2(p / 2)}" r="${n2(p * r.uniform(0.26, 0.32))}" fill="none" stroke="${fg}" stroke-width="${n2(p * r.uniform(0.1, 0.14))}"/>`;
+      break;
+    case "dashed": {
+      // Bricks: two rows of dashes, the second offset by half a dash.
+      const w = p * 0.6;
+      const h = p * r.uniform(0.2, 0.28);
+      body = `<rect x="0" y="${n2(p * 0.12)}" width="${n2(w)}" height="${n2(h)}" fill="${fg}"/><rect x="${n2(p / 2)}" y="${n2(p * 0.62)}" width="${n2(w)}" height="${n2(h)}" fill="${fg}"/><rect x="${n2(p / 2 - p)}" y="${n2(p * 0.62)}" width="${n2(w)}" height="${n2(h)}" fill="${fg}"/>`;
+      break;
+    }
+    case "plain":
+      body = "";
+      break;
+    case "speckled": {
+      const dots: string[] = [];
+      for (let i = 0; i < 14; i++) dots.push(`<circle cx="${n2(r.uniform(0, p))}" cy="${n2(r.uniform(0, p))}" r="${n2(p * r.uniform(0.03, 0.045))}" fill="${fg}"/>`);
+      body = dots.join("");
+      break;
+    }
+    case "mottled": {
+      const blobs: string[] = [];
+      for (let i = 0; i < 4; i++) blobs.push(`<ellipse cx="${n2(r.uniform(0.2, 0.8) * p)}" cy="${n2(r.uniform(0.2, 0.8) * p)}" rx="${n2(p * r.uniform(0.15, 0.3))}" ry="${n2(p * r.uniform(0.1, 0.22))}" fill="${fg}"/>`);
+      body = blobs.join("");
       break;
     }
   }
@@ -217,8 +261,10 @@ function distractor(r: Rng, w: number, h: number, maxR: number, defs: string[], 
   const op = n2(r.uniform(0.35, 0.95));
   const kind = r.between(0, 3);
   let fill = randomColour(r);
+  // A second colour blended in instead of a pattern: clutter wearing a class's
+  // pattern would be a piece of that class.
   if (kind !== 3 && r.chance(0.25)) {
-    defs.push(patternDef(id, r.pick(PATTERNS), rad * r.uniform(0.2, 0.5), r.uniform(0, 180), r));
+    defs.push(`<linearGradient id="${id}"><stop offset="0" stop-color="${fill}"/><stop offset="1" stop-color="${randomColour(r)}"/></linearGradient>`);
     fill = `url(#${id})`;
   }
   const tf = `transform="translate(${n2(cx)},${n2(cy)}) rotate(${n2(r.uniform(0, 360))})"`;
@@ -276,16 +322,21 @@ function sceneSvg(r: Rng, label: number, width: number, height: number): string 
     body.push(`<ellipse cx="${n2(ex)}" cy="${n2(ey)}" rx="${n2(rad)}" ry="${n2(rad * r.uniform(0.5, 1))}" fill="${randomColour(r, 0.15, 0.85)}" fill-opacity="${n2(r.uniform(0.3, 0.8))}"/>`);
   }
 
-  const objR = short * r.uniform(0.2, 0.42);
+  const objR = short * r.uniform(0.22, 0.42);
   const nClutter = r.between(5, 14);
-  for (let i = 0; i < nClutter; i++) body.push(distractor(r, width, height, objR * 0.7, defs, `d${i}`));
+  for (let i = 0; i < nClutter; i++) body.push(distractor(r, width, height, objR * 0.5, defs, `d${i}`));
 
-  // The object: may reach past the frame edge a little, like real photos.
-  const cx = r.uniform(objR * 0.75, width - objR * 0.75);
-  const cy = r.uniform(objR * 0.75, height - objR * 0.75);
+  // The object, as in most ImageNet photos, is the subject: its centre lies in the
+  // central square that the paper's centre crop keeps, off-centre by up to the
+  // room left there, so that it may reach past the crop's edge a little but is
+  // never cropped away (design 1 placed it anywhere in the frame, and the centre
+  // crop cut some objects out of their own image).
+  const room = Math.max(0, short / 2 - objR * 0.8);
+  const cx = width / 2 + r.uniform(-1, 1) * room;
+  const cy = height / 2 + r.uniform(-1, 1) * room;
   const rot = r.uniform(0, 360);
   const d = shapePath(shape, r);
-  defs.push(patternDef("obj", pattern, r.uniform(0.22, 0.4), r.uniform(0, 180), r));
+  defs.push(patternDef("obj", pattern, r.uniform(0.25, 0.42), r.uniform(0, 180), r));
   const tf = `transform="translate(${n2(cx)},${n2(cy)}) rotate(${n2(rot)}) scale(${n2(objR)})"`;
   const stroke = r.chance(0.4) ? ` stroke="${randomColour(r, 0.05, 0.5)}" stroke-width="${n2(r.uniform(0.02, 0.06))}"` : "";
   body.push(`<path d="${d}" fill="url(#obj)"${stroke} ${tf}/>`);
@@ -382,14 +433,41 @@ function originOf(seed: number, split: SplitName, index: number): string {
   return `synthetic:seed=${seed}/${split}/${String(index).padStart(6, "0")}`;
 }
 
-/** The set as a DataSource; each record generates its image when loaded. */
-export function syntheticSource(opts: SyntheticOptions = {}): DataSource {
+/** What a manifest records of a synthetic set (lib/data/prepare.ts's sourceDescription): the design and every option. */
+export function syntheticDescription(opts: SyntheticOptions = {}): Record<string, unknown> {
+  return { format: "synthetic", design: SYNTHETIC_DESIGN, ...resolve(opts) };
+}
+
+/**
+ * The JPEG of (split, index) from `cacheDir` (cacheDir/<split>/<index>.jpg),
+ * generated and stored there first if absent. Drawing an image costs about ten
+ * times decoding it, and the notebooks prepare one set at several record sizes.
+ * The caller owns the folder and must keep one set (one description) per folder.
+ */
+export async function cachedSyntheticImage(cacheDir: string, opts: SyntheticOptions, split: SplitName, index: number): Promise<Buffer> {
+  const file = path.join(cacheDir, split, `${String(index).padStart(6, "0")}.jpg`);
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`synthetic image cache: cannot read ${file} (${(err as Error).message}); delete ${cacheDir} to draw the images again.`);
+  }
+  const { jpeg } = await generateSyntheticImage(opts, split, index);
+  await mkdir(path.dirname(file), { recursive: true });
+  // Renamed into place, so an interrupted write never leaves half a JPEG under the final name.
+  const tmp = `${file}.tmp-${process.pid}-${index}`;
+  await writeFile(tmp, jpeg);
+  await rename(tmp, file);
+  return jpeg;
+}
+
+/** The set as a DataSource; each record generates its image when loaded (or reads it from `cacheDir`, see cachedSyntheticImage). */
+export function syntheticSource(opts: SyntheticOptions = {}, cacheDir?: string): DataSource {
   const o = resolve(opts);
   const records = (split: SplitName, perClass: number): SourceRecord[] =>
     Array.from({ length: perClass * o.classes }, (_, index) => ({
       label: index % o.classes,
       origin: originOf(o.seed, split, index),
-      load: async () => ({ kind: "encoded" as const, data: (await generateSyntheticImage(o, split, index)).jpeg }),
+      load: async () => ({ kind: "encoded" as const, data: cacheDir ? await cachedSyntheticImage(cacheDir, o, split, index) : (await generateSyntheticImage(o, split, index)).jpeg }),
     }));
   return {
     format: "synthetic",

@@ -24,7 +24,7 @@ test("prepare a small synthetic set, then show a record as a PNG", async () => {
   const png = path.join(tmp.dir, "rec.png");
   const s = alexnet("show", "--data", out, "--split", "val", "--index", "3", "--out", png);
   assert.equal(s.status, 0, s.stderr);
-  assert.match(s.stdout, /val record 3, label 3 \(striped-star\), 64x64, from synthetic:seed=1\/val\/000003/);
+  assert.match(s.stdout, /val record 3, label 3 \(wavy-star\), 64x64, from synthetic:seed=1\/val\/000003/);
   const meta = await sharp(readFileSync(png)).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ["png", 64, 64]);
 });
