@@ -1,0 +1,37 @@
+// The laptop-profile results committed under bench/results/, for notebooks and
+// the README to quote instead of retyping figures. Each file is written by a
+// script in bench/ and records its date, machine, engine, data and seeds.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { projectRoot } from "../data/embedded";
+
+export interface CommittedResult<T> {
+  file: string;
+  /** When the benchmark ran (ISO 8601). */
+  date: string;
+  machine: Record<string, unknown>;
+  result: T;
+}
+
+/** bench/results/<name>.json, or undefined when it is not there; a file that is not a benchmark result is an error naming it. */
+export function committedResult<T = Record<string, unknown>>(name: string, root = projectRoot()): CommittedResult<T> | undefined {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`committedResult: '${name}' is not a result name (lowercase letters, digits and dashes, as in bench/results/laptop-profile.json).`);
+  const file = path.join(root, "bench", "results", `${name}.json`);
+  if (!existsSync(file)) return undefined;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}); run its benchmark again (bench/${name}.ts) or restore it with git checkout.`);
+  }
+  if (typeof parsed.date !== "string" || parsed.benchmark !== name) throw new Error(`${file} is not the result of bench/${name}.ts (no "benchmark": "${name}" and "date"); run the benchmark again.`);
+  return { file, date: parsed.date, machine: (parsed.machine as Record<string, unknown>) ?? {}, result: parsed as T };
+}
+
+/** "measured 2026-12-02 on AMD EPYC (2 threads), wasm": where a committed figure comes from, for a notebook's caption. */
+export function provenance(r: CommittedResult<object>): string {
+  const cpu = r.machine.cpu ? `${String(r.machine.cpu)}${r.machine.threads ? ` (${String(r.machine.threads)} threads)` : ""}` : "an unrecorded machine";
+  const engine = (r.result as { engine?: { engine?: string } | string }).engine;
+  const name = typeof engine === "string" ? engine : engine?.engine;
+  return `measured ${r.date.slice(0, 10)} on ${cpu}${name ? `, ${name}` : ""} (${path.relative(projectRoot(), r.file)})`;
+}
