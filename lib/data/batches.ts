@@ -12,13 +12,20 @@ import type { SplitName } from "./types";
 
 /**
  * - "train": a random crop, mirrored half of the time, PCA lighting (section 4.1);
+ * - "train-center": training without crops and reflections: the centre crop,
+ *   never mirrored, PCA lighting as "train" (the ablation of section 4.1's first form);
  * - "center": the centre crop, for quick validation;
  * - "ten-crop": the ten test patches of each image, one after another (section 4.1);
  * - "none": the whole record, no crop.
  * Every mode subtracts the mean the recipe gives.
  */
-export type AugmentMode = "train" | "center" | "ten-crop" | "none";
-export const AUGMENT_MODES: readonly AugmentMode[] = ["train", "center", "ten-crop", "none"];
+export type AugmentMode = "train" | "train-center" | "center" | "ten-crop" | "none";
+export const AUGMENT_MODES: readonly AugmentMode[] = ["train", "train-center", "center", "ten-crop", "none"];
+
+/** Whether a mode is for training: shuffled, the last short batch dropped, PCA lighting allowed. */
+export function isTrainingMode(mode: AugmentMode): boolean {
+  return mode === "train" || mode === "train-center";
+}
 
 /** What a worker needs to make batches; structured-clonable. */
 export interface BatchRecipe {
@@ -34,7 +41,7 @@ export interface BatchRecipe {
   seed: number;
   /** Per-pixel mean image (H*W*C), per-channel mean (C), or none. */
   mean?: Float32Array;
-  /** PCA lighting, "train" only: alpha ~ N(0, alphaStd) along each component of basis. */
+  /** PCA lighting, training modes only: alpha ~ N(0, alphaStd) along each component of basis. */
   lighting?: { alphaStd: number; basis: PcaBasis };
 }
 
@@ -157,10 +164,11 @@ export class BatchMaker {
     for (let i = 0; i < n; i++) {
       const index = indices[i];
       labels[i] = this.files.read(index, this.stage);
-      if (r.augment === "train") {
+      if (isTrainingMode(r.augment)) {
         const draw = presentationDraw(r.seed, epoch, index, range, r.lighting?.alphaStd ?? 0, C);
         const shift = r.lighting ? lightingOffset(r.lighting.basis, draw.alphas) : undefined;
-        writeAugmented(this.stage, 4, r.recordShape, { x: draw.x, y: draw.y, height: h, width: w, flip: draw.flip }, shift, r.mean, out, i * size);
+        const window = r.augment === "train" ? { x: draw.x, y: draw.y, height: h, width: w, flip: draw.flip } : center;
+        writeAugmented(this.stage, 4, r.recordShape, window, shift, r.mean, out, i * size);
       } else if (places) {
         for (let v = 0; v < places.length; v++) {
           const p = places[v];

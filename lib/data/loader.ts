@@ -13,8 +13,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { LIGHTING_SCALES, lightingBasis } from "./augment";
 import type { LightingScale } from "./augment";
-import { AUGMENT_MODES, BatchMaker, outputShape, viewsPerImage } from "./batches";
-import type { AugmentMode, BatchRecipe } from "./batches";
+import { AUGMENT_MODES, type AugmentMode, BatchMaker, type BatchRecipe, isTrainingMode, outputShape, viewsPerImage } from "./batches";
 import type { WorkerJob, WorkerReply } from "./loader-worker";
 import { hashSeed, permutation } from "./random";
 import { Dataset, openDataset, SPLIT_NAMES } from "./shards";
@@ -41,9 +40,9 @@ export interface LoaderOptions {
   step?: number;
   /** Epochs to stream; Infinity streams until the loop stops. Default 1. */
   epochs?: number;
-  /** New order every epoch. Default: true for "train" augmentation, else false (records in split order). */
+  /** New order every epoch. Default: true for the training modes ("train", "train-center"), else false (records in split order). */
   shuffle?: boolean;
-  /** Leave out the last, smaller batch of an epoch. Default: true for "train" augmentation, else false. */
+  /** Leave out the last, smaller batch of an epoch. Default: true for the training modes, else false. */
   dropLast?: boolean;
   /** Batches made ahead of the consumer. Default 2 per worker (at least 2). Ignored with workers: 0. */
   prefetch?: number;
@@ -51,7 +50,7 @@ export interface LoaderOptions {
   workers?: number;
   /** Default "image", the paper's per-pixel mean of the training set. */
   mean?: MeanMode;
-  /** Std of the PCA lighting alphas, "train" only; 0 turns it off. Default 0.1 (the paper). */
+  /** Std of the PCA lighting alphas, training modes only; 0 turns it off. Default 0.1 (the paper). */
   lighting?: number;
   /** How alpha scales each principal component; see LightingScale. Default "stddev". */
   lightingScale?: LightingScale;
@@ -526,7 +525,7 @@ export function createLoader(source: string | Dataset, options: LoaderOptions): 
   const [H, W, C] = dataset.recordShape;
   const augment = options.augment ?? (split === "train" ? "train" : "center");
   if (!AUGMENT_MODES.includes(augment)) throw new Error(`createLoader: option augment must be one of ${AUGMENT_MODES.join(", ")}, got ${JSON.stringify(augment)}.`);
-  const training = augment === "train";
+  const training = isTrainingMode(augment);
   const workers = options.workers ?? defaultWorkers();
   const resolved: ResolvedLoaderOptions = {
     split,
@@ -558,7 +557,7 @@ export function createLoader(source: string | Dataset, options: LoaderOptions): 
   if (!MEAN_MODES.includes(resolved.mean)) throw new Error(`createLoader: option mean must be one of ${MEAN_MODES.join(", ")}, got ${JSON.stringify(resolved.mean)}.`);
   if (!LIGHTING_SCALES.includes(resolved.lightingScale)) throw new Error(`createLoader: option lightingScale must be one of ${LIGHTING_SCALES.join(", ")}, got ${JSON.stringify(resolved.lightingScale)}.`);
   if (!(Number.isFinite(resolved.lighting) && resolved.lighting >= 0)) throw new Error(`createLoader: option lighting (the alpha std) must be a number >= 0, got ${resolved.lighting}.`);
-  if (resolved.lighting > 0 && !training) throw new Error(`createLoader: PCA lighting is a training augmentation; option lighting applies only with augment "train" (got "${augment}"). Leave it out.`);
+  if (resolved.lighting > 0 && !training) throw new Error(`createLoader: PCA lighting is a training augmentation; option lighting applies only with augment "train" or "train-center" (got "${augment}"). Leave it out.`);
 
   const needsStats = resolved.mean !== "none" || resolved.lighting > 0;
   if (needsStats && !dataset.manifest.stats) {

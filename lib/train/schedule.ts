@@ -194,6 +194,8 @@ export interface StepScheduleOptions {
   factor?: number;
   /** Epochs between reductions. Default 30 (torchvision's ImageNet recipe). */
   every?: number;
+  /** At most this many reductions (1: one drop, after epoch `every`). Default: no limit. */
+  maxSteps?: number;
 }
 
 export interface StepScheduleState {
@@ -202,14 +204,16 @@ export interface StepScheduleState {
   factor: number;
   every: number;
   epoch: number;
+  /** Absent: no limit (states saved before it existed). */
+  maxSteps?: number;
 }
 
-/** lr = initial x factor^floor(epoch / every), epoch counting completed epochs. */
+/** lr = initial x factor^min(floor(epoch / every), maxSteps), epoch counting completed epochs. */
 export class StepSchedule {
   private s: StepScheduleState;
 
   constructor(options: StepScheduleOptions = {}) {
-    const s: StepScheduleState = { kind: "step", initial: options.initial ?? 0.01, factor: options.factor ?? 0.1, every: options.every ?? 30, epoch: 0 };
+    const s: StepScheduleState = { kind: "step", initial: options.initial ?? 0.01, factor: options.factor ?? 0.1, every: options.every ?? 30, epoch: 0, ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}) };
     StepSchedule.validate(s);
     this.s = s;
   }
@@ -221,12 +225,17 @@ export class StepSchedule {
     checkFactor(s.factor, owner);
     checkCount(s.every, "every", owner, 1);
     checkCount(s.epoch, "epoch", owner);
+    if (s.maxSteps !== undefined) checkCount(s.maxSteps, "maxSteps", owner, 1);
+  }
+
+  private steps(epochsDone: number): number {
+    return Math.min(Math.floor(epochsDone / this.s.every), this.s.maxSteps ?? Infinity);
   }
 
   /** The rate used after `epochsDone` completed epochs. */
   lrAt(epochsDone: number): number {
     checkCount(epochsDone, "epochsDone", "StepSchedule.lrAt");
-    return roundRate(this.s.initial * Math.pow(this.s.factor, Math.floor(epochsDone / this.s.every)));
+    return roundRate(this.s.initial * Math.pow(this.s.factor, this.steps(epochsDone)));
   }
 
   get lr(): number {
@@ -238,11 +247,13 @@ export class StepSchedule {
     const previousLr = this.lr;
     this.s.epoch += 1;
     const lr = this.lr;
-    const rule = `x${this.s.factor} every ${this.s.every} epochs`;
+    const once = this.s.maxSteps === 1;
+    const rule = once ? `x${this.s.factor} once, after epoch ${this.s.every}` : `x${this.s.factor} every ${this.s.every} epochs${this.s.maxSteps !== undefined ? `, at most ${this.s.maxSteps} times` : ""}`;
+    const done = this.steps(this.s.epoch) >= (this.s.maxSteps ?? Infinity);
     const reason =
       lr !== previousLr
         ? `epoch ${this.s.epoch} done: lr ${previousLr} -> ${lr} (${rule})`
-        : `epoch ${this.s.epoch} done: lr stays ${lr} (${rule}; next change after epoch ${(Math.floor(this.s.epoch / this.s.every) + 1) * this.s.every})`;
+        : `epoch ${this.s.epoch} done: lr stays ${lr} (${rule}${done ? "" : `; next change after epoch ${(Math.floor(this.s.epoch / this.s.every) + 1) * this.s.every}`})`;
     return { epoch: this.s.epoch, lr, previousLr, changed: lr !== previousLr, reason };
   }
 

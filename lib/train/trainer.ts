@@ -45,7 +45,7 @@ import { Progress } from "../viz/progress";
 import { latestCheckpoint, loadCheckpoint, readCheckpointInfo, saveCheckpoint, bestCheckpoint } from "./checkpoint";
 import { describeInit, featuresLrMultipliers, freeze, FREEZE_MODES, type FreezeMode, headClasses, inputTransform, loadInitModel, normalizeInput, replaceHead } from "./finetune";
 import { PaperSGD } from "./optimizer";
-import { type ScheduleSpec, recordSizeFor, trainProfile } from "./profiles";
+import { dropEpoch, type ScheduleSpec, recordSizeFor, trainProfile } from "./profiles";
 import { type LrSchedule, PlateauSchedule, StepSchedule } from "./schedule";
 import { type LossFn, softmaxCrossEntropy, trainStep } from "./step";
 
@@ -81,6 +81,8 @@ export interface TrainOptions {
   inputScale?: number;
   /** Std of the PCA lighting alphas. */
   lighting?: number;
+  /** Random crops and reflections of the training images (section 4.1). Default true; false trains on centre crops (PCA lighting still applies). */
+  cropsAndReflections?: boolean;
   /**
    * Start from trained weights: a model folder (model.json + card.json) or a
    * training run folder (its best checkpoint). The variant, model options, crop
@@ -127,6 +129,8 @@ export interface RunConfig {
   crop: number;
   inputScale: number;
   lighting: number;
+  /** Absent in runs written before it existed: true. */
+  cropsAndReflections?: boolean;
   /** The init folder (absolute); absent for a run from random weights. */
   init?: string;
   /** Absent in runs written before fine-tuning: "none". */
@@ -278,13 +282,14 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     crop: options.crop,
     inputScale: options.inputScale,
     lighting: options.lighting,
+    cropsAndReflections: options.cropsAndReflections,
     init: options.init === undefined ? undefined : path.resolve(options.init),
     freeze: options.freeze,
     featuresLrScale: options.featuresLrScale,
   };
   if (saved) {
     // Runs written before fine-tuning existed trained every layer at one rate.
-    saved = { freeze: "none", featuresLrScale: 1, ...saved };
+    saved = { freeze: "none", featuresLrScale: 1, cropsAndReflections: true, ...saved };
     for (const [key, value] of Object.entries(explicit)) {
       if (key === "epochs" || value === undefined) continue;
       const before = (saved as unknown as Record<string, unknown>)[key];
@@ -351,6 +356,7 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     crop,
     inputScale: options.inputScale ?? (init ? init.inputScale : profile.inputScale),
     lighting: options.lighting ?? profile.lighting,
+    cropsAndReflections: options.cropsAndReflections ?? true,
     ...(init ? { init: init.dir } : {}),
     freeze: options.freeze ?? "none",
     featuresLrScale: options.featuresLrScale ?? 1,
@@ -382,10 +388,12 @@ async function initialModel(config: RunConfig, dataset: Dataset): Promise<{ mode
   }
 }
 
-function makeSchedule(spec: ScheduleSpec, lr: number): LrSchedule {
+function makeSchedule(spec: ScheduleSpec, lr: number, epochs: number): LrSchedule {
   if (spec.kind === "plateau") return new PlateauSchedule({ initial: lr, factor: spec.factor, patience: spec.patience, maxReductions: spec.maxReductions });
   if (spec.kind === "step") return new StepSchedule({ initial: lr, factor: spec.factor, every: spec.every });
-  throw new Error(`train: schedule kind ${JSON.stringify((spec as { kind: unknown }).kind)} is unknown; use "plateau" or "step".`);
+  // One drop: a step schedule of one step, at the drop epoch.
+  if (spec.kind === "drop") return new StepSchedule({ initial: lr, factor: spec.factor, every: dropEpoch(spec.after, epochs), maxSteps: 1 });
+  throw new Error(`train: schedule kind ${JSON.stringify((spec as { kind: unknown }).kind)} is unknown; use "plateau", "step" or "drop".`);
 }
 
 function openData(dir: string): Dataset {
@@ -485,7 +493,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     // A card's normalisation replaces the mean image (applied by normalizeInput).
     const loaderCommon = { batchSize: config.batchSize, crop: config.crop, seed: config.seed, workers: options.workers, mean: config.input ? ("none" as const) : ("image" as const) };
-    const trainLoader = createLoader(dataset, { ...loaderCommon, split: "train", augment: "train", lighting: config.lighting });
+    const trainLoader = createLoader(dataset, { ...loaderCommon, split: "train", augment: config.cropsAndReflections === false ? "train-center" : "train", lighting: config.lighting });
     const valLoader = createLoader(dataset, { ...loaderCommon, split: "val", augment: "center", batchSize: options.evalBatchSize ?? config.batchSize });
     loaders.push(trainLoader, valLoader);
     const perEpoch = trainLoader.stepsPerEpoch;
@@ -504,6 +512,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Before any checkpoint is restored: it holds velocities for the trainable weights only.
     const frozen = freeze(model, config.freeze ?? "none");
     if (frozen.length > 0) startNote += `, ${frozen.join(" ")} frozen`;
+    if (config.cropsAndReflections === false) startNote += ", centre crops only (no random crops or reflections)";
     const featuresLrScale = config.featuresLrScale ?? 1;
     if (featuresLrScale !== 1) startNote += `, features at ${featuresLrScale}x the learning rate`;
     optimizer = new PaperSGD({
@@ -512,7 +521,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       weightDecay: config.weightDecay,
       ...(featuresLrScale !== 1 ? { lrMultipliers: featuresLrMultipliers(model, featuresLrScale) } : {}),
     });
-    const schedule = makeSchedule(config.schedule, config.lr);
+    const schedule = makeSchedule(config.schedule, config.lr, config.epochs);
 
     // Where to start: the newest checkpoint, or the mid-epoch one if it is newer.
     let startEpoch = 0;

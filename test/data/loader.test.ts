@@ -113,6 +113,28 @@ test("a training batch is the records' crops, reflections and lighting drawn fro
   await ds.close();
 });
 
+test("train-center: training without crops and reflections is the centre crop with the same PCA lighting, in the same shuffled order", async () => {
+  const plain = await collect({ ...TRAIN, augment: "train" });
+  const centred = await collect({ ...TRAIN, augment: "train-center" });
+  assert.equal(centred.length, plain.length, "same batches: shuffled, the last short one dropped");
+  const ds = openDataset(dir);
+  const stats = ds.statistics();
+  const basis = lightingBasis(stats, "stddev");
+  const range = cropRange(SIDE, SIDE, 32);
+  for (const [i, b] of centred.entries()) {
+    assert.deepEqual(b.indices, plain[i].indices, "the same order as with crops");
+    for (let k = 0; k < b.indices.length; k++) {
+      const rec = await ds.split("train").readRecord(b.indices[k]);
+      const d = presentationDraw(7, b.epoch, b.indices[k], range, 0.1);
+      const whole: Image = { data: rec.pixels, height: SIDE, width: SIDE, channels: 3 };
+      const want = cropImage(subtractMean(pcaLighting(whole, basis, d.alphas), stats.meanImage), 4, 4, 32);
+      const got = b.images.subarray(k * 32 * 32 * 3, (k + 1) * 32 * 32 * 3);
+      want.data.forEach((v, j) => assert.ok(Math.abs(got[j] - v) < 1e-3, `record ${b.indices[k]} value ${j}: ${got[j]} vs ${v}`));
+    }
+  }
+  await ds.close();
+});
+
 test("the same seed gives the same batches, with 0 or 2 workers and any prefetch depth", async () => {
   const a = await collect({ ...TRAIN, epochs: 2 });
   same(a, await collect({ ...TRAIN, epochs: 2 }));
@@ -244,7 +266,7 @@ test("a read that fails on a worker reaches the consumer with the file's name", 
 test("bad options are refused with the option's name and the fix", async () => {
   assert.throws(() => createLoader(dir, { batchSize: 0 }), /option batchSize must be an integer from 1 up, got 0/);
   assert.throws(() => createLoader(dir, { batchSize: 4, crop: 41 }), /option crop 41 is larger than the 40x40 records .* at most 40/);
-  assert.throws(() => createLoader(dir, { batchSize: 4, augment: "random" as never }), /option augment must be one of train, center, ten-crop, none/);
+  assert.throws(() => createLoader(dir, { batchSize: 4, augment: "random" as never }), /option augment must be one of train, train-center, center, ten-crop, none/);
   assert.throws(() => createLoader(dir, { batchSize: 4, split: "test" as never }), /option split must be one of train, val/);
   assert.throws(() => createLoader(dir, { split: "val", batchSize: 4, lighting: 0.1 }), /applies only with augment "train"/);
   assert.throws(() => createLoader(dir, { batchSize: 4, mean: "pixel" as never }), /option mean must be one of image, channel, none/);

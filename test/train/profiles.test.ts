@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { planAlexNet } from "../../lib/model/alexnet";
 import { PROFILES } from "../../lib/profiles";
-import { recordSizeFor, TRAIN_PROFILES, trainProfile } from "../../lib/train/profiles";
+import { describeSchedule, dropEpoch, recordSizeFor, TRAIN_PROFILES, trainProfile } from "../../lib/train/profiles";
 
 test("record sizes keep the paper's 224/256 crop ratio", () => {
   assert.equal(recordSizeFor(224), 256);
@@ -30,4 +30,23 @@ test("every profile's crop is its network's input and fits its records", () => {
   assert.equal(TRAIN_PROFILES.smoke.model, "mini");
   assert.equal(TRAIN_PROFILES.laptop.model, "mini");
   assert.throws(() => trainProfile("desktop"), /unknown profile 'desktop': use one of smoke, laptop, paper/);
+});
+
+test("a drop schedule falls after the given fraction of the run, never at its very end", () => {
+  assert.equal(dropEpoch(0.8, 4), 3);
+  assert.equal(dropEpoch(0.8, 5), 4);
+  assert.equal(dropEpoch(0.8, 60), 48);
+  assert.equal(dropEpoch(0.8, 2), 1);
+  assert.equal(dropEpoch(0.8, 1), 1);
+  assert.equal(dropEpoch(0.1, 3), 1);
+  assert.throws(() => dropEpoch(1, 10), /after is a fraction of the epochs, between 0 and 1/);
+  assert.equal(describeSchedule({ kind: "drop", after: 0.8, factor: 0.1 }, 4), "×0.1 once, after epoch 3 of 4");
+  assert.equal(describeSchedule({ kind: "drop", after: 0.8, factor: 0.1 }), "×0.1 once, after 80% of the epochs");
+  assert.equal(describeSchedule({ kind: "step", every: 30, factor: 0.1 }), "×0.1 every 30 epochs");
+  assert.equal(describeSchedule(TRAIN_PROFILES.paper.schedule), "÷10 when val error stalls 5 epochs, at most 3×");
+});
+
+test("the laptop recipe: the mini network on the embedded set's records at 146, lr 0.005 dropped once, 4 epochs", () => {
+  const p = trainProfile("laptop");
+  assert.deepEqual({ crop: p.crop, record: p.recordSize, lr: p.lr, epochs: p.epochs, schedule: p.schedule, dropout: p.modelOptions.dropout }, { crop: 128, record: 146, lr: 0.005, epochs: 4, schedule: { kind: "drop", after: 0.8, factor: 0.1 }, dropout: 0 });
 });

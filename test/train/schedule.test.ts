@@ -67,6 +67,21 @@ test("the step schedule is torchvision's: x0.1 every 30 epochs", () => {
   assert.throws(() => new StepSchedule({ every: 0 }), /every must be an integer >= 1/);
 });
 
+test("a step schedule with maxSteps 1 drops once and says so; an old state without maxSteps keeps stepping", () => {
+  const once = new StepSchedule({ initial: 0.005, every: 3, maxSteps: 1 });
+  assert.deepEqual(run(once, [1, 1, 1, 1, 1, 1, 1]), [0.005, 0.005, 0.0005, 0.0005, 0.0005, 0.0005, 0.0005]);
+  const fresh = new StepSchedule({ initial: 0.005, every: 3, maxSteps: 1 });
+  fresh.step();
+  fresh.step();
+  assert.equal(fresh.step().reason, "epoch 3 done: lr 0.005 -> 0.0005 (x0.1 once, after epoch 3)");
+  assert.equal(fresh.step().reason, "epoch 4 done: lr stays 0.0005 (x0.1 once, after epoch 3)");
+  const restored = scheduleFromState(JSON.parse(JSON.stringify(once.getState())));
+  assert.equal(restored.lr, 0.0005);
+  const old = scheduleFromState({ kind: "step", initial: 0.1, factor: 0.1, every: 1, epoch: 2 });
+  assert.equal(old.lr, 0.001);
+  assert.throws(() => new StepSchedule({ maxSteps: 0 }), /maxSteps must be an integer >= 1/);
+});
+
 test("rates are rounded so 0.01 x 0.1^2 reads 0.0001", () => {
   assert.notEqual(0.01 * Math.pow(0.1, 2), 0.0001);
   assert.equal(roundRate(0.01 * Math.pow(0.1, 2)), 0.0001);

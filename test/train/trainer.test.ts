@@ -37,7 +37,8 @@ const base = (runDir: string, extra: Partial<TrainOptions> = {}): TrainOptions =
   runDir,
   data,
   profile: "smoke",
-  modelOptions: { widthMultiplier: 0.125, fcUnits: 32 },
+  // Dropout on (the smoke profile has none): exact resume must reproduce its masks too.
+  modelOptions: { widthMultiplier: 0.125, fcUnits: 32, dropout: 0.5 },
   crop: 64,
   batchSize: 8,
   epochs: 2,
@@ -353,4 +354,49 @@ test("init keeps fc8 only for the same classes: same count and, when the card na
   await dataset.close();
   assert.match(await run(Array.from({ length: 10 }, (_, i) => `class ${i}`)), /from ten \(new fc8: 10 -> 10 classes\)/);
   assert.match(await run(names), /from ten \(fc8 kept\)/);
+});
+
+test("a \"drop\" schedule lowers the rate once, after 80% of the run's epochs, and run.json keeps the rule", async () => {
+  const r = await train(base(newRun(), { epochs: 5, lr: 0.02, schedule: { kind: "drop", after: 0.8, factor: 0.1 } }));
+  r.model.dispose();
+  assert.deepEqual(r.history.map((m) => m.lr), [0.02, 0.02, 0.02, 0.02, 0.002]);
+  assert.deepEqual(r.config.schedule, { kind: "drop", after: 0.8, factor: 0.1 });
+  assert.match(r.history[3].schedule, /lr 0.02 -> 0.002/);
+});
+
+test("cropsAndReflections false trains on centre crops, unmirrored: the batches equal the validation crops of the same records", async () => {
+  const runDir = newRun();
+  const seen: { epoch: number }[] = [];
+  const r = await train(base(runDir, { epochs: 1, cropsAndReflections: false, lighting: 0, onStep: (s) => seen.push({ epoch: s.epoch }) }));
+  r.model.dispose();
+  assert.equal(r.config.cropsAndReflections, false);
+  assert.equal(JSON.parse(readFileSync(path.join(runDir, RUN_CONFIG_FILE), "utf8")).cropsAndReflections, false);
+  assert.ok(seen.length > 0);
+  // What the loader gives in that mode: each record's centre crop, whatever the epoch's shuffle.
+  const dataset = openDataset(data);
+  const training = createLoader(dataset, { split: "train", augment: "train-center", crop: 64, batchSize: 8, seed: 5, lighting: 0, workers: 0 });
+  const centre = createLoader(dataset, { split: "train", augment: "center", crop: 64, batchSize: 40, workers: 0 });
+  try {
+    const all = (await centre.batches().next()).value!;
+    const size = 64 * 64 * 3;
+    const byLabelAndPixels = new Set<string>();
+    for (let i = 0; i < all.labels.length; i++) byLabelAndPixels.add(`${all.labels[i]}:${all.images.subarray(i * size, i * size + 64).join(",")}`);
+    const batch = (await training.batches().next()).value!;
+    for (let i = 0; i < batch.labels.length; i++) {
+      assert.ok(byLabelAndPixels.has(`${batch.labels[i]}:${batch.images.subarray(i * size, i * size + 64).join(",")}`), `training image ${i} is not a record's centre crop`);
+    }
+    batch.release();
+    all.release();
+  } finally {
+    await training.close();
+    await centre.close();
+    await dataset.close();
+  }
+  // And a run written before the option existed still resumes, with crops on.
+  const config = JSON.parse(readFileSync(path.join(runDir, RUN_CONFIG_FILE), "utf8"));
+  delete config.cropsAndReflections;
+  writeFileSync(path.join(runDir, RUN_CONFIG_FILE), JSON.stringify(config));
+  const resumed = await train(base(runDir, { epochs: 2, resume: true }));
+  resumed.model.dispose();
+  assert.equal(resumed.config.cropsAndReflections, true);
 });
