@@ -206,7 +206,9 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
           : aborted
             ? "the run was interrupted (Ctrl-C or a signal) during this cell"
             : `the kernel died (${describeExit(outcome.exit)})${kernel.log ? `: ${kernel.log.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
-      cell.outputs.push({ output_type: "error", ename: outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError", evalue: message, traceback: [message] });
+      // A dead kernel's last words (up to 4,000 characters of its stderr) go into the notebook, where the cause usually is.
+      const lastWords = outcome.kind === "died" && !aborted && kernel.log.trim() ? [`the kernel's last output on stderr:\n${kernel.log.trim()}`] : [];
+      cell.outputs.push({ output_type: "error", ename: outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError", evalue: message, traceback: [message, ...lastWords] });
       result.failures.push({ ...where, message });
       result.status = outcome.kind === "timeout" ? "timed out" : aborted ? "interrupted" : "kernel died";
       log(`${name}: cell ${i + 1} ${message}`);

@@ -88,12 +88,16 @@ test("a cell stuck in a loop is interrupted at the timeout; an unstoppable one i
   await assertKernelGone(b.kernelPid);
 });
 
-test("a kernel that dies is reported at its cell, with the exit code", async () => {
-  const file = writeNotebookFile(tmp.dir, "die.ipynb", ["1", "process.exit(7)", "2"]);
+test("a kernel that dies is reported at its cell, with the exit code and its last words on stderr", async () => {
+  // fd 2 directly: the kernel's own stderr, as a native crash writes it (console output goes to the notebook instead).
+  const file = writeNotebookFile(tmp.dir, "die.ipynb", ["1", 'require("fs").writeSync(2, "wasm: out of memory\\n"); process.exit(7)', "2"]);
   const r = await runNotebook(file, { out, timeout: 30 });
   assert.equal(r.status, "kernel died");
   assert.equal(r.failures[0].cell, 2);
   assert.match(r.failures[0].message, /exit code 7/);
+  const error = (executed(file).cells[1] as CodeCell).outputs.at(-1) as { output_type: string; traceback: string[] };
+  assert.equal(error.output_type, "error");
+  assert.match(error.traceback.join("\n"), /last output on stderr:\nwasm: out of memory/);
   await assertKernelGone(r.kernelPid);
 });
 
