@@ -14,12 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type EngineName, firstLine, parseEngineName, selectEngine } from "../lib/engine/select";
 import { wasmThreadsCount } from "../lib/engine/wasm-threads";
 import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
-import { median, writeResult } from "./common";
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
+import { median, option, writeResult } from "./common";
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
