@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   const images = data.dataset.split("train").length;
   const valImages = data.dataset.split("val").length;
   await data.dataset.close();
-  type Row = { seed: number; cropsAndReflections: boolean; valTop1Error: number; valTop5Error: number; trainTop1Error: number; seconds: number; history: Record<string, number>[] };
+  // cpu: which machine trained the row (a resumed bench may hold rows from another session's machine).
+  type Row = { seed: number; cropsAndReflections: boolean; valTop1Error: number; valTop5Error: number; trainTop1Error: number; seconds: number; cpu?: string; history: Record<string, number>[] };
   // Finished runs are kept beside the run folders, so an interrupted bench resumes with the run it was in.
   const finished = path.join(process.cwd(), "runs", "bench", `augmentation-finished-${perClass}x${epochs}.json`);
   const kept: Row[] = existsSync(finished) ? JSON.parse(readFileSync(finished, "utf8")) : [];
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
       const r = await train({ runDir, profile: "laptop", data: data.dir, epochs, seed, cropsAndReflections: crops, progress: "lines" });
       r.model.dispose();
       const last = r.final!;
-      const row = { seed, cropsAndReflections: crops, valTop1Error: last.valTop1Error, valTop5Error: last.valTop5Error, trainTop1Error: last.trainTop1Error, seconds: (performance.now() - t0) / 1000, history: r.history.map((m) => ({ epoch: m.epoch, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error, trainLoss: m.trainLoss, valLoss: m.valLoss })) };
+      const row = { seed, cropsAndReflections: crops, valTop1Error: last.valTop1Error, valTop5Error: last.valTop5Error, trainTop1Error: last.trainTop1Error, seconds: (performance.now() - t0) / 1000, cpu: os.cpus()[0]?.model.trim(), history: r.history.map((m) => ({ epoch: m.epoch, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error, trainLoss: m.trainLoss, valLoss: m.valLoss })) };
       console.log(`seed ${seed}, ${crops ? "random crops and reflections" : "centre crops only"}: val top-1 ${(100 * row.valTop1Error).toFixed(1)}%, train top-1 ${(100 * row.trainTop1Error).toFixed(1)}%; load ${os.loadavg()[0].toFixed(2)}`);
       runs.push(row);
       mkdirSync(path.dirname(finished), { recursive: true });

@@ -44,6 +44,9 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
   assert.equal(s.status, "completed");
   assert.equal(s.epochs, 1);
   for (const k of ["trainTop1Error", "valTop1Error", "valTop5Error", "imagesPerSecond"]) assert.ok(Number.isFinite(s[k]), k);
+  // Training time is the epoch's own (metrics.jsonl), not the whole command's.
+  const epochSeconds = JSON.parse(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim()).seconds;
+  assert.ok(Math.abs(s.trainingSeconds - epochSeconds) < 1e-9 && s.trainingSeconds > 0 && s.trainingSeconds < s.seconds, `${s.trainingSeconds} vs ${epochSeconds}, ${s.seconds}`);
   assert.match(r.stdout, /finished: 1\/1 epochs of mini/);
   assert.match(r.stderr, /epoch 1\/1: train loss/);
   assert.deepEqual(readdirSync(path.join(out, "checkpoints")).filter((f) => f.startsWith("epoch-")), ["epoch-0001"]);
@@ -58,6 +61,7 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
   assert.equal(resumed.status, 0, resumed.stderr);
   const t = lastJson(resumed.stdout);
   assert.equal(t.epochs, 2);
+  assert.ok(t.trainingSeconds > s.trainingSeconds, "with --resume, training time adds up both epochs");
   assert.equal(t.resumedFrom, path.join(out, "checkpoints", "epoch-0001"));
   assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
 });
