@@ -107,6 +107,8 @@ export interface PcaBasis {
  *   cuda-convnet2, Krizhevsky's later code, adds (its `pca_stdevs`).
  * - "eigenvalue-0to1": lambda_k of pixel values scaled to 0..1, the formula as most
  *   framework ports apply it to 0..1 images; returned in pixel units (lambda/255).
+ *   fb.resnet.torch (datasets/transforms.lua Lighting) multiplies alpha by its
+ *   eigval 0.2175, 0.0188, 0.0045 as given, on images loaded as 0..1 floats.
  * - "eigenvalue-0to255": lambda_k of 0..255 pixel values, literally. Shifts of
  *   hundreds of pixel levels: there for the notebook to show why it cannot be meant.
  */

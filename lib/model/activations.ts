@@ -32,7 +32,22 @@ export function activationCurves(from = -4, to = 4, points = 161): ActivationCur
   );
 }
 
-/** Fraction of |x| values where the derivative is below `threshold`: how much of the input range is saturated. */
+/**
+ * Fraction of the curve's grid points where |f'(x)| is below `threshold`: how
+ * much of the range passes (almost) no gradient back. For ReLU that is x <= 0,
+ * where the unit is off and f' is exactly 0; for tanh and the sigmoid it is the
+ * saturated tails.
+ */
 export function saturatedFraction(curve: ActivationCurve, threshold = 0.1): number {
   return curve.dy.filter((d) => Math.abs(d) < threshold).length / curve.dy.length;
+}
+
+/**
+ * Fraction of the curve's grid points where |f'(x)| is at least `threshold`:
+ * how much of the range passes the gradient back almost undiminished. ReLU:
+ * x > 0 (f' = 1); tanh: |x| < atanh(sqrt(0.1)) = 0.327 at 0.9; the sigmoid:
+ * nowhere, since its slope never exceeds 1/4.
+ */
+export function passingFraction(curve: ActivationCurve, threshold = 0.9): number {
+  return curve.dy.filter((d) => Math.abs(d) >= threshold).length / curve.dy.length;
 }

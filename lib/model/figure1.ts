@@ -1,8 +1,10 @@
-// The network of the paper's Figure 1: "a four-layer convolutional neural
-// network" on CIFAR-10, trained with ReLUs and with tanh units. Its layout is
-// cuda-convnet's CIFAR-10 example (layers-18pct.cfg: three 5x5 convolutions of
-// 32, 32 and 64 maps with 3x3 stride-2 pooling, then one fully connected layer),
-// without the response normalisation, since the figure used no regularisation.
+// A stand-in for the network of the paper's Figure 1, which the paper
+// describes only as "a particular four-layer convolutional network" on
+// CIFAR-10, trained with ReLUs and with tanh units. Its layout is cuda-convnet's
+// CIFAR-10 example, a plausible choice the paper does not name (layers-18pct.cfg:
+// three 5x5 convolutions of 32, 32 and 64 maps with 3x3 stride-2 pooling, then
+// one fully connected layer), without the response normalisation, since the
+// figure used no regularisation.
 import * as tf from "@tensorflow/tfjs";
 import type { ActivationName } from "./activations";
 

@@ -31,7 +31,7 @@ export const HEAD_LAYER = "fc8";
 /**
  * Epochs notebook 10 fine-tunes (and trains from scratch) for, per profile. Few:
  * with features frozen only the classifier learns, and on a CPU every epoch of
- * the full-width network at 224x224 costs minutes even without conv gradients.
+ * the full-width network at 224x224 costs minutes even with conv1..conv5 run forward only.
  */
 export const FINETUNE_EPOCHS: Readonly<Record<ProfileName, number>> = { smoke: 2, laptop: 6, paper: 30 };
 

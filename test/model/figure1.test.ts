@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { activationCurves, saturatedFraction } from "../../lib/model/activations";
+import { activationCurves, passingFraction, saturatedFraction } from "../../lib/model/activations";
 import { buildFigure1Net } from "../../lib/model/figure1";
 
 test("activationCurves: values and autodiff derivatives match the closed forms", () => {
@@ -26,6 +26,19 @@ test("saturatedFraction: tanh saturates at large |x|, ReLU only on the negative 
   // tanh'(x) < 0.1 where |x| > atanh(sqrt(0.9)) = 1.818
   assert.ok(Math.abs(tanhSat - (2 * (4 - 1.818)) / 8) < 0.02, `tanh ${tanhSat}`);
   assert.equal(saturatedFraction(curves.sigmoid, 0.26), 1, "the sigmoid's slope never exceeds 1/4");
+});
+
+test("passingFraction: ReLU passes the gradient undiminished on half the range, tanh near 0 only, the sigmoid nowhere", () => {
+  const curves = Object.fromEntries(activationCurves(-4, 4, 161).map((c) => [c.name, c]));
+  // Grid step 0.05; x = 0 is point 80, where tfjs gives ReLU the derivative 0.
+  assert.equal(passingFraction(curves.relu), 80 / 161, "x > 0: 80 points with f' = 1");
+  // tanh'(x) >= 0.9 where |x| <= atanh(sqrt(0.1)) = 0.327: x = -0.30 .. 0.30, 13 points
+  assert.equal(passingFraction(curves.tanh), 13 / 161);
+  assert.equal(passingFraction(curves.sigmoid), 0, "the sigmoid's slope never exceeds 1/4");
+  assert.equal(passingFraction(curves.sigmoid, 0.25), 1 / 161, "its slope is 1/4 at x = 0 only");
+  // ReLU leaves nothing between the two measures; the sigmoid leaves more than half of the range there.
+  assert.equal(saturatedFraction(curves.relu) + passingFraction(curves.relu), 1);
+  assert.ok(saturatedFraction(curves.sigmoid) + passingFraction(curves.sigmoid) < 0.5);
 });
 
 test("buildFigure1Net: three 5x5 convolutions (32, 32, 64) and one fully connected layer", () => {

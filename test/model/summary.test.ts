@@ -63,7 +63,7 @@ for (const [variant, macs, neurons] of EXPECTED) {
         // Seven of the paper's eight counts are the built model's; conv1 is 55*55*96 = 290,400, not 253,440.
         for (const name of ["conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]) assert.equal(byName[name], PAPER_NEURONS[name], name);
         assert.equal(byName.conv1, 290_400);
-        // 253,440 = 55 * 48 * 96 (a 48 for a 55), and is no square map of 96 or 48 channels.
+        // 253,440 is 55 * 48 * 96 (a 48 for a 55?) or 48 * 48 * 110: the paper does not say which; it is no square map of 96 or 48 channels.
         assert.equal(PAPER_NEURONS.conv1, 55 * 48 * 96);
         assert.ok(!Number.isInteger(Math.sqrt(PAPER_NEURONS.conv1 / 96)) && !Number.isInteger(Math.sqrt(PAPER_NEURONS.conv1 / 48)));
         // The built total is the one closer to the paper's "650,000 neurons".
