@@ -13,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   prepare: { summary: "preprocess a dataset the paper's way into shards (section 2)", load: () => import("./prepare") },
   train: { summary: "train AlexNet with checkpoints, validation and exact resume (section 5)", load: () => import("./train") },
   eval: { summary: "top-1/top-5 error, 10-patch testing and the paper's figures for a trained run (section 6)", load: () => import("./eval") },
+  reproduce: { summary: "measure the paper's claims over seeds: effects, 95% intervals and verdicts", load: () => import("./reproduce") },
   predict: { summary: "top-5 labels for image files from a run or an imported model", load: () => import("./predict") },
   "import-torch": { summary: "import torchvision's AlexNet checkpoint (.pth or .safetensors) without running its code", load: () => import("./import-torch") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },

@@ -1,7 +1,8 @@
 // The laptop-profile results committed under bench/results/, for notebooks and
 // the README to quote instead of retyping figures. Each file is written by a
 // script in bench/ and records its date, machine, engine, data and seeds.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { projectRoot } from "../data/embedded";
 
@@ -11,6 +12,23 @@ export interface CommittedResult<T> {
   date: string;
   machine: Record<string, unknown>;
   result: T;
+}
+
+/** What a result records of the machine that measured it. */
+export function machineInfo(): Record<string, unknown> {
+  return { cpu: os.cpus()[0]?.model.trim(), threads: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
+}
+
+/**
+ * Writes `dir`/NAME.json (default bench/results/, or $BENCH_OUT) with the name,
+ * date and machine that committedResult checks, and returns its path.
+ */
+export function writeResult(name: string, result: Record<string, unknown>, dir = process.env.BENCH_OUT ?? path.join(projectRoot(), "bench", "results")): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`writeResult: '${name}' is not a result name (lowercase letters, digits and dashes).`);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ benchmark: name, date: new Date().toISOString(), machine: machineInfo(), ...result }, null, 2) + "\n");
+  return file;
 }
 
 /** bench/results/<name>.json, or undefined when it is not there; a file that is not a benchmark result is an error naming it. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { committedResult, provenance } from "../../lib/eval/results";
+import { committedResult, provenance, writeResult } from "../../lib/eval/results";
 import { imagesSeenFigure } from "../../lib/viz/curves";
 import { tempDir } from "../helpers/notebooks";
 
@@ -24,6 +24,17 @@ test("committedResult reads bench/results/<name>.json with its date and machine,
   writeFileSync(path.join(dir, "other.json"), JSON.stringify({ benchmark: "something-else", date: "x" }));
   assert.throws(() => committedResult("other", tmp.dir), /is not the result of bench\/other\.ts/);
   assert.throws(() => committedResult("../etc/passwd", tmp.dir), /is not a result name/);
+});
+
+test("writeResult writes what committedResult reads back: the name, a date and the machine", () => {
+  const file = writeResult("claims-test", { summary: { y: 2 } }, path.join(tmp.dir, "bench", "results"));
+  const r = committedResult<{ summary: { y: number } }>("claims-test", tmp.dir);
+  assert.ok(r);
+  assert.equal(r.file, file);
+  assert.equal(r.result.summary.y, 2);
+  assert.ok(Math.abs(Date.parse(r.date) - Date.now()) < 60_000);
+  assert.equal(typeof r.machine.cpu, "string");
+  assert.throws(() => writeResult("Claims Test", {}, tmp.dir), /not a result name/);
 });
 
 test("imagesSeenFigure puts runs of different epoch sizes on one axis of images seen", () => {

@@ -1,0 +1,336 @@
+// The claims harness: trains each claim's control and treatment over seeds on
+// the same data with the same budget, then reads the paired effect against the
+// paper's figure (lib/eval/verdict.ts). Runs are keyed by their settings, so a
+// configuration several claims share (the recipe itself) trains once per seed,
+// and finished runs are kept in DIR/finished.json: an interrupted `reproduce`
+// carries on without redoing them, and a half-trained run resumes from its
+// checkpoint. Before any effect is read, the report says whether the network
+// learned (validation error well below chance); a model at chance shows no
+// effect of anything, so its verdicts are marked unreadable.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { embeddedDataset } from "../data/embedded";
+import { openDataset } from "../data/shards";
+import type { DatasetStatistics } from "../data/stats";
+import { type ProfileName, parseProfile } from "../profiles";
+import { type ProgressMode, train } from "../train/trainer";
+import { trainProfile } from "../train/profiles";
+import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "./report";
+import { type MeanSd, meanSd } from "./stats";
+import { type Claim, type ClaimMetric, type ClaimSettings, PAPER_CLAIMS, type PaperFigure, claimById } from "./paper-claims";
+import { type PairedImagesEffect, type SeedEffect, type Verdict, pairedImages, seedDifference, verdictOf } from "./verdict";
+
+/**
+ * How long each claim's runs train, per profile. Short enough that the whole set
+ * fits its budget (laptop: about a minute a run on 2 cores), long enough that
+ * the recipe learns; smoke only checks that the harness runs.
+ */
+export interface ClaimsBudget {
+  epochs: number;
+  /** A subset of the embedded set (ignored with --data). */
+  perClass?: { train: number; val: number };
+  batchSize?: number;
+}
+
+export const CLAIMS_BUDGET: Record<ProfileName, ClaimsBudget> = {
+  smoke: { epochs: 1, perClass: { train: 4, val: 2 }, batchSize: 8 },
+  // 2,000 images seen 8 times: 16,000 training images a run (the laptop profile sees 32,000).
+  laptop: { epochs: 8, perClass: { train: 200, val: 100 } },
+  paper: { epochs: 90 },
+};
+
+/** One finished training run of one configuration and seed. */
+export interface RunRecord {
+  key: string;
+  seed: number;
+  valTop1Error: number;
+  valTop5Error: number;
+  trainTop1Error: number;
+  /** Training error after the first epoch, to check that it fell. */
+  firstTrainTop1Error: number;
+  epochs: number;
+  seconds: number;
+  /** Per validation image, "1" when top-1 was wrong: centre patch and ten patches (test-time claims only). */
+  centreWrong?: string;
+  tenWrong?: string;
+  centreTop5Wrong?: string;
+  tenTop5Wrong?: string;
+}
+
+interface FinishedFile {
+  identity: { profile: ProfileName; data: string; budget: ClaimsBudget };
+  runs: RunRecord[];
+}
+
+export interface ReproduceOptions {
+  /** Claim ids; default all. */
+  claims?: readonly string[];
+  profile?: string;
+  seeds?: readonly number[];
+  /** A prepared dataset; default the profile's embedded set at the budget's size. */
+  data?: string;
+  /** Where the run folders and finished.json go. */
+  dir: string;
+  progress?: ProgressMode;
+  workers?: number;
+  signal?: AbortSignal;
+  /** Called before each training run and each test-time evaluation. */
+  onRun?: (info: { claim: string; configuration: string; seed: number; index: number; total: number; kept: boolean }) => void;
+}
+
+export interface FigureResult {
+  metric: ClaimMetric;
+  says: string;
+  paper: number | undefined;
+  effect: SeedEffect | PairedImagesEffect;
+  verdict: Verdict;
+  /** Whether the interval holds the paper's size (undefined when the paper gives only a direction). */
+  containsPaper: boolean | undefined;
+  /** Seeds (training claims) or validation images (test-time claims) that would resolve the paper's size. */
+  toResolve: { seeds?: number; images?: number } | undefined;
+}
+
+export interface ClaimResult {
+  id: string;
+  title: string;
+  section: string;
+  source: string;
+  status: "measured" | "not applicable";
+  why?: string;
+  configurations: { name: string; role: "control" | "treatment"; valTop1Error: MeanSd; valTop5Error: MeanSd; trainTop1Error: MeanSd; overfittingGap: MeanSd }[];
+  /** Did the control learn: validation top-1 well below chance (at most half of it) and training error falling, in every seed. */
+  learned: { ok: boolean; chance: number; valTop1Error: number; trainFell: boolean };
+  figures: FigureResult[];
+}
+
+export interface ClaimsReport {
+  profile: ProfileName;
+  data: { dir: string; classes: number; train: number; val: number; greyscale: boolean; source: unknown };
+  budget: ClaimsBudget;
+  seeds: number[];
+  status: "completed" | "interrupted";
+  claims: ClaimResult[];
+}
+
+/** Greyscale data stored as RGB: every channel has the same mean and the covariance is one value throughout. */
+export function isGreyscale(stats: Pick<DatasetStatistics, "channelMean" | "covariance">): boolean {
+  const c = stats.covariance;
+  const scale = Math.max(1e-9, Math.abs(c[0][0]));
+  return c.every((row) => row.every((v) => Math.abs(v - c[0][0]) <= 1e-6 * scale)) && stats.channelMean.every((m) => Math.abs(m - stats.channelMean[0]) <= 1e-6 * Math.max(1, stats.channelMean[0]));
+}
+
+/** The training part of a configuration's settings (the test protocol does not change the run). */
+function trainingSettings(s: ClaimSettings): Omit<ClaimSettings, "protocol"> {
+  const { protocol: _protocol, ...rest } = s;
+  return rest;
+}
+
+// What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/trainer.ts).
+const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5 } as const;
+
+/**
+ * A readable, stable name for a run: the settings in which it differs from the
+ * profile's recipe ("lrn-false", "lighting-0"), or "recipe". Keyed by what the
+ * run does, not by how a claim spells it, so LRN's treatment and pooling's
+ * treatment, both the recipe, are one run.
+ */
+export function settingsKey(s: ClaimSettings, profile: ProfileName): string {
+  const recipe = trainProfile(profile);
+  const model: Record<string, unknown> = { ...BUILDER_DEFAULTS, ...recipe.modelOptions };
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(s.modelOptions ?? {}).sort(([a], [b]) => a.localeCompare(b))) if (v !== undefined && v !== model[k]) parts.push(`${k}-${String(v)}`);
+  if (s.cropsAndReflections === false) parts.push("centre-crops");
+  if (s.lighting !== undefined && s.lighting !== recipe.lighting) parts.push(`lighting-${s.lighting}`);
+  return parts.length ? parts.join("_") : "recipe";
+}
+
+const bits = (xs: readonly boolean[]) => xs.map((x) => (x ? "1" : "0")).join("");
+const unbits = (s: string) => Array.from(s, (c) => c === "1");
+
+function readFinished(file: string, identity: FinishedFile["identity"]): RunRecord[] {
+  if (!existsSync(file)) return [];
+  const kept = JSON.parse(readFileSync(file, "utf8")) as FinishedFile;
+  if (JSON.stringify(kept.identity) !== JSON.stringify(identity)) {
+    throw new Error(`${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the file to start again.`);
+  }
+  return kept.runs;
+}
+
+function writeFinished(file: string, identity: FinishedFile["identity"], runs: RunRecord[]): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ identity, runs }, null, 1)}\n`);
+  renameSync(tmp, file); // a reader never sees half a file, even after Ctrl-C
+}
+
+/** Runs the claims and reports each one's configurations, effects and verdicts. */
+export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport> {
+  const profile = parseProfile(options.profile ?? "smoke");
+  const budget = CLAIMS_BUDGET[profile];
+  const recipe = trainProfile(profile);
+  const seeds = [...(options.seeds ?? [1, 2, 3])];
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new Error(`reproduce: seeds must be whole numbers, got [${seeds.join(", ")}].`);
+  const claims = (options.claims?.length ? options.claims : PAPER_CLAIMS.map((c) => c.id)).map(claimById);
+  const dataDir = options.data
+    ? path.resolve(options.data)
+    : (await embeddedDataset(profile, { size: recipe.recordSize, ...(budget.perClass ? { perClass: budget.perClass } : {}), progress: options.progress === "silent" ? "silent" : undefined })).dir;
+  const dataset = openDataset(dataDir);
+  const data = { dir: dataDir, classes: dataset.classes.length, train: dataset.split("train").length, val: dataset.split("val").length, greyscale: isGreyscale(dataset.statistics()), source: dataset.manifest.preprocessing.source };
+  await dataset.close();
+
+  mkdirSync(options.dir, { recursive: true });
+  const finishedFile = path.join(options.dir, "finished.json");
+  const identity = { profile, data: dataDir, budget };
+  const runs = readFinished(finishedFile, identity);
+  const applicable = (c: Claim) => !(c.colour && data.greyscale);
+
+  // Every (settings, seed) pair the claims need, each once.
+  const jobs: { claim: Claim; configuration: string; settings: ClaimSettings; seed: number; testTime: boolean }[] = [];
+  const seen = new Set<string>();
+  for (const claim of claims.filter(applicable)) {
+    for (const seed of seeds) {
+      for (const conf of claim.testTime ? [claim.control] : [claim.control, claim.treatment]) {
+        const id = `${settingsKey(conf.settings, profile)}|${seed}|${claim.testTime ? "test" : ""}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        jobs.push({ claim, configuration: claim.testTime ? "the recipe, tested both ways" : conf.name, settings: conf.settings, seed, testTime: !!claim.testTime });
+      }
+    }
+  }
+  const find = (key: string, seed: number, testTime = false) => runs.find((r) => r.key === key && r.seed === seed && (!testTime || r.tenWrong !== undefined));
+  let status: ClaimsReport["status"] = "completed";
+  for (const [index, job] of jobs.entries()) {
+    const key = settingsKey(job.settings, profile);
+    const kept = !!find(key, job.seed, job.testTime);
+    options.onRun?.({ claim: job.claim.id, configuration: job.configuration, seed: job.seed, index, total: jobs.length, kept });
+    if (kept) continue;
+    if (options.signal?.aborted) {
+      status = "interrupted";
+      break;
+    }
+    const runDir = path.join(options.dir, "runs", `${key}-seed${job.seed}`);
+    let record = find(key, job.seed);
+    if (!record) {
+      const s = trainingSettings(job.settings);
+      const t0 = performance.now();
+      const r = await train({
+        runDir,
+        resume: existsSync(path.join(runDir, "run.json")),
+        profile,
+        data: dataDir,
+        seed: job.seed,
+        epochs: budget.epochs,
+        ...(budget.batchSize ? { batchSize: budget.batchSize } : {}),
+        modelOptions: { ...recipe.modelOptions, ...s.modelOptions },
+        ...(s.cropsAndReflections !== undefined ? { cropsAndReflections: s.cropsAndReflections } : {}),
+        ...(s.lighting !== undefined ? { lighting: s.lighting } : {}),
+        keepLast: 1,
+        workers: options.workers,
+        progress: options.progress ?? "silent",
+        signal: options.signal,
+      });
+      r.model.dispose();
+      if (r.status === "interrupted" || !r.final) {
+        status = "interrupted";
+        break;
+      }
+      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
+      runs.push(record);
+      writeFinished(finishedFile, identity, runs);
+    }
+    if (job.testTime) {
+      const target = await openEvalTarget(runDir);
+      try {
+        const e = await evaluateProtocols(target, ["center", "ten-crop"], { workers: options.workers });
+        const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) => ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
+        Object.assign(record, { centreWrong: bits(wrong(1)(e.center!)), tenWrong: bits(wrong(1)(e["ten-crop"]!)), centreTop5Wrong: bits(wrong(5)(e.center!)), tenTop5Wrong: bits(wrong(5)(e["ten-crop"]!)) });
+      } finally {
+        await closeEvalTarget(target);
+      }
+      writeFinished(finishedFile, identity, runs);
+    }
+  }
+
+  const chance = 1 - 1 / data.classes;
+  const results = claims.map((claim): ClaimResult => {
+    const base = { id: claim.id, title: claim.title, section: claim.section, source: claim.source };
+    if (!applicable(claim)) return { ...base, status: "not applicable", why: "PCA lighting works on the RGB covariance; this data is greyscale", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
+    const recordsOf = (s: ClaimSettings) => seeds.map((seed) => find(settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
+    const control = recordsOf(claim.control.settings);
+    const treatment = claim.testTime ? control : recordsOf(claim.treatment.settings);
+    if (control.length < seeds.length || treatment.length < seeds.length || (claim.testTime && control.some((r) => r.tenWrong === undefined))) {
+      return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
+    }
+    const summary = (name: string, role: "control" | "treatment", rs: RunRecord[], top1 = rs.map((r) => r.valTop1Error), top5 = rs.map((r) => r.valTop5Error)) => ({
+      name,
+      role,
+      valTop1Error: meanSd(top1),
+      valTop5Error: meanSd(top5),
+      trainTop1Error: meanSd(rs.map((r) => r.trainTop1Error)),
+      overfittingGap: meanSd(rs.map((r) => r.valTop1Error - r.trainTop1Error)),
+    });
+    const rate = (s: string) => unbits(s).filter(Boolean).length / s.length;
+    const configurations = claim.testTime
+      ? [summary(claim.control.name, "control" as const, control, control.map((r) => rate(r.centreWrong!)), control.map((r) => rate(r.centreTop5Wrong!))), summary(claim.treatment.name, "treatment" as const, control, control.map((r) => rate(r.tenWrong!)), control.map((r) => rate(r.tenTop5Wrong!)))]
+      : [summary(claim.control.name, "control", control), summary(claim.treatment.name, "treatment", treatment)];
+    const controlTop1 = meanSd(control.map((r) => r.valTop1Error)).mean;
+    const learned = { ok: control.every((r) => r.valTop1Error <= chance / 2) && control.every((r) => r.epochs < 2 || r.trainTop1Error < r.firstTrainTop1Error), chance, valTop1Error: controlTop1, trainFell: control.every((r) => r.trainTop1Error < r.firstTrainTop1Error) };
+    const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment));
+    return { ...base, status: "measured", configurations, learned, figures };
+  });
+  return { profile, data, budget, seeds, status, claims: results };
+}
+
+function metricOf(r: RunRecord, metric: ClaimMetric): number {
+  return metric === "overfittingGap" ? r.valTop1Error - r.trainTop1Error : r[metric];
+}
+
+function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[]): FigureResult {
+  // Without the paper's size only its direction is judged: the sign stands in for the figure.
+  const paper = f.value ?? f.sign;
+  let effect: SeedEffect | PairedImagesEffect;
+  if (claim.testTime) {
+    const top5 = f.metric === "valTop5Error";
+    const concat = (pick: (r: RunRecord) => string | undefined) => control.flatMap((r) => unbits(pick(r)!));
+    // Pooled over seeds: under "no effect" every discordant image is a fair coin whatever its seed.
+    effect = pairedImages(concat((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)), concat((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)), paper);
+  } else {
+    effect = seedDifference(control.map((r) => metricOf(r, f.metric)), treatment.map((r) => metricOf(r, f.metric)), paper);
+  }
+  const sized = f.value !== undefined;
+  return {
+    metric: f.metric,
+    says: f.says,
+    paper: f.value,
+    effect,
+    verdict: verdictOf(effect, paper),
+    containsPaper: sized ? effect.containsPaper : undefined,
+    toResolve: !sized ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
+  };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : "-");
+const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}` : "-");
+
+/** The verdict table in markdown: one row per claim and figure, points of error. */
+export function claimsTable(report: ClaimsReport): string {
+  const rows = ["| claim | metric | paper | control | treatment | effect (95% interval) | verdict | holds the paper's size | to resolve it |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"];
+  for (const c of report.claims) {
+    if (c.status === "not applicable" || c.figures.length === 0) {
+      rows.push(`| ${c.title} (${c.section}) | - | - | - | - | - | ${c.status === "not applicable" ? "not applicable" : "not measured"}: ${c.why ?? ""} | - | - |`);
+      continue;
+    }
+    const [ctl, trt] = c.configurations;
+    for (const f of c.figures) {
+      const e = f.effect;
+      const cell = (m: MeanSd) => `${pct(m.mean)} ± ${pct(m.sd)}`;
+      const pick = (conf: typeof ctl) => (f.metric === "overfittingGap" ? conf.overfittingGap : f.metric === "valTop5Error" ? conf.valTop5Error : conf.valTop1Error);
+      // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
+      const verdict = c.learned.ok ? f.verdict : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
+      const resolve = f.toResolve === undefined ? "-" : f.toResolve.seeds !== undefined ? `${f.toResolve.seeds} seeds` : f.toResolve.images !== undefined ? `${f.toResolve.images} images` : "-";
+      rows.push(
+        `| ${c.title} (${c.section}) | ${f.metric} | ${f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : signed(f.paper)} | ${ctl.name}: ${cell(pick(ctl))} | ${trt.name}: ${cell(pick(trt))} | ${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)}) | ${verdict} | ${f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no"} | ${resolve} |`,
+      );
+    }
+  }
+  return rows.join("\n");
+}

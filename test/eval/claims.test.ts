@@ -1,0 +1,122 @@
+// The claims harness: each claim changes one setting, shared configurations train once,
+// finished runs are kept across an interruption, and a model at chance is flagged.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { buildAlexNet } from "../../lib/model/alexnet";
+import { prepareDataset } from "../../lib/data/prepare";
+import { openSource } from "../../lib/data/sources/index";
+import { trainProfile } from "../../lib/train/profiles";
+import { claimsTable, isGreyscale, reproduce, settingsKey } from "../../lib/eval/claims";
+import { PAPER_CLAIMS, claimById, differingSettings } from "../../lib/eval/paper-claims";
+import { tempDir } from "../helpers/notebooks";
+import { idxBytes, idxImages, put } from "../helpers/sources";
+import { prepareTinySet } from "../helpers/train";
+
+const tmp = tempDir("alexnet-claims-");
+const data = path.join(tmp.dir, "data");
+before(() => prepareTinySet(data, { seed: 3, classes: 10, trainPerClass: 2, valPerClass: 1 }));
+after(() => tmp.cleanup());
+
+test("each claim's two configurations differ in exactly the setting it names", () => {
+  for (const c of PAPER_CLAIMS) assert.deepEqual(differingSettings(c.control.settings, c.treatment.settings), [c.setting], c.id);
+  assert.deepEqual(differingSettings({ modelOptions: { lrn: true } }, { modelOptions: { lrn: true }, lighting: 0 }), ["lighting"]);
+  assert.throws(() => claimById("relu6x"), /unknown claim "relu6x"; the claims are: lrn, /);
+});
+
+test("a claim about the network builds two different networks; one about training builds the same", () => {
+  const recipe = trainProfile("smoke");
+  const layers = (s: { modelOptions?: object }) => {
+    const m = buildAlexNet("mini", { ...recipe.modelOptions, numClasses: 10, widthMultiplier: 0.125, fcUnits: 16, ...s.modelOptions });
+    const json = JSON.stringify(m.toJSON(null, false));
+    m.dispose();
+    return json;
+  };
+  for (const c of PAPER_CLAIMS) {
+    const differ = layers(c.control.settings) !== layers(c.treatment.settings);
+    assert.equal(differ, c.setting.startsWith("modelOptions."), c.id);
+  }
+});
+
+test("settingsKey names a run by how it differs from the recipe, so claims share the recipe's runs", () => {
+  assert.equal(settingsKey(claimById("lrn").treatment.settings, "laptop"), "recipe");
+  assert.equal(settingsKey(claimById("pooling").treatment.settings, "laptop"), "recipe");
+  assert.equal(settingsKey(claimById("dropout").control.settings, "laptop"), "recipe", "the laptop recipe has no dropout");
+  assert.equal(settingsKey(claimById("dropout").treatment.settings, "paper"), "recipe", "the paper's has");
+  assert.equal(settingsKey(claimById("lrn").control.settings, "laptop"), "lrn-false");
+  assert.equal(settingsKey(claimById("crops").control.settings, "laptop"), "centre-crops");
+  assert.equal(settingsKey(claimById("lighting").control.settings, "laptop"), "lighting-0");
+  assert.equal(settingsKey(claimById("ten-patch").treatment.settings, "laptop"), "recipe", "the test protocol does not change the run");
+});
+
+test("isGreyscale: equal channels and a covariance of one value", () => {
+  assert.equal(isGreyscale({ channelMean: [70, 70, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), true);
+  assert.equal(isGreyscale({ channelMean: [70, 71, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), false);
+  assert.equal(isGreyscale({ channelMean: [70, 70, 70], covariance: [[5, 4, 5], [4, 5, 5], [5, 5, 5]] }), false);
+});
+
+test("reproduce --profile smoke: every claim measured over two seeds, the recipe trained once per seed, kept across an interruption", async () => {
+  const dir = path.join(tmp.dir, "claims");
+  const seeds = [1, 2];
+  // Stop during the second training run; the first is kept.
+  const controller = new AbortController();
+  const first = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, signal: controller.signal, onRun: (r) => r.index === 1 && controller.abort() });
+  assert.equal(first.status, "interrupted");
+  const finished = () => JSON.parse(readFileSync(path.join(dir, "finished.json"), "utf8")).runs as { key: string; seed: number }[];
+  assert.equal(finished().length, 1);
+
+  const runs: { kept: boolean; configuration: string }[] = [];
+  const report = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, onRun: (r) => runs.push(r) });
+  assert.equal(report.status, "completed");
+  assert.equal(runs.filter((r) => r.kept).length, 1, "the finished run is not trained again");
+  // Distinct trainings: the recipe, no LRN, pooling 2/2, dropout 0.5, centre crops, no lighting; per seed.
+  assert.deepEqual([...new Set(finished().map((r) => r.key))].sort(), ["centre-crops", "dropout-0.5", "lighting-0", "lrn-false", "pooling-non-overlapping", "recipe"]);
+  assert.equal(finished().length, 6 * seeds.length);
+
+  assert.deepEqual(report.claims.map((c) => c.id), PAPER_CLAIMS.map((c) => c.id));
+  for (const c of report.claims) {
+    assert.equal(c.status, "measured", c.id);
+    assert.equal(c.configurations.length, 2, c.id);
+    assert.equal(c.figures.length, claimById(c.id).figures.length, c.id);
+    // Two 1-epoch runs on 20 images do not learn: the harness must say so rather than read verdicts.
+    assert.equal(c.learned.ok, false, c.id);
+    for (const f of c.figures) {
+      assert.ok(["reproduced", "opposite", "below resolution"].includes(f.verdict));
+      assert.ok(Number.isFinite(f.effect.mean), `${c.id} ${f.metric}`);
+    }
+  }
+  // LRN's effect is the paired difference of the two runs' validation errors.
+  const lrn = report.claims.find((c) => c.id === "lrn")!;
+  const byKey = (key: string) => finished().filter((r) => r.key === key) as unknown as { seed: number; valTop1Error: number }[];
+  const expected = seeds.map((s) => byKey("recipe").find((r) => r.seed === s)!.valTop1Error - byKey("lrn-false").find((r) => r.seed === s)!.valTop1Error);
+  assert.deepEqual((lrn.figures[0].effect as { perSeed: number[] }).perSeed, expected);
+  // Ten patches against the centre: paired by image, over both seeds' validation images.
+  const ten = report.claims.find((c) => c.id === "ten-patch")!;
+  assert.equal(ten.figures[0].effect.kind, "mcnemar");
+  assert.equal((ten.figures[0].effect as { images: number }).images, report.data.val * seeds.length);
+
+  const table = claimsTable(report);
+  assert.equal(table.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
+  assert.match(table, /not read: the control did not learn/);
+  assert.doesNotMatch(table, /\| (reproduced|opposite|below resolution) \|/, "no verdict is shown for a model at chance");
+
+  // Run again: nothing trains, and the report is the same.
+  const again = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0 });
+  assert.deepEqual(again, report);
+  await assert.rejects(reproduce({ profile: "laptop", data, seeds, dir, workers: 0, claims: ["lrn"] }), /holds runs of another setup/);
+});
+
+test("reproduce on greyscale data marks the colour claim not applicable", async () => {
+  const idx = path.join(tmp.dir, "idx");
+  put(idx, "train-images-idx3-ubyte", idxImages(6));
+  put(idx, "train-labels-idx1-ubyte", idxBytes([6], [0, 1, 2, 0, 1, 2]));
+  put(idx, "t10k-images-idx3-ubyte", idxImages(3));
+  put(idx, "t10k-labels-idx1-ubyte", idxBytes([3], [0, 1, 2]));
+  const grey = path.join(tmp.dir, "grey");
+  await prepareDataset({ source: await openSource("idx", idx), out: grey, size: 73, progress: "silent" });
+  const report = await reproduce({ profile: "smoke", data: grey, seeds: [1], dir: path.join(tmp.dir, "grey-claims"), claims: ["lighting"] });
+  assert.equal(report.data.greyscale, true);
+  assert.equal(report.claims[0].status, "not applicable");
+  assert.match(claimsTable(report), /not applicable: PCA lighting works on the RGB covariance/);
+});
