@@ -97,7 +97,7 @@ export interface ClaimResult {
   source: string;
   status: "measured" | "not applicable";
   why?: string;
-  configurations: { name: string; role: "control" | "treatment"; valTop1Error: MeanSd; valTop5Error: MeanSd; trainTop1Error: MeanSd; overfittingGap: MeanSd }[];
+  configurations: { name: string; role: "control" | "treatment"; valTop1Error: MeanSd; valTop5Error: MeanSd; trainTop1Error: MeanSd; overfittingGap: MeanSd; earlyTrainTop1Error: MeanSd }[];
   /** Did the control learn: validation top-1 well below chance (at most half of it) and training error falling, in every seed. */
   learned: { ok: boolean; chance: number; valTop1Error: number; trainFell: boolean };
   figures: FigureResult[];
@@ -126,7 +126,7 @@ function trainingSettings(s: ClaimSettings): Omit<ClaimSettings, "protocol"> {
 }
 
 // What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/trainer.ts).
-const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5 } as const;
+const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towers: 2 } as const;
 
 /**
  * A readable, stable name for a run: the settings in which it differs from the
@@ -141,6 +141,7 @@ export function settingsKey(s: ClaimSettings, profile: ProfileName): string {
   for (const [k, v] of Object.entries(s.modelOptions ?? {}).sort(([a], [b]) => a.localeCompare(b))) if (v !== undefined && v !== model[k]) parts.push(`${k}-${String(v)}`);
   if (s.cropsAndReflections === false) parts.push("centre-crops");
   if (s.lighting !== undefined && s.lighting !== recipe.lighting) parts.push(`lighting-${s.lighting}`);
+  if (s.inputScale !== undefined && s.inputScale !== recipe.inputScale) parts.push(`inputScale-${s.inputScale}`);
   return parts.length ? parts.join("_") : "recipe";
 }
 
@@ -223,6 +224,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
         modelOptions: { ...recipe.modelOptions, ...s.modelOptions },
         ...(s.cropsAndReflections !== undefined ? { cropsAndReflections: s.cropsAndReflections } : {}),
         ...(s.lighting !== undefined ? { lighting: s.lighting } : {}),
+        ...(s.inputScale !== undefined ? { inputScale: s.inputScale } : {}),
         keepLast: 1,
         workers: options.workers,
         progress: options.progress ?? "silent",
@@ -267,6 +269,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       valTop5Error: meanSd(top5),
       trainTop1Error: meanSd(rs.map((r) => r.trainTop1Error)),
       overfittingGap: meanSd(rs.map((r) => r.valTop1Error - r.trainTop1Error)),
+      earlyTrainTop1Error: meanSd(rs.map((r) => r.firstTrainTop1Error)),
     });
     const rate = (s: string) => unbits(s).filter(Boolean).length / s.length;
     const configurations = claim.testTime
@@ -281,7 +284,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
 }
 
 function metricOf(r: RunRecord, metric: ClaimMetric): number {
-  return metric === "overfittingGap" ? r.valTop1Error - r.trainTop1Error : r[metric];
+  if (metric === "overfittingGap") return r.valTop1Error - r.trainTop1Error;
+  return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
 
 function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[]): FigureResult {
@@ -323,7 +327,7 @@ export function claimsTable(report: ClaimsReport): string {
     for (const f of c.figures) {
       const e = f.effect;
       const cell = (m: MeanSd) => `${pct(m.mean)} ± ${pct(m.sd)}`;
-      const pick = (conf: typeof ctl) => (f.metric === "overfittingGap" ? conf.overfittingGap : f.metric === "valTop5Error" ? conf.valTop5Error : conf.valTop1Error);
+      const pick = (conf: typeof ctl) => conf[f.metric];
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
       const verdict = c.learned.ok ? f.verdict : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
       const resolve = f.toResolve === undefined ? "-" : f.toResolve.seeds !== undefined ? `${f.toResolve.seeds} seeds` : f.toResolve.images !== undefined ? `${f.toResolve.images} images` : "-";

@@ -7,13 +7,14 @@
 // Configurations are overrides of the training run (lib/train/trainer.ts's
 // TrainOptions) on top of the profile's recipe; lib/eval/claims.ts runs them.
 // Not yet here (issue 13): ReLU against tanh (Figure 1's network, steps to 25%
-// training error), two towers against one with half the kernels, depth, and the
-// biases of 1: each needs a model option or a loop the trainer does not have yet.
+// training error), which trains another network in another loop.
 import type { AlexNetOptions } from "../model/alexnet";
 
 /** The settings a claim may change: a subset of the trainer's options. */
 export interface ClaimSettings {
-  modelOptions?: Pick<AlexNetOptions, "lrn" | "pooling" | "dropout">;
+  modelOptions?: Pick<AlexNetOptions, "lrn" | "pooling" | "dropout" | "towers" | "omitConv" | "hiddenBias" | "init">;
+  /** Pixels (mean-subtracted, 0..255) times this before the network; the paper's initialisation wants 1. */
+  inputScale?: number;
   cropsAndReflections?: boolean;
   lighting?: number;
   /** Test-time: "ten-crop" averages the softmax over the paper's ten patches. */
@@ -30,8 +31,10 @@ export interface Configuration {
  * validation errors. overfittingGap: validation top-1 minus training top-1 of the
  * last epoch (the trainer's training error is counted on the augmented batches
  * it trained on, with dropout on, as the paper's training error would be).
+ * earlyTrainTop1Error: that training error over the first epoch alone, for
+ * claims about "the early stages of learning".
  */
-export type ClaimMetric = "valTop1Error" | "valTop5Error" | "overfittingGap";
+export type ClaimMetric = "valTop1Error" | "valTop5Error" | "overfittingGap" | "earlyTrainTop1Error";
 
 export interface PaperFigure {
   metric: ClaimMetric;
@@ -121,6 +124,40 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     figures: [{ metric: "valTop1Error", sign: -1, value: -0.01, says: "This scheme reduces the top-1 error rate by over 1%" }],
     colour: true,
     source: "Krizhevsky et al. 2012, section 4.1",
+  },
+  {
+    id: "towers",
+    title: "Two towers against one with half the kernels",
+    section: "3.2",
+    setting: "modelOptions.towers",
+    control: { name: "one tower, half the kernels", settings: { modelOptions: { towers: 1 } } },
+    treatment: { name: "two towers", settings: { modelOptions: { towers: 2 } } },
+    figures: [
+      { metric: "valTop1Error", sign: -1, value: -0.017, says: "This scheme reduces our top-1 and top-5 error rates by 1.7% and 1.2%, respectively, as compared with a net with half as many kernels in each convolutional layer trained on one GPU" },
+      { metric: "valTop5Error", sign: -1, value: -0.012, says: "(top-5) by 1.2%" },
+    ],
+    source: "Krizhevsky et al. 2012, section 3.2 and its footnote (the one-GPU net keeps the last conv layer and the FC layers at full size)",
+  },
+  {
+    id: "depth",
+    title: "Depth: the net with all five convolutional layers against one without conv4",
+    section: "3.5, 7",
+    setting: "modelOptions.omitConv",
+    control: { name: "without conv4", settings: { modelOptions: { omitConv: "conv4" } } },
+    treatment: { name: "all five", settings: { modelOptions: {} } },
+    figures: [{ metric: "valTop1Error", sign: -1, value: -0.02, says: "removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network" }],
+    source: "Krizhevsky et al. 2012, section 7 (and 3.5: removing any convolutional layer resulted in inferior performance)",
+  },
+  {
+    id: "biases",
+    title: "Biases of 1 in conv2, conv4, conv5, fc6, fc7 speed up early learning",
+    section: "5",
+    setting: "modelOptions.hiddenBias",
+    // The claim is about the paper's N(0, 0.01) weights, which want the paper's raw pixel scale.
+    control: { name: "biases 0", settings: { modelOptions: { init: "paper", hiddenBias: 0 }, inputScale: 1 } },
+    treatment: { name: "biases 1", settings: { modelOptions: { init: "paper", hiddenBias: 1 }, inputScale: 1 } },
+    figures: [{ metric: "earlyTrainTop1Error", sign: -1, says: "This initialization accelerates the early stages of learning by providing the ReLUs with positive inputs" }],
+    source: "Krizhevsky et al. 2012, section 5",
   },
   {
     id: "ten-patch",

@@ -59,6 +59,18 @@ export interface AlexNetOptions {
   seed?: number;
   /** Local response normalisation after conv1 and conv2. Default true (torchvision: false). */
   lrn?: boolean;
+  /**
+   * 2: the paper's two towers (paper, mini). 1: the net section 3.2 compares
+   * them with, "a net with half as many kernels in each convolutional layer
+   * trained on one GPU": no groups and half the kernels of conv1..conv4, with
+   * conv5 and the FC layers at full size, as the paper's footnote says its
+   * one-GPU net kept them. Only for the two-tower variants.
+   */
+  towers?: 1 | 2;
+  /** Build without this middle convolutional layer (section 3.5: "removing any of the middle layers" costs about 2% top-1). */
+  omitConv?: "conv3" | "conv4";
+  /** The starting bias of conv2, conv4, conv5, fc6 and fc7, in place of the scheme's (paper: 1; section 5 says it "accelerates the early stages of learning"). */
+  hiddenBias?: number;
 }
 
 export interface ConvPlan {
@@ -87,7 +99,11 @@ export interface AlexNetPlan {
   /** "outputs": dropout on fc6's and fc7's outputs (paper, Caffe); "inputs": on fc6's and fc7's inputs (torchvision). */
   dropoutOn: "outputs" | "inputs";
   pooling: Pooling;
+  towers: 1 | 2;
+  /** The convolutional layers built, in order (an omitted one is not among them). */
   convs: ConvPlan[];
+  omitConv?: "conv3" | "conv4";
+  hiddenBias?: number;
   pool1Size: number;
   pool2Size: number;
   pool5Size: number;
@@ -235,6 +251,16 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
   const init = parseInitScheme(options.init ?? "paper");
   const seed = options.seed ?? 1;
   const lrn = options.lrn ?? d.lrn;
+  const twoTowers = d.groups.some((g) => g > 1);
+  const towers = options.towers ?? (twoTowers ? 2 : 1);
+  if (towers !== 1 && towers !== 2) throw new Error(`towers is 1 or 2, got ${JSON.stringify(towers)}.`);
+  if (towers === 2 && !twoTowers) throw new Error(`the ${variant} variant has one tower; towers: 2 needs paper or mini.`);
+  if (options.towers === 1 && !twoTowers) throw new Error(`towers: 1 halves a two-tower net's kernels (section 3.2); the ${variant} variant has one tower already.`);
+  if (options.omitConv !== undefined && options.omitConv !== "conv3" && options.omitConv !== "conv4") throw new Error(`omitConv is "conv3" or "conv4" (a middle layer), got ${JSON.stringify(options.omitConv)}.`);
+  if (options.hiddenBias !== undefined && !Number.isFinite(options.hiddenBias)) throw new Error(`hiddenBias must be a number, got ${options.hiddenBias}.`);
+  const groups = towers === 2 ? d.groups : ONE_TOWER;
+  // The one-GPU net of section 3.2: half the kernels of conv1..conv4; conv5 (fc6's input) as it was.
+  const baseWidths = towers === 2 || !twoTowers ? d.widths : (d.widths.map((w, i) => (i < 4 ? w / 2 : w)) as typeof d.widths);
   checkPositiveInteger(numClasses, "numClasses");
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout is a rate in [0, 1), got ${dropout}; the paper uses 0.5.`);
   if (!(widthMultiplier > 0 && Number.isFinite(widthMultiplier))) throw new Error(`widthMultiplier must be a positive number, got ${widthMultiplier}.`);
@@ -265,8 +291,8 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
 
   // A grouped conv splits its filters and its input channels by groups, so a width must divide by
   // its own groups and by the next layer's (groups are 1 or 2, so the larger of the two).
-  const multipleOf = (i: number) => Math.max(d.groups[i], i < 4 ? d.groups[i + 1] : 1);
-  const widths = d.widths.map((w, i) => scaledWidth(w, widthMultiplier, multipleOf(i)));
+  const multipleOf = (i: number) => Math.max(groups[i], i < 4 ? groups[i + 1] : 1);
+  const widths = baseWidths.map((w, i) => scaledWidth(w, widthMultiplier, multipleOf(i)));
   const sizes = [c1, pool1Size, pool2Size, pool2Size, pool2Size];
   const names = ["conv1", "conv2", "conv3", "conv4", "conv5"] as const;
   const convs: ConvPlan[] = names.map((name, i) => ({
@@ -275,9 +301,9 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
     kernelSize: d.kernels[i],
     strides: i === 0 ? CONV1_STRIDE : 1,
     padding: i === 0 ? pad1 : (d.kernels[i] - 1) / 2,
-    groups: d.groups[i],
+    groups: groups[i],
     outputSize: sizes[i],
-  }));
+  })).filter((c) => c.name !== options.omitConv);
   return {
     variant,
     inputSize,
@@ -290,7 +316,10 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
     lrn,
     dropoutOn: d.dropoutOn,
     pooling,
+    towers,
     convs,
+    ...(options.omitConv ? { omitConv: options.omitConv } : {}),
+    ...(options.hiddenBias !== undefined ? { hiddenBias: options.hiddenBias } : {}),
     pool1Size,
     pool2Size,
     pool5Size,
@@ -307,13 +336,13 @@ function convLayer(plan: AlexNetPlan, c: ConvPlan): tf.layers.Layer {
     padding: (c.name === "conv1" ? "valid" : "same") as "valid" | "same",
     activation: "relu" as const,
     name: c.name,
-    ...layerInitializers(plan.init, c.name, plan.seed),
+    ...layerInitializers(plan.init, c.name, plan.seed, plan.hiddenBias),
   };
   return c.groups > 1 ? groupedConv2d({ ...common, groups: c.groups }) : tf.layers.conv2d(common);
 }
 
 function denseLayer(plan: AlexNetPlan, name: "fc6" | "fc7" | "fc8", units: number, activation: "relu" | "linear"): tf.layers.Layer {
-  return tf.layers.dense({ units, activation, name, ...layerInitializers(plan.init, name, plan.seed) });
+  return tf.layers.dense({ units, activation, name, ...layerInitializers(plan.init, name, plan.seed, plan.hiddenBias) });
 }
 
 /** The tfjs model for a plan from planAlexNet. */
@@ -322,23 +351,23 @@ export function buildAlexNetFromPlan(plan: AlexNetPlan): tf.LayersModel {
   const pool = (name: string) => tf.layers.maxPooling2d({ poolSize, strides: poolStride, padding: "valid", name });
   const lrn = (name: string) => localResponseNormalization({ size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper", name });
   const dropout = (name: string) => tf.layers.dropout({ rate: plan.dropout, name });
-  const [c1, c2, c3, c4, c5] = plan.convs;
+  const conv = (name: ConvPlan["name"]) => plan.convs.find((c) => c.name === name);
+  const [c1, c2, c3, c4, c5] = (["conv1", "conv2", "conv3", "conv4", "conv5"] as const).map(conv);
 
   const input = tf.input({ shape: [plan.inputSize, plan.inputSize, 3], name: "input" });
   let x: tf.SymbolicTensor = input;
   const apply = (layer: tf.layers.Layer) => {
     x = layer.apply(x) as tf.SymbolicTensor;
   };
-  if (c1.padding > 0) apply(tf.layers.zeroPadding2d({ padding: c1.padding, name: "pad1" }));
-  apply(convLayer(plan, c1));
+  if (c1!.padding > 0) apply(tf.layers.zeroPadding2d({ padding: c1!.padding, name: "pad1" }));
+  apply(convLayer(plan, c1!));
   if (plan.lrn) apply(lrn("lrn1"));
   apply(pool("pool1"));
-  apply(convLayer(plan, c2));
+  apply(convLayer(plan, c2!));
   if (plan.lrn) apply(lrn("lrn2"));
   apply(pool("pool2"));
-  apply(convLayer(plan, c3));
-  apply(convLayer(plan, c4));
-  apply(convLayer(plan, c5));
+  for (const c of [c3, c4]) if (c) apply(convLayer(plan, c));
+  apply(convLayer(plan, c5!));
   apply(pool("pool5"));
   apply(tf.layers.flatten({ name: "flatten" }));
   if (plan.dropoutOn === "inputs") {

@@ -67,9 +67,14 @@ export interface LayerInitializers {
   biasInitializer: Initializer;
 }
 
-/** The tfjs initialisers a layer is built with; they are saved in the model's JSON. */
-export function layerInitializers(scheme: InitScheme, layer: string, seed: number): LayerInitializers {
-  const { weightStd, bias } = layerInit(scheme, layer);
+/**
+ * The tfjs initialisers a layer is built with; they are saved in the model's JSON.
+ * `hiddenBias` replaces the starting bias of the layers the paper starts at 1.
+ */
+export function layerInitializers(scheme: InitScheme, layer: string, seed: number, hiddenBias?: number): LayerInitializers {
+  const init = layerInit(scheme, layer);
+  const weightStd = init.weightStd;
+  const bias = hiddenBias !== undefined && PAPER_BIAS_ONE.includes(layer as WeightLayerName) ? hiddenBias : init.bias;
   return {
     kernelInitializer:
       scheme === "he" ? tf.initializers.heNormal({ seed: layerSeed(seed, layer) }) : tf.initializers.randomNormal({ mean: 0, stddev: weightStd, seed: layerSeed(seed, layer) }),

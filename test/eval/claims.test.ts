@@ -48,6 +48,9 @@ test("settingsKey names a run by how it differs from the recipe, so claims share
   assert.equal(settingsKey(claimById("crops").control.settings, "laptop"), "centre-crops");
   assert.equal(settingsKey(claimById("lighting").control.settings, "laptop"), "lighting-0");
   assert.equal(settingsKey(claimById("ten-patch").treatment.settings, "laptop"), "recipe", "the test protocol does not change the run");
+  assert.equal(settingsKey(claimById("towers").treatment.settings, "laptop"), "recipe");
+  assert.equal(settingsKey(claimById("depth").treatment.settings, "laptop"), "recipe");
+  assert.equal(settingsKey(claimById("biases").treatment.settings, "laptop"), "hiddenBias-1_init-paper_inputScale-1");
 });
 
 test("isGreyscale: equal channels and a covariance of one value", () => {
@@ -70,9 +73,10 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   const report = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, onRun: (r) => runs.push(r) });
   assert.equal(report.status, "completed");
   assert.equal(runs.filter((r) => r.kept).length, 1, "the finished run is not trained again");
-  // Distinct trainings: the recipe, no LRN, pooling 2/2, dropout 0.5, centre crops, no lighting; per seed.
-  assert.deepEqual([...new Set(finished().map((r) => r.key))].sort(), ["centre-crops", "dropout-0.5", "lighting-0", "lrn-false", "pooling-non-overlapping", "recipe"]);
-  assert.equal(finished().length, 6 * seeds.length);
+  // Distinct trainings, each once per seed: the recipe and one per changed setting.
+  const keys = ["centre-crops", "dropout-0.5", "hiddenBias-0_init-paper_inputScale-1", "hiddenBias-1_init-paper_inputScale-1", "lighting-0", "lrn-false", "omitConv-conv4", "pooling-non-overlapping", "recipe", "towers-1"];
+  assert.deepEqual([...new Set(finished().map((r) => r.key))].sort(), keys);
+  assert.equal(finished().length, keys.length * seeds.length);
 
   assert.deepEqual(report.claims.map((c) => c.id), PAPER_CLAIMS.map((c) => c.id));
   for (const c of report.claims) {

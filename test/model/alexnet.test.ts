@@ -248,3 +248,63 @@ test("pooling: 'non-overlapping' uses 2x2 windows at stride 2, and sizes follow"
   assert.throws(() => planAlexNet("mini", { pooling: "average" as never }), /pooling must be "overlapping" or "non-overlapping"/);
   model.dispose();
 });
+
+test("towers: 1 is section 3.2's one-GPU net: no groups, half the kernels of conv1..conv4, conv5 and FC as they were", () => {
+  const two = planAlexNet("paper");
+  const one = planAlexNet("paper", { towers: 1 });
+  assert.deepEqual(two.convs.map((c) => c.filters), [96, 256, 384, 384, 256]);
+  assert.deepEqual(one.convs.map((c) => c.filters), [48, 128, 192, 192, 256]);
+  assert.deepEqual(one.convs.map((c) => c.groups), [1, 1, 1, 1, 1]);
+  assert.equal(one.fcUnits, two.fcUnits);
+  assert.equal(one.flattenSize, two.flattenSize);
+  assert.deepEqual(planAlexNet("mini", { towers: 1 }).convs.map((c) => c.filters), [12, 32, 48, 48, 64]);
+  assert.equal(planAlexNet("mini").towers, 2);
+  assert.throws(() => planAlexNet("torchvision", { towers: 1 }), /has one tower already/);
+  assert.throws(() => planAlexNet("paper-1tower", { towers: 2 }), /has one tower; towers: 2 needs paper or mini/);
+  const m = buildAlexNet("mini", { ...NARROW, inputSize: 64, towers: 1 });
+  try {
+    assert.equal(m.getLayer("conv2").getClassName(), "Conv2D", "one tower: a plain convolution, not a grouped one");
+    assert.deepEqual((m.outputs[0].shape as number[]).slice(1), [7]);
+  } finally {
+    m.dispose();
+  }
+});
+
+test("omitConv builds the net without that middle layer, and the rest as before", () => {
+  const full = buildAlexNet("mini", { ...NARROW, inputSize: 64 });
+  const noConv4 = buildAlexNet("mini", { ...NARROW, inputSize: 64, omitConv: "conv4" });
+  const noConv3 = buildAlexNet("mini", { ...NARROW, inputSize: 64, omitConv: "conv3" });
+  try {
+    const names = (m: tf.LayersModel) => m.layers.map((l) => l.name);
+    assert.deepEqual(names(noConv4), names(full).filter((n) => n !== "conv4"));
+    assert.deepEqual(names(noConv3), names(full).filter((n) => n !== "conv3"));
+    assert.ok(noConv4.countParams() < full.countParams());
+    const x = images(2, 64);
+    const y = noConv3.predict(x) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 7]);
+    tf.dispose([x, y]);
+    assert.throws(() => planAlexNet("mini", { omitConv: "conv1" as "conv3" }), /omitConv is "conv3" or "conv4"/);
+  } finally {
+    [full, noConv4, noConv3].forEach((m) => m.dispose());
+  }
+});
+
+test("hiddenBias replaces the paper's starting bias of 1 in conv2, conv4, conv5, fc6, fc7 only", () => {
+  const m = buildAlexNet("mini", { ...NARROW, inputSize: 64, init: "paper", hiddenBias: 0 });
+  const p = buildAlexNet("mini", { ...NARROW, inputSize: 64, init: "paper" });
+  try {
+    const biasOf = (model: tf.LayersModel, name: string) => (model.getLayer(name).getWeights()[1].dataSync() as Float32Array)[0];
+    for (const name of ["conv2", "conv4", "conv5", "fc6", "fc7"]) {
+      assert.equal(biasOf(p, name), 1, name);
+      assert.equal(biasOf(m, name), 0, name);
+    }
+    for (const name of ["conv1", "conv3", "fc8"]) assert.equal(biasOf(m, name), 0, name);
+    const q = buildAlexNet("mini", { ...NARROW, inputSize: 64, init: "he", hiddenBias: 0.5 });
+    assert.equal(biasOf(q, "conv3"), 0);
+    assert.equal(biasOf(q, "fc6"), 0.5);
+    q.dispose();
+  } finally {
+    m.dispose();
+    p.dispose();
+  }
+});
