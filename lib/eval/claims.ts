@@ -9,7 +9,10 @@
 // effect of anything, so its verdicts are marked unreadable.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { embeddedDataset } from "../data/embedded";
+import { embeddedDataset, experimentDataset } from "../data/embedded";
+import { disposeSplit, loadSplit } from "../data/in-memory";
+import { buildFigure1Net } from "../model/figure1";
+import { compareNetworks } from "../train/experiments";
 import { openDataset } from "../data/shards";
 import type { DatasetStatistics } from "../data/stats";
 import { type ProfileName, parseProfile } from "../profiles";
@@ -18,7 +21,7 @@ import { trainProfile } from "../train/profiles";
 import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "./report";
 import { type MeanSd, meanSd } from "./stats";
 import { type Claim, type ClaimMetric, type ClaimSettings, PAPER_CLAIMS, type PaperFigure, claimById } from "./paper-claims";
-import { type PairedImagesEffect, type SeedEffect, type Verdict, pairedImages, seedDifference, verdictOf } from "./verdict";
+import { type PairedImagesEffect, type SeedEffect, type Verdict, pairedImages, seedDifference, seedLogRatio, verdictOf } from "./verdict";
 
 /**
  * How long each claim's runs train, per profile. Short enough that the whole set
@@ -38,6 +41,39 @@ export const CLAIMS_BUDGET: Record<ProfileName, ClaimsBudget> = {
   laptop: { epochs: 8, perClass: { train: 200, val: 100 } },
   paper: { epochs: 90 },
 };
+
+/**
+ * Figure 1's budget per profile: images held in memory (32x32 unless --data
+ * says otherwise), the learning rates each unit tries for `searchEpochs` (the
+ * best is kept, "chosen independently" as the figure's caption says), the most
+ * epochs a unit gets to reach 25% training error, and how often (in steps) the
+ * training error is checked on the way.
+ */
+export interface Figure1Budget {
+  images: number;
+  learningRates: number[];
+  searchEpochs: number;
+  maxEpochs: number;
+  batchSize: number;
+  checkEvery: number;
+}
+
+export const FIGURE1_BUDGET: Record<ProfileName, Figure1Budget> = {
+  smoke: { images: 100, learningRates: [0.03], searchEpochs: 0, maxEpochs: 2, batchSize: 25, checkEvery: 1 },
+  laptop: { images: 600, learningRates: [0.01, 0.03, 0.1], searchEpochs: 4, maxEpochs: 60, batchSize: 32, checkEvery: 5 },
+  paper: { images: 50000, learningRates: [0.003, 0.01, 0.03, 0.1], searchEpochs: 2, maxEpochs: 100, batchSize: 128, checkEvery: 50 },
+};
+
+/** One unit's Figure 1 run for one seed. */
+export interface Figure1Record {
+  activation: "relu" | "tanh";
+  seed: number;
+  learningRate: number;
+  /** Steps to the target; the budget's steps when not reached (then a lower bound). */
+  steps: number;
+  reached: boolean;
+  finalTrainError: number;
+}
 
 /** One finished training run of one configuration and seed. */
 export interface RunRecord {
@@ -60,6 +96,7 @@ export interface RunRecord {
 interface FinishedFile {
   identity: { profile: ProfileName; data: string; budget: ClaimsBudget };
   runs: RunRecord[];
+  figure1?: Figure1Record[];
 }
 
 export interface ReproduceOptions {
@@ -97,7 +134,9 @@ export interface ClaimResult {
   source: string;
   status: "measured" | "not applicable";
   why?: string;
-  configurations: { name: string; role: "control" | "treatment"; valTop1Error: MeanSd; valTop5Error: MeanSd; trainTop1Error: MeanSd; overfittingGap: MeanSd; earlyTrainTop1Error: MeanSd }[];
+  /** Which data, when the claim used other data than the report's (Figure 1: CIFAR-10, else Fashion-MNIST, else the embedded set). */
+  data?: string;
+  configurations: ({ name: string; role: "control" | "treatment" } & Partial<Record<ClaimMetric | "trainTop1Error", MeanSd>>)[];
   /** Did the control learn: validation top-1 well below chance (at most half of it) and training error falling, in every seed. */
   learned: { ok: boolean; chance: number; valTop1Error: number; trainFell: boolean };
   figures: FigureResult[];
@@ -148,18 +187,18 @@ export function settingsKey(s: ClaimSettings, profile: ProfileName): string {
 const bits = (xs: readonly boolean[]) => xs.map((x) => (x ? "1" : "0")).join("");
 const unbits = (s: string) => Array.from(s, (c) => c === "1");
 
-function readFinished(file: string, identity: FinishedFile["identity"]): RunRecord[] {
-  if (!existsSync(file)) return [];
+function readFinished(file: string, identity: FinishedFile["identity"]): FinishedFile {
+  if (!existsSync(file)) return { identity, runs: [], figure1: [] };
   const kept = JSON.parse(readFileSync(file, "utf8")) as FinishedFile;
   if (JSON.stringify(kept.identity) !== JSON.stringify(identity)) {
     throw new Error(`${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the file to start again.`);
   }
-  return kept.runs;
+  return { ...kept, figure1: kept.figure1 ?? [] };
 }
 
-function writeFinished(file: string, identity: FinishedFile["identity"], runs: RunRecord[]): void {
+function writeFinished(file: string, finished: FinishedFile): void {
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ identity, runs }, null, 1)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(finished, null, 1)}\n`);
   renameSync(tmp, file); // a reader never sees half a file, even after Ctrl-C
 }
 
@@ -181,13 +220,15 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   mkdirSync(options.dir, { recursive: true });
   const finishedFile = path.join(options.dir, "finished.json");
   const identity = { profile, data: dataDir, budget };
-  const runs = readFinished(finishedFile, identity);
+  const finished = readFinished(finishedFile, identity);
+  const { runs } = finished;
+  const figure1 = finished.figure1!;
   const applicable = (c: Claim) => !(c.colour && data.greyscale);
 
   // Every (settings, seed) pair the claims need, each once.
   const jobs: { claim: Claim; configuration: string; settings: ClaimSettings; seed: number; testTime: boolean }[] = [];
   const seen = new Set<string>();
-  for (const claim of claims.filter(applicable)) {
+  for (const claim of claims.filter((c) => applicable(c) && !c.figure1)) {
     for (const seed of seeds) {
       for (const conf of claim.testTime ? [claim.control] : [claim.control, claim.treatment]) {
         const id = `${settingsKey(conf.settings, profile)}|${seed}|${claim.testTime ? "test" : ""}`;
@@ -237,7 +278,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       }
       record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
       runs.push(record);
-      writeFinished(finishedFile, identity, runs);
+      writeFinished(finishedFile, finished);
     }
     if (job.testTime) {
       const target = await openEvalTarget(runDir);
@@ -248,13 +289,21 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       } finally {
         await closeEvalTarget(target);
       }
-      writeFinished(finishedFile, identity, runs);
+      writeFinished(finishedFile, finished);
     }
+  }
+
+  let figure1Data: string | undefined;
+  if (status === "completed" && claims.some((c) => c.figure1)) {
+    const got = await figure1Runs({ profile, seeds, data: options.data, finished: figure1, save: () => writeFinished(finishedFile, finished), onRun: options.onRun, signal: options.signal });
+    figure1Data = got.why;
+    if (got.interrupted) status = "interrupted";
   }
 
   const chance = 1 - 1 / data.classes;
   const results = claims.map((claim): ClaimResult => {
     const base = { id: claim.id, title: claim.title, section: claim.section, source: claim.source };
+    if (claim.figure1) return figure1Result(claim, seeds, figure1, figure1Data, profile);
     if (!applicable(claim)) return { ...base, status: "not applicable", why: "PCA lighting works on the RGB covariance; this data is greyscale", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
     const recordsOf = (s: ClaimSettings) => seeds.map((seed) => find(settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
     const control = recordsOf(claim.control.settings);
@@ -283,7 +332,69 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   return { profile, data, budget, seeds, status, claims: results };
 }
 
+/** Trains Figure 1's network with each unit for every seed not finished yet; returns the data's description. */
+async function figure1Runs(o: {
+  profile: ProfileName;
+  seeds: number[];
+  data?: string;
+  finished: Figure1Record[];
+  save: () => void;
+  onRun?: ReproduceOptions["onRun"];
+  signal?: AbortSignal;
+}): Promise<{ why: string; interrupted: boolean }> {
+  const budget = FIGURE1_BUDGET[o.profile];
+  const source = o.data ? { dataset: openDataset(path.resolve(o.data)), why: `${o.data}, as given` } : await experimentDataset(o.profile, { size: 32, colour: false });
+  const train = await loadSplit(source.dataset, "train", { limit: budget.images, scale: 1 / 64 });
+  const side = source.dataset.recordShape[0];
+  await source.dataset.close();
+  try {
+    for (const [i, seed] of o.seeds.entries()) {
+      const kept = o.finished.some((r) => r.seed === seed);
+      o.onRun?.({ claim: "relu", configuration: "ReLU and tanh", seed, index: i, total: o.seeds.length, kept });
+      if (kept) continue;
+      if (o.signal?.aborted) return { why: source.why, interrupted: true };
+      const build = (activation: "relu" | "tanh") => () => buildFigure1Net({ activation, classes: train.classes, inputSize: side, seed });
+      const results = await compareNetworks({ relu: build("relu"), tanh: build("tanh") }, train, { ...budget, targetTrainError: 0.25, seed });
+      const stepsPerEpoch = Math.max(1, Math.floor(train.count / budget.batchSize));
+      for (const r of results) {
+        const last = r.history.at(-1);
+        o.finished.push({ activation: r.name as "relu" | "tanh", seed, learningRate: r.learningRate, steps: r.stepsToTarget ?? budget.maxEpochs * stepsPerEpoch, reached: r.stepsToTarget !== undefined, finalTrainError: last?.trainError ?? NaN });
+      }
+      o.save();
+    }
+  } finally {
+    disposeSplit(train);
+  }
+  return { why: source.why, interrupted: false };
+}
+
+function figure1Result(claim: Claim, seeds: number[], records: Figure1Record[], data: string | undefined, profile: ProfileName): ClaimResult {
+  const base = { id: claim.id, title: claim.title, section: claim.section, source: claim.source, ...(data ? { data } : {}) };
+  const of = (a: "relu" | "tanh") => seeds.map((seed) => records.find((r) => r.seed === seed && r.activation === a)).filter((r): r is Figure1Record => r !== undefined);
+  const relu = of("relu");
+  const tanh = of("tanh");
+  if (relu.length < seeds.length || tanh.length < seeds.length) return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance: NaN, valTop1Error: NaN, trainFell: false }, figures: [] };
+  const censored = tanh.filter((r) => !r.reached).length;
+  const f = claim.figures[0];
+  // ReLU's steps over tanh's would be 1/6 in the paper; the claim is written tanh / ReLU = 6.
+  const effect = seedLogRatio(relu.map((r) => r.steps), tanh.map((r) => r.steps), f.value!);
+  const budgetEpochs = FIGURE1_BUDGET[profile].maxEpochs;
+  return {
+    ...base,
+    status: "measured",
+    ...(censored ? { why: `tanh did not reach 25% within ${budgetEpochs} epochs in ${censored} of ${seeds.length} seeds; its steps there are the budget's, so the ratio is a lower bound` } : {}),
+    configurations: [
+      { name: claim.control.name, role: "control", stepsToTarget: meanSd(relu.map((r) => r.steps)), trainTop1Error: meanSd(relu.map((r) => r.finalTrainError)) },
+      { name: claim.treatment.name, role: "treatment", stepsToTarget: meanSd(tanh.map((r) => r.steps)), trainTop1Error: meanSd(tanh.map((r) => r.finalTrainError)) },
+    ],
+    // Nothing is measured unless the faster unit gets to 25% in every seed.
+    learned: { ok: relu.every((r) => r.reached), chance: NaN, valTop1Error: NaN, trainFell: relu.every((r) => r.reached) },
+    figures: [{ metric: f.metric, says: f.says, paper: f.value, effect, verdict: effect.verdict, containsPaper: effect.containsPaper, toResolve: { seeds: effect.seedsToResolve } }],
+  };
+}
+
 function metricOf(r: RunRecord, metric: ClaimMetric): number {
+  if (metric === "stepsToTarget") throw new Error("stepsToTarget is Figure 1's metric, measured by figure1Runs.");
   if (metric === "overfittingGap") return r.valTop1Error - r.trainTop1Error;
   return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
@@ -315,7 +426,9 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : "-");
 const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}` : "-");
 
-/** The verdict table in markdown: one row per claim and figure, points of error. */
+const ratio = (x: number) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : "-");
+
+/** The verdict table in markdown: one row per claim and figure; errors in points, ratios as ×. */
 export function claimsTable(report: ClaimsReport): string {
   const rows = ["| claim | metric | paper | control | treatment | effect (95% interval) | verdict | holds the paper's size | to resolve it |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"];
   for (const c of report.claims) {
@@ -326,15 +439,19 @@ export function claimsTable(report: ClaimsReport): string {
     const [ctl, trt] = c.configurations;
     for (const f of c.figures) {
       const e = f.effect;
-      const cell = (m: MeanSd) => `${pct(m.mean)} ± ${pct(m.sd)}`;
-      const pick = (conf: typeof ctl) => conf[f.metric];
+      const steps = f.metric === "stepsToTarget";
+      const cell = (m: MeanSd | undefined) => (m === undefined ? "-" : steps ? `${m.mean.toFixed(0)} ± ${Number.isFinite(m.sd) ? m.sd.toFixed(0) : "-"} steps` : `${pct(m.mean)} ± ${pct(m.sd)}`);
+      const paper = f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : steps ? ratio(f.paper) : signed(f.paper);
+      const measured = e.kind === "log-ratio" ? `${ratio(e.ratio!.mean)} (${ratio(e.ratio!.low)} to ${ratio(e.ratio!.high)})` : `${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)})`;
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
-      const verdict = c.learned.ok ? f.verdict : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
+      const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
+      const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
       const resolve = f.toResolve === undefined ? "-" : f.toResolve.seeds !== undefined ? `${f.toResolve.seeds} seeds` : f.toResolve.images !== undefined ? `${f.toResolve.images} images` : "-";
       rows.push(
-        `| ${c.title} (${c.section}) | ${f.metric} | ${f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : signed(f.paper)} | ${ctl.name}: ${cell(pick(ctl))} | ${trt.name}: ${cell(pick(trt))} | ${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)}) | ${verdict} | ${f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no"} | ${resolve} |`,
+        `| ${c.title} (${c.section}) | ${f.metric} | ${paper} | ${ctl.name}: ${cell(ctl[f.metric])} | ${trt.name}: ${cell(trt[f.metric])} | ${measured} | ${verdict} | ${f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no"} | ${resolve} |`,
       );
     }
   }
-  return rows.join("\n");
+  const notes = report.claims.filter((c) => c.data).map((c) => `${c.title}: ${c.data}.`);
+  return [...rows, ...(notes.length ? ["", ...notes] : [])].join("\n");
 }

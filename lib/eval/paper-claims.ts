@@ -6,8 +6,9 @@
 //
 // Configurations are overrides of the training run (lib/train/trainer.ts's
 // TrainOptions) on top of the profile's recipe; lib/eval/claims.ts runs them.
-// Not yet here (issue 13): ReLU against tanh (Figure 1's network, steps to 25%
-// training error), which trains another network in another loop.
+// ReLU against tanh is the one claim on another network and loop: Figure 1's
+// four-layer stand-in (lib/model/figure1.ts), trained in memory by
+// lib/train/experiments.ts, each unit at its own best learning rate.
 import type { AlexNetOptions } from "../model/alexnet";
 
 /** The settings a claim may change: a subset of the trainer's options. */
@@ -17,6 +18,8 @@ export interface ClaimSettings {
   inputScale?: number;
   cropsAndReflections?: boolean;
   lighting?: number;
+  /** Figure 1's network: its units. */
+  activation?: "relu" | "tanh";
   /** Test-time: "ten-crop" averages the softmax over the paper's ten patches. */
   protocol?: "center" | "ten-crop";
 }
@@ -32,15 +35,17 @@ export interface Configuration {
  * last epoch (the trainer's training error is counted on the augmented batches
  * it trained on, with dropout on, as the paper's training error would be).
  * earlyTrainTop1Error: that training error over the first epoch alone, for
- * claims about "the early stages of learning".
+ * claims about "the early stages of learning". stepsToTarget: optimiser steps
+ * until the training error is first at or below 25% (Figure 1), compared as a
+ * ratio on the log scale.
  */
-export type ClaimMetric = "valTop1Error" | "valTop5Error" | "overfittingGap" | "earlyTrainTop1Error";
+export type ClaimMetric = "valTop1Error" | "valTop5Error" | "overfittingGap" | "earlyTrainTop1Error" | "stepsToTarget";
 
 export interface PaperFigure {
   metric: ClaimMetric;
   /** The direction the paper reports: -1 when the treatment lowers the metric. */
   sign: -1 | 1;
-  /** The paper's size of the effect (signed, in the metric's units), when it gives one. */
+  /** The paper's size of the effect (signed, in the metric's units; for a ratio, treatment / control), when it gives one. */
   value?: number;
   /** The paper's words. */
   says: string;
@@ -60,10 +65,23 @@ export interface Claim {
   colour?: boolean;
   /** Judged on one trained model tested two ways, paired by image (McNemar), not on two trainings. */
   testTime?: boolean;
+  /** Trained as Figure 1: the four-layer network in memory, steps to a training error. */
+  figure1?: boolean;
   source: string;
 }
 
 export const PAPER_CLAIMS: readonly Claim[] = [
+  {
+    id: "relu",
+    title: "ReLUs train faster than tanh units (Figure 1)",
+    section: "3.1",
+    setting: "activation",
+    control: { name: "ReLU", settings: { activation: "relu" } },
+    treatment: { name: "tanh", settings: { activation: "tanh" } },
+    figures: [{ metric: "stepsToTarget", sign: 1, value: 6, says: "A four-layer convolutional neural network with ReLUs (solid line) reaches a 25% training error rate on CIFAR-10 six times faster than an equivalent network with tanh neurons" }],
+    figure1: true,
+    source: "Krizhevsky et al. 2012, section 3.1 and Figure 1",
+  },
   {
     id: "lrn",
     title: "Local response normalisation lowers the error",

@@ -3,7 +3,7 @@
 // notebook cell only chooses sizes and shows results.
 import type * as tf from "@tensorflow/tfjs";
 import type { InMemorySplit } from "../data/in-memory";
-import { type EpochLog, type FitOptions, epochsToReach, fit } from "./fit";
+import { type EpochLog, type FitOptions, epochsToReach, fit, stepsToReach } from "./fit";
 
 export interface Trial {
   learningRate: number;
@@ -18,6 +18,8 @@ export interface RunResult {
   history: EpochLog[];
   /** First epoch at or below the target training error, if reached. */
   epochsToTarget?: number;
+  /** Steps taken when it was reached (to checkEvery steps), if reached. */
+  stepsToTarget?: number;
 }
 
 export interface ComparisonOptions {
@@ -28,6 +30,8 @@ export interface ComparisonOptions {
   batchSize: number;
   /** Stop each final run once its training error reaches this. */
   targetTrainError?: number;
+  /** With targetTrainError: check it every this many steps, not only at the end of each epoch. */
+  checkEvery?: number;
   val?: InMemorySplit;
   seed?: number;
   weightDecay?: number;
@@ -59,10 +63,12 @@ export async function compareNetworks(builders: Record<string, () => tf.LayersMo
       learningRate,
       val: options.val,
       stopAtTrainError: options.targetTrainError,
+      checkEvery: options.checkEvery,
       onEpoch: (log) => options.onEpoch?.(name, log),
     });
     model.dispose();
-    results.push({ name, learningRate, trials, history, epochsToTarget: options.targetTrainError === undefined ? undefined : epochsToReach(history, options.targetTrainError) });
+    const target = options.targetTrainError;
+    results.push({ name, learningRate, trials, history, epochsToTarget: target === undefined ? undefined : epochsToReach(history, target), stepsToTarget: target === undefined ? undefined : stepsToReach(history, target) });
   }
   return results;
 }

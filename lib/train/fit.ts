@@ -9,6 +9,8 @@ import { trainStep } from "./step";
 
 export interface EpochLog {
   epoch: number;
+  /** Optimiser steps so far; a log made mid-epoch (checkEvery) says where in it training stopped. */
+  steps: number;
   /** Mean training loss over the epoch's steps (dropout on). */
   trainLoss: number;
   /** Top-1 error on the training set at the end of the epoch (dropout off). */
@@ -29,6 +31,12 @@ export interface FitOptions {
   val?: InMemorySplit;
   /** Stop as soon as the training error is at or below this (Figure 1 stops at 25%). */
   stopAtTrainError?: number;
+  /**
+   * With stopAtTrainError: also measure the training error every this many
+   * steps, and stop there (a final, partial epoch's log) once it is reached, so
+   * "how long to 25%" is counted in steps rather than whole epochs.
+   */
+  checkEvery?: number;
   onEpoch?: (log: EpochLog, history: EpochLog[]) => void;
 }
 
@@ -50,12 +58,16 @@ export function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize 
 export async function fit(model: tf.LayersModel, train: InMemorySplit, options: FitOptions): Promise<EpochLog[]> {
   const optimizer = new PaperSGD({ learningRate: options.learningRate, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 0 });
   const history: EpochLog[] = [];
+  const checkEvery = options.stopAtTrainError !== undefined ? options.checkEvery : undefined;
+  if (checkEvery !== undefined && !(Number.isInteger(checkEvery) && checkEvery >= 1)) throw new Error(`fit: checkEvery is a number of steps (a whole number >= 1), got ${checkEvery}.`);
+  let totalSteps = 0;
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const t0 = performance.now();
       const order = permutation(train.count, (options.seed ?? 1) * 1009 + epoch);
       let lossSum = 0;
       let steps = 0;
+      let reachedMidEpoch = false;
       for (let start = 0; start + options.batchSize <= train.count || (start === 0 && train.count > 0); start += options.batchSize) {
         const idx = tf.tensor1d(order.subarray(start, Math.min(train.count, start + options.batchSize)), "int32");
         const xs = tf.gather(train.xs, idx);
@@ -63,13 +75,20 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
         try {
           lossSum += trainStep(model, xs, ys, optimizer, undefined, { where: { epoch, step: steps + 1 } });
           steps++;
+          totalSteps++;
         } finally {
           tf.dispose([idx, xs, ys]);
         }
         await tf.nextFrame(); // lets a notebook's live display and Ctrl-C through
+        const lastOfEpoch = start + 2 * options.batchSize > train.count;
+        if (checkEvery !== undefined && totalSteps % checkEvery === 0 && !lastOfEpoch && errorRate(model, train) <= options.stopAtTrainError!) {
+          reachedMidEpoch = true;
+          break;
+        }
       }
       const log: EpochLog = {
         epoch,
+        steps: totalSteps,
         trainLoss: lossSum / Math.max(1, steps),
         trainError: errorRate(model, train),
         valError: options.val ? errorRate(model, options.val) : undefined,
@@ -77,12 +96,17 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
       };
       history.push(log);
       options.onEpoch?.(log, history);
-      if (options.stopAtTrainError !== undefined && log.trainError <= options.stopAtTrainError) break;
+      if (reachedMidEpoch || (options.stopAtTrainError !== undefined && log.trainError <= options.stopAtTrainError)) break;
     }
   } finally {
     optimizer.dispose();
   }
   return history;
+}
+
+/** The steps taken when the training error was first at or below `target` (as finely as fit checked), or undefined. */
+export function stepsToReach(history: EpochLog[], target: number): number | undefined {
+  return history.find((h) => h.trainError <= target)?.steps;
 }
 
 /** The first epoch whose training error is at or below `target`, or undefined if none. */

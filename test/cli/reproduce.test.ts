@@ -40,7 +40,7 @@ test("reproduce lrn ten-patch --profile smoke: a verdict table, claims.json and 
 test("reproduce names what is wrong with its arguments", () => {
   const bad = alexnet("reproduce", "relu6x");
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /unknown claim "relu6x"; the claims are: lrn, pooling/);
+  assert.match(bad.stderr, /unknown claim "relu6x"; the claims are: relu, lrn, pooling/);
   assert.match(alexnet("reproduce", "--seeds", "0").stderr, /--seeds 0: the number of seeds/);
   assert.match(alexnet("reproduce", "--results", "My Set").stderr, /--results My Set: a name of lowercase/);
   assert.match(alexnet("reproduce", "--help").stdout, /usage: alexnet reproduce \[CLAIM\.\.\.\]/);

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { buildAlexNet } from "../../lib/model/alexnet";
+import { buildFigure1Net } from "../../lib/model/figure1";
 import { prepareDataset } from "../../lib/data/prepare";
 import { openSource } from "../../lib/data/sources/index";
 import { trainProfile } from "../../lib/train/profiles";
@@ -22,7 +23,7 @@ after(() => tmp.cleanup());
 test("each claim's two configurations differ in exactly the setting it names", () => {
   for (const c of PAPER_CLAIMS) assert.deepEqual(differingSettings(c.control.settings, c.treatment.settings), [c.setting], c.id);
   assert.deepEqual(differingSettings({ modelOptions: { lrn: true } }, { modelOptions: { lrn: true }, lighting: 0 }), ["lighting"]);
-  assert.throws(() => claimById("relu6x"), /unknown claim "relu6x"; the claims are: lrn, /);
+  assert.throws(() => claimById("relu6x"), /unknown claim "relu6x"; the claims are: relu, lrn, /);
 });
 
 test("a claim about the network builds two different networks; one about training builds the same", () => {
@@ -33,7 +34,17 @@ test("a claim about the network builds two different networks; one about trainin
     m.dispose();
     return json;
   };
+  const figure1 = (s: { activation?: "relu" | "tanh" }) => {
+    const m = buildFigure1Net({ activation: s.activation!, seed: 1 });
+    const json = JSON.stringify(m.toJSON(null, false));
+    m.dispose();
+    return json;
+  };
   for (const c of PAPER_CLAIMS) {
+    if (c.figure1) {
+      assert.notEqual(figure1(c.control.settings), figure1(c.treatment.settings), c.id);
+      continue;
+    }
     const differ = layers(c.control.settings) !== layers(c.treatment.settings);
     assert.equal(differ, c.setting.startsWith("modelOptions."), c.id);
   }
@@ -95,13 +106,21 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   const byKey = (key: string) => finished().filter((r) => r.key === key) as unknown as { seed: number; valTop1Error: number }[];
   const expected = seeds.map((s) => byKey("recipe").find((r) => r.seed === s)!.valTop1Error - byKey("lrn-false").find((r) => r.seed === s)!.valTop1Error);
   assert.deepEqual((lrn.figures[0].effect as { perSeed: number[] }).perSeed, expected);
+  // ReLU against tanh: Figure 1's network, a log-ratio of steps; on this budget neither reaches 25%.
+  const relu = report.claims.find((c) => c.id === "relu")!;
+  assert.equal(relu.figures[0].effect.kind, "log-ratio");
+  assert.equal(relu.learned.ok, false);
+  assert.deepEqual(relu.configurations.map((c) => c.name), ["ReLU", "tanh"]);
+  assert.equal(JSON.parse(readFileSync(path.join(dir, "finished.json"), "utf8")).figure1.length, 2 * seeds.length);
   // Ten patches against the centre: paired by image, over both seeds' validation images.
   const ten = report.claims.find((c) => c.id === "ten-patch")!;
   assert.equal(ten.figures[0].effect.kind, "mcnemar");
   assert.equal((ten.figures[0].effect as { images: number }).images, report.data.val * seeds.length);
 
   const table = claimsTable(report);
-  assert.equal(table.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
+  const [rows, notes] = table.split("\n\n");
+  assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
+  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/, "the claim on other data says which");
   assert.match(table, /not read: the control did not learn/);
   assert.doesNotMatch(table, /\| (reproduced|opposite|below resolution) \|/, "no verdict is shown for a model at chance");
 

@@ -51,7 +51,7 @@ test("speedup and overfitting read the runs", () => {
     name: "x",
     learningRate: 0.1,
     trials: [],
-    history: [{ epoch: 1, trainLoss: 1, trainError, valError, seconds: 1 }],
+    history: [{ epoch: 1, steps: 10, trainLoss: 1, trainError, valError, seconds: 1 }],
     epochsToTarget,
   });
   assert.equal(speedup(run(5, 0, 0), run(30, 0, 0)), 6);

@@ -7,7 +7,7 @@ import { prepareDataset } from "../../lib/data/prepare";
 import { openDataset } from "../../lib/data/shards";
 import { syntheticSource } from "../../lib/data/synthetic";
 import { selectEngine } from "../../lib/engine/select";
-import { epochsToReach, errorRate, fit } from "../../lib/train/fit";
+import { epochsToReach, errorRate, fit, stepsToReach } from "../../lib/train/fit";
 import { tempDir } from "../helpers/notebooks";
 
 const tmp = tempDir("alexnet-fit-");
@@ -67,6 +67,30 @@ test("fit lowers the training error of a small net, logs every epoch, stops at a
   assert.equal(epochsToReach(history, 1), 1);
   assert.equal(epochsToReach(history, -1), undefined);
   model.dispose();
+});
+
+test("checkEvery stops mid-epoch once the target is met, and stepsToReach counts the steps", async () => {
+  const build = () =>
+    tf.sequential({
+      layers: [tf.layers.flatten({ inputShape: [8, 8, 3] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: 4 }) })],
+    });
+  // 40 images in batches of 4: 10 steps an epoch.
+  const byEpoch = build();
+  const coarse = await fit(byEpoch, train, { epochs: 30, batchSize: 4, learningRate: 0.05, seed: 5, stopAtTrainError: 0.3 });
+  byEpoch.dispose();
+  const byStep = build();
+  const fine = await fit(byStep, train, { epochs: 30, batchSize: 4, learningRate: 0.05, seed: 5, stopAtTrainError: 0.3, checkEvery: 1 });
+  const reachedAt = stepsToReach(fine, 0.3)!;
+  assert.ok(reachedAt !== undefined && coarse.at(-1)!.trainError <= 0.3, "both reach 30%");
+  assert.equal(fine.at(-1)!.steps, reachedAt, "training stopped at the step it got there");
+  assert.ok(errorRate(byStep, train) <= 0.3);
+  assert.equal(stepsToReach(coarse, 0.3), coarse.at(-1)!.steps);
+  assert.equal(coarse.at(-1)!.steps % 10, 0, "without checkEvery, only whole epochs");
+  // Checking in between changes nothing else (same seeds, same steps), so the finer count is never later;
+  // here it is earlier, since the error dips below 30% mid-epoch before an epoch ends under it.
+  assert.ok(reachedAt < coarse.at(-1)!.steps, `${reachedAt} before ${coarse.at(-1)!.steps}`);
+  await assert.rejects(fit(byStep, train, { epochs: 1, batchSize: 4, learningRate: 0.05, stopAtTrainError: 0.3, checkEvery: 0 }), /checkEvery is a number of steps/);
+  byStep.dispose();
 });
 
 test("errorRate counts wrong top-1 predictions in inference mode", () => {
