@@ -14,6 +14,8 @@ import {
   localResponseNormalization,
   lrn,
   lrnConventionTable,
+  lrnRelativeChange,
+  lrnWindowSums,
   resolveLrnConfig,
   toFrameworkLrn,
   type FrameworkLrnSettings,
@@ -393,4 +395,25 @@ test("lib/model/layers registers both layer classes for deserialisation", () => 
   assert.ok(names.includes("GroupedConv2D"));
   assert.equal(layersIndex.LocalResponseNormalization, LocalResponseNormalization);
   assert.equal(typeof layersIndex.groupedConv2d, "function");
+});
+
+test("lrnWindowSums is the clipped sum of squares over n maps; lrnRelativeChange predicts what a change of alpha does", async () => {
+  await selectEngine({ force: "wasm" });
+  const x = tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 1, 1, 6]);
+  const S = lrnWindowSums(x, 5);
+  // Map 0 sees maps 0..2, map 2 sees 0..4, map 5 sees 3..5.
+  assert.deepEqual(Array.from(S.dataSync()), [1 + 4 + 9, 1 + 4 + 9 + 16, 1 + 4 + 9 + 16 + 25, 4 + 9 + 16 + 25 + 36, 9 + 16 + 25 + 36, 16 + 25 + 36]);
+  assert.throws(() => lrnWindowSums(x, 4), /odd whole number/);
+  // The 2012 code's alpha/5 against the printed formula: small while alpha S << k, towards 5^0.75 - 1 when alpha S >> k.
+  const code2012 = fromFrameworkLrn(LRN_AS_RUN[1].settings);
+  assert.ok(lrnRelativeChange(100, PAPER_LRN, code2012) < 0.005);
+  assert.ok(Math.abs(lrnRelativeChange(1e12, PAPER_LRN, code2012) - (5 ** 0.75 - 1)) < 1e-3);
+  assert.equal(lrnRelativeChange(0, PAPER_LRN, PAPER_LRN), 0);
+  // It is exactly the ratio lrn computes, unit by unit.
+  const loud = tf.mul(x, 60) as tf.Tensor4D;
+  const a = lrn(loud, PAPER_LRN).dataSync();
+  const b = lrn(loud, code2012).dataSync();
+  const sums = lrnWindowSums(loud, 5).dataSync();
+  for (let i = 0; i < 6; i++) assert.ok(Math.abs(Math.abs(b[i] / a[i] - 1) - lrnRelativeChange(sums[i], PAPER_LRN, code2012)) < 1e-4, `map ${i}`);
+  tf.dispose([x, S, loud]);
 });

@@ -121,14 +121,38 @@ export function lrn(x: tf.Tensor4D, config: LrnConfig = {}, implementation: LrnI
   }
   if (useKernel) return tf.localResponseNormalization(x, radius, s.k, alpha, s.beta);
   return tf.tidy(() => {
+    const sums = lrnWindowSums(x, s.size);
+    return tf.div(x, tf.pow(tf.add(tf.mul(sums, alpha), s.k), s.beta)) as tf.Tensor4D;
+  });
+}
+
+/** S = the sum of a^2 over each unit's window of `size` maps (clipped at the first and last): what alpha multiplies. */
+export function lrnWindowSums(x: tf.Tensor4D, size: number): tf.Tensor4D {
+  checkNhwc(x, "lrnWindowSums");
+  if (!(Number.isInteger(size) && size >= 1 && size % 2 === 1)) throw new Error(`lrnWindowSums: size must be an odd whole number, got ${size}.`);
+  return tf.tidy(() => {
     const [b, h, w, c] = x.shape;
     // Each pixel's channel vector becomes a 1-D signal; convolving its squares with n ones
     // ("same" padding: (n-1)/2 zeros each side) gives the paper's clipped window sum.
     const squares = tf.reshape(tf.square(x), [b * h * w, c, 1]) as tf.Tensor3D;
-    const window = tf.ones([s.size, 1, 1]) as tf.Tensor3D;
-    const sums = tf.reshape(tf.conv1d(squares, window, 1, "same"), x.shape);
-    return tf.div(x, tf.pow(tf.add(tf.mul(sums, alpha), s.k), s.beta)) as tf.Tensor4D;
+    const window = tf.ones([size, 1, 1]) as tf.Tensor3D;
+    return tf.reshape(tf.conv1d(squares, window, 1, "same"), x.shape) as tf.Tensor4D;
   });
+}
+
+/**
+ * How much a unit's output changes, relatively, between two LRN settings at
+ * window sum S: b = a / (k + alpha S)^beta, so |b_to / b_from - 1|. While
+ * alpha S is small against k the divisors are both about k^beta and the change
+ * is small; once alpha S passes k, it tends to (alpha_from / alpha_to)^beta - 1.
+ * That is why one change of alpha can matter a lot on loud activations and
+ * hardly at all on quiet ones.
+ */
+export function lrnRelativeChange(S: number, from: LrnConfig, to: LrnConfig): number {
+  if (!(S >= 0)) throw new Error(`lrnRelativeChange: S is a sum of squares (>= 0), got ${S}.`);
+  const f = resolveLrnConfig(from);
+  const t = resolveLrnConfig(to);
+  return Math.abs((f.k + effectiveAlpha(f) * S) ** f.beta / (t.k + effectiveAlpha(t) * S) ** t.beta - 1);
 }
 
 // Layers see unknown sizes as null; show them, where join() would print nothing.
