@@ -3,7 +3,7 @@
 // of training (the embedded set is prepared before the clock starts; its
 // generation is not counted). Writes bench/results/laptop-profile.json, which
 // notebooks 08 and 09 and the README read.
-// Usage: npm run bench -- bench/laptop-profile.ts [--seeds 1,2,3] [--data DIR --name NAME] [--epochs N]
+// Usage: npm run bench -- bench/laptop-profile.ts [--seeds 1,2,3] [--data DIR --name NAME] [--epochs N] [--dropout R]
 //   --data DIR: another prepared dataset (e.g. Fashion-MNIST at 146), written to bench/results/NAME.json.
 import { rmSync } from "node:fs";
 import os from "node:os";
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const dataArg = option("data", "");
   const name = option("name", dataArg ? "laptop-custom" : "laptop-profile");
   const epochs = option("epochs", "") ? Number(option("epochs", "")) : undefined;
+  const dropout = option("dropout", "") ? Number(option("dropout", "")) : undefined;
   const dataDir = dataArg ? path.resolve(dataArg) : (await embeddedDataset("laptop", { size: profile.recordSize })).dir;
   const dataset = openDataset(dataDir);
   const data = { dir: path.relative(process.cwd(), dataDir), classes: dataset.classes.length, train: dataset.split("train").length, val: dataset.split("val").length, source: dataset.manifest.preprocessing.source };
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     rmSync(runDir, { recursive: true, force: true });
     const before = load();
     const t0 = performance.now();
-    const r = await train({ runDir, profile: "laptop", seed, data: dataDir, epochs, progress: "lines" });
+    const r = await train({ runDir, profile: "laptop", seed, data: dataDir, epochs, ...(dropout !== undefined ? { modelOptions: { dropout } } : {}), progress: "lines" });
     const seconds = (performance.now() - t0) / 1000;
     r.model.dispose();
     const last = r.final!;
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     engine: { engine: engine.engine, backend: engine.backend, details: engine.details },
     data,
     embeddedSet: dataArg ? undefined : EMBEDDED_SETS.laptop,
-    recipe: { ...profile, schedule: describeSchedule(profile.schedule, epochs ?? profile.epochs), epochs: epochs ?? profile.epochs },
+    recipe: { ...profile, modelOptions: { ...profile.modelOptions, ...(dropout !== undefined ? { dropout } : {}) }, schedule: describeSchedule(profile.schedule, epochs ?? profile.epochs), epochs: epochs ?? profile.epochs },
     seeds,
     summary: { valTop1Error: top1, valTop5Error: meanSd(runs.map((r) => r.valTop5Error)), trainTop1Error: meanSd(runs.map((r) => r.trainTop1Error)), seconds: secs },
     runs,

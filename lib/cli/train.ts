@@ -26,6 +26,8 @@ ${PROFILES.map((p) => `                      ${p}: ${TRAIN_PROFILES[p].model}, $
   --epochs N        total epochs (with --resume: train up to N)
   --batch N         batch size
   --lr X            initial learning rate
+  --dropout R       dropout rate on fc6 and fc7 (paper 0.5; the laptop profile has
+                    none, to fit its time budget: see lib/train/profiles.ts)
   --seed N          seeds weights, data order, augmentation and dropout (default 1)
   --init DIR        fine-tune: start from a model folder (model.json + card.json,
                     e.g. alexnet import-torch) or a run folder (its best
@@ -59,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       "features-lr": { type: "string" },
       workers: { type: "string" },
       "keep-last": { type: "string" },
+      dropout: { type: "string" },
       resume: { type: "boolean" },
       json: { type: "boolean" },
     },
@@ -73,6 +76,8 @@ export async function run(argv: string[]): Promise<number> {
   if (featuresLrScale === 0) throw new UsageError("--features-lr 0: use --freeze features to keep conv1..conv5 as they are");
   if (values.freeze === "features" && featuresLrScale !== undefined && featuresLrScale !== 1) throw new UsageError("--freeze features with --features-lr: frozen layers do not learn at any rate; choose one");
   const lr = parseNumber("lr", values.lr, { min: 0 });
+  const dropout = parseNumber("dropout", values.dropout, { min: 0 });
+  if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout ${values.dropout}: a rate in [0, 1), e.g. 0.5 as the paper has`);
   if (lr === 0) throw new UsageError("--lr 0: the learning rate must be greater than 0");
   const options = {
     runDir: path.resolve(values.out),
@@ -89,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
     keepLast: parseNumber("keep-last", values["keep-last"], { min: 1, integer: true }),
     resume: values.resume ?? false,
+    ...(dropout !== undefined ? { modelOptions: { dropout } } : {}),
   };
 
   const engine = await selectEngine();

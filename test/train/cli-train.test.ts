@@ -38,7 +38,7 @@ const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)
 
 test("train --profile smoke writes metrics, checkpoints and a JSON summary; --resume carries on to more epochs", () => {
   const out = path.join(tmp.dir, "run");
-  const r = alexnet("train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--json");
+  const r = alexnet("train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--dropout", "0.5", "--json");
   assert.equal(r.status, 0, r.stderr);
   const s = lastJson(r.stdout);
   assert.equal(s.status, "completed");
@@ -52,6 +52,7 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
   assert.deepEqual(readdirSync(path.join(out, "checkpoints")).filter((f) => f.startsWith("epoch-")), ["epoch-0001"]);
   assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 1);
   assert.ok(existsSync(path.join(out, "run.json")));
+  assert.equal(JSON.parse(readFileSync(path.join(out, "run.json"), "utf8")).modelOptions.dropout, 0.5, "--dropout reaches the network");
 
   const again = alexnet("train", "--data", data, "--out", out, "--json");
   assert.equal(again.status, 1);
@@ -128,6 +129,7 @@ test("bad fine-tuning flags and an --init folder without a model get errors nami
   // In-process: a usage error is thrown before the engine or the dataset is touched (a spawn costs seconds).
   const cases: [string[], RegExp][] = [
     [["--out", "x", "--freeze", "all"], /--freeze all: use one of features, none/],
+    [["--out", "x", "--dropout", "1"], /--dropout 1: a rate in \[0, 1\)/],
     [["--out", "x", "--features-lr", "0"], /--features-lr 0: use --freeze features/],
     [["--out", "x", "--features-lr", "fast"], /--features-lr fast: expected a number of at least 0/],
     [["--out", "x", "--freeze", "features", "--features-lr", "0.1"], /--freeze features with --features-lr/],
