@@ -431,12 +431,14 @@ const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 
 
 const ratio = (x: number) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : "-");
 
-/** The verdict table in markdown: one row per claim and figure; errors in points, ratios as ×. */
-export function claimsTable(report: ClaimsReport): string {
-  const rows = ["| claim | metric | paper | control | treatment | effect (95% interval) | verdict | holds the paper's size | to resolve it |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"];
-  for (const c of report.claims) {
+export const CLAIMS_COLUMNS = ["claim", "metric", "paper", "control", "treatment", "effect (95% interval)", "verdict", "holds the paper's size", "to resolve it"] as const;
+
+/** One row per claim and figure (for showTable or markdown): errors in points, ratios as ×. `ids` keeps only those claims. */
+export function claimsRows(report: ClaimsReport, ids?: readonly string[]): string[][] {
+  const rows: string[][] = [];
+  for (const c of report.claims.filter((x) => !ids || ids.includes(x.id))) {
     if (c.status === "not applicable" || c.figures.length === 0) {
-      rows.push(`| ${c.title} (${c.section}) | - | - | - | - | - | ${c.status === "not applicable" ? "not applicable" : "not measured"}: ${c.why ?? ""} | - | - |`);
+      rows.push([`${c.title} (${c.section})`, "-", "-", "-", "-", "-", `${c.status === "not applicable" ? "not applicable" : "not measured"}: ${c.why ?? ""}`, "-", "-"]);
       continue;
     }
     const [ctl, trt] = c.configurations;
@@ -450,11 +452,16 @@ export function claimsTable(report: ClaimsReport): string {
       const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
       const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
       const resolve = f.toResolve === undefined ? "-" : f.toResolve.seeds !== undefined ? `${f.toResolve.seeds} seeds` : f.toResolve.images !== undefined ? `${f.toResolve.images} images` : "-";
-      rows.push(
-        `| ${c.title} (${c.section}) | ${f.metric} | ${paper} | ${ctl.name}: ${cell(ctl[f.metric])} | ${trt.name}: ${cell(trt[f.metric])} | ${measured} | ${verdict} | ${f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no"} | ${resolve} |`,
-      );
+      rows.push([`${c.title} (${c.section})`, f.metric, paper, `${ctl.name}: ${cell(ctl[f.metric])}`, `${trt.name}: ${cell(trt[f.metric])}`, measured, verdict, f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no", resolve]);
     }
   }
-  const notes = report.claims.filter((c) => c.data).map((c) => `${c.title}: ${c.data}.`);
+  return rows;
+}
+
+/** The verdict table in markdown, with a note for each claim measured on other data. */
+export function claimsTable(report: ClaimsReport, ids?: readonly string[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const rows = [line(CLAIMS_COLUMNS), line(CLAIMS_COLUMNS.map(() => "---")), ...claimsRows(report, ids).map(line)];
+  const notes = report.claims.filter((c) => c.data && (!ids || ids.includes(c.id))).map((c) => `${c.title}: ${c.data}.`);
   return [...rows, ...(notes.length ? ["", ...notes] : [])].join("\n");
 }

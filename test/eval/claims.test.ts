@@ -9,7 +9,7 @@ import { buildFigure1Net } from "../../lib/model/figure1";
 import { prepareDataset } from "../../lib/data/prepare";
 import { openSource } from "../../lib/data/sources/index";
 import { trainProfile } from "../../lib/train/profiles";
-import { claimsTable, isGreyscale, reproduce, settingsKey } from "../../lib/eval/claims";
+import { CLAIMS_COLUMNS, claimsRows, claimsTable, isGreyscale, reproduce, settingsKey } from "../../lib/eval/claims";
 import { PAPER_CLAIMS, claimById, differingSettings } from "../../lib/eval/paper-claims";
 import { tempDir } from "../helpers/notebooks";
 import { idxBytes, idxImages, put } from "../helpers/sources";
@@ -122,6 +122,8 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
   assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/, "the claim on other data says which");
   assert.match(table, /not read: the control did not learn/);
+  assert.deepEqual(claimsRows(report, ["lrn"]).map((r) => r[1]), ["valTop1Error", "valTop5Error"], "a notebook's subset: LRN's two figures");
+  assert.equal(claimsRows(report, ["lrn"])[0].length, CLAIMS_COLUMNS.length);
   assert.doesNotMatch(table, /\| (reproduced|opposite|below resolution) \|/, "no verdict is shown for a model at chance");
 
   // Run again: nothing trains, and the report is the same.
