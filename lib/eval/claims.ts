@@ -458,6 +458,22 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
   return rows;
 }
 
+/**
+ * One sentence per claim and figure, computed from the report, for a notebook's
+ * prose to stand on: the verdict, the measured effect against the paper's, and
+ * what would resolve it. Whatever the verdict, the sentence says it.
+ */
+export function claimSentences(report: ClaimsReport, ids?: readonly string[]): string[] {
+  const rows = claimsRows(report, ids);
+  return rows.map((r) => {
+    const [claim, metric, paper, , , measured, verdict, holds, resolve] = r;
+    if (verdict.startsWith("not read") || verdict.startsWith("not applicable") || verdict.startsWith("not measured")) return `${claim}, ${metric}: ${verdict}.`;
+    const size = holds === "yes" ? "; the interval holds the paper's figure" : holds === "no" ? "; the interval does not hold the paper's figure" : "";
+    const more = verdict.startsWith("below resolution") && resolve !== "-" ? `; about ${resolve} would resolve an effect of the paper's size at this spread` : "";
+    return `${claim}, ${metric}: ${verdict}. Measured ${measured} against the paper's ${paper}${size}${more}.`;
+  });
+}
+
 /** The verdict table in markdown, with a note for each claim measured on other data. */
 export function claimsTable(report: ClaimsReport, ids?: readonly string[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
