@@ -6,7 +6,7 @@
 // needs many passes, so the default is a 2,000-image subset seen 16 times (the
 // laptop run's 32,000 images in all), not the laptop set's 4 passes.
 // Writes bench/results/augmentation.json (notebook 07 reads it).
-// Usage: npm run bench -- bench/augmentation.ts [--per-class 200] [--epochs 16] [--seeds 1,2,3]
+// Usage: npm run bench -- bench/augmentation.ts [--per-class 200] [--epochs 16] [--seeds 1,2,3,4,5,6]
 import os from "node:os";
 import path from "node:path";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const engine = await selectEngine();
   const perClass = Number(option("per-class", "200"));
   const epochs = Number(option("epochs", "16"));
-  const seeds = option("seeds", "1,2,3").split(",").map(Number);
+  const seeds = option("seeds", "1,2,3,4,5,6").split(",").map(Number);
   const profile = trainProfile("laptop");
   const data = await embeddedDataset("laptop", { size: profile.recordSize, perClass: { train: perClass, val: 100 } });
   const images = data.dataset.split("train").length;
