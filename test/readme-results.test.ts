@@ -32,3 +32,22 @@ test("every figure the README quotes from bench/results/ is the committed one", 
     assert.equal(Number(value), Number(shown.toFixed(decimals)), `${text}: the file says ${shown.toFixed(decimals)}`);
   }
 });
+
+test("the README's claims tables are the committed ones, regenerated from bench/results/claims-*.json", async () => {
+  const { claimsTable } = await import("../lib/eval/claims");
+  const { CLAIMS_RESULTS } = await import("../lib/viz/claims");
+  const readme = readFileSync(path.join(root, "README.md"), "utf8");
+  for (const name of CLAIMS_RESULTS) {
+    const start = `<!-- ${name}: generated from bench/results/${name}.json -->`;
+    const end = `<!-- end of ${name} -->`;
+    const r = committedResult<Parameters<typeof claimsTable>[0]>(name, root);
+    const i = readme.indexOf(start);
+    if (!r) {
+      assert.equal(i, -1, `the README shows ${name} but bench/results/${name}.json is missing`);
+      continue;
+    }
+    assert.ok(i >= 0, `bench/results/${name}.json is committed; the README should show its table between "${start}" and "${end}"`);
+    const block = readme.slice(i + start.length, readme.indexOf(end, i)).trim();
+    assert.equal(block, claimsTable(r.result), `the README's ${name} table is not the committed one; paste claimsTable's output (bench/results/${name}.md holds it)`);
+  }
+});

@@ -194,7 +194,7 @@ function readFinished(file: string, identity: FinishedFile["identity"]): Finishe
   if (!existsSync(file)) return { identity, runs: [], figure1: [] };
   const kept = JSON.parse(readFileSync(file, "utf8")) as FinishedFile;
   if (JSON.stringify(kept.identity) !== JSON.stringify(identity)) {
-    throw new Error(`${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the file to start again.`);
+    throw new Error(`${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the folder ${path.dirname(file)} (its run folders too) to start again.`);
   }
   return { ...kept, figure1: kept.figure1 ?? [] };
 }
@@ -408,9 +408,9 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
   let effect: SeedEffect | PairedImagesEffect;
   if (claim.testTime) {
     const top5 = f.metric === "valTop5Error";
-    const concat = (pick: (r: RunRecord) => string | undefined) => control.flatMap((r) => unbits(pick(r)!));
-    // Pooled over seeds: under "no effect" every discordant image is a fair coin whatever its seed.
-    effect = pairedImages(concat((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)), concat((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)), paper);
+    // One answer sheet per seed's model; pairedImages averages them within each image.
+    const sheets = (pick: (r: RunRecord) => string | undefined) => control.map((r) => unbits(pick(r)!));
+    effect = pairedImages(sheets((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)), sheets((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)), paper);
   } else {
     effect = seedDifference(control.map((r) => metricOf(r, f.metric)), treatment.map((r) => metricOf(r, f.metric)), paper);
   }
@@ -428,6 +428,10 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : "-");
 const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}` : "-");
+
+/** What the overfittingGap rows measure, and the bias they carry. */
+export const OVERFITTING_NOTE =
+  "overfittingGap is validation top-1 minus the trainer's training top-1, which is counted on the batches as trained: augmented, with dropout on. A treatment that turns on dropout or random crops makes its own training batches harder, so part of its smaller gap comes from that; a training error measured in inference mode on centre crops would not carry this bias.";
 
 const ratio = (x: number) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : "-");
 
@@ -451,7 +455,9 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
       const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
       const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
-      const resolve = f.toResolve === undefined ? "-" : f.toResolve.seeds !== undefined ? `${f.toResolve.seeds} seeds` : f.toResolve.images !== undefined ? `${f.toResolve.images} images` : "-";
+      // Infinity (no number of seeds or images at this spread) is null once the report has been through JSON.
+      const count = (n: number | null | undefined, what: string) => (n === undefined ? undefined : n === null || !Number.isFinite(n) ? `beyond ${what === "seeds" ? "1,000 seeds" : "any number of images"}` : `${n} ${what}`);
+      const resolve = f.toResolve === undefined ? "-" : (count(f.toResolve.seeds, "seeds") ?? count(f.toResolve.images, "images") ?? "-");
       rows.push([`${c.title} (${c.section})`, f.metric, paper, `${ctl.name}: ${cell(ctl[f.metric])}`, `${trt.name}: ${cell(trt[f.metric])}`, measured, verdict, f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no", resolve]);
     }
   }
@@ -469,7 +475,7 @@ export function claimSentences(report: ClaimsReport, ids?: readonly string[]): s
     const [claim, metric, paper, , , measured, verdict, holds, resolve] = r;
     if (verdict.startsWith("not read") || verdict.startsWith("not applicable") || verdict.startsWith("not measured")) return `${claim}, ${metric}: ${verdict}.`;
     const size = holds === "yes" ? "; the interval holds the paper's figure" : holds === "no" ? "; the interval does not hold the paper's figure" : "";
-    const more = verdict.startsWith("below resolution") && resolve !== "-" ? `; about ${resolve} would resolve an effect of the paper's size at this spread` : "";
+    const more = !verdict.startsWith("below resolution") || resolve === "-" ? "" : resolve.startsWith("beyond") ? `; an effect of the paper's size is ${resolve} at this spread` : `; about ${resolve} would resolve an effect of the paper's size at this spread`;
     return `${claim}, ${metric}: ${verdict}. Measured ${measured} against the paper's ${paper}${size}${more}.`;
   });
 }
@@ -478,6 +484,8 @@ export function claimSentences(report: ClaimsReport, ids?: readonly string[]): s
 export function claimsTable(report: ClaimsReport, ids?: readonly string[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   const rows = [line(CLAIMS_COLUMNS), line(CLAIMS_COLUMNS.map(() => "---")), ...claimsRows(report, ids).map(line)];
-  const notes = report.claims.filter((c) => c.data && (!ids || ids.includes(c.id))).map((c) => `${c.title}: ${c.data}.`);
+  const shown = report.claims.filter((c) => !ids || ids.includes(c.id));
+  const notes = shown.filter((c) => c.data).map((c) => `${c.title}: ${c.data}.`);
+  if (shown.some((c) => c.figures.some((f) => f.metric === "overfittingGap"))) notes.push(OVERFITTING_NOTE);
   return [...rows, ...(notes.length ? ["", ...notes] : [])].join("\n");
 }

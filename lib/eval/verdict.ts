@@ -89,21 +89,24 @@ export function seedLogRatio(control: readonly number[], treatment: readonly num
 
 export interface PairedImagesEffect extends Interval {
   kind: "mcnemar";
+  /** Validation images (the unit of the test), and how many models (seeds) answered each. */
   images: number;
-  /** Images the control got wrong and the treatment right. */
+  seeds: number;
+  /** Images the treatment got right more often than the control, over the seeds. */
   fixed: number;
-  /** Images the control got right and the treatment wrong. */
+  /** Images the control got right more often than the treatment. */
   broken: number;
-  /** Exact two-sided McNemar p-value (binomial on fixed + broken at 1/2). */
+  /** Exact two-sided sign test on fixed against broken (McNemar's exact test with one seed). */
   p: number;
   paper: number;
   verdict: Verdict;
   containsPaper: boolean;
   /**
-   * Images a paired test at this discordance would need before its half-width is
-   * below |paper|: 1.96^2 (q - paper^2) / paper^2 for a discordance q. Infinity
-   * when q < |paper|: so few images change their answer that the paper's effect
-   * cannot happen here at all.
+   * Validation images a test at this spread would need before its half-width is
+   * below |paper|: (1.96 sd / paper)^2, sd that of the per-image differences
+   * (with one seed, 1.96^2 (q - paper^2) / paper^2 for a discordance q).
+   * Infinity when images change their answer so rarely that the paper's effect
+   * cannot happen here at all (mean |difference| below |paper|).
    */
   imagesToResolve: number;
 }
@@ -126,36 +129,54 @@ export function mcnemarP(fixed: number, broken: number): number {
 }
 
 /**
- * A test-time claim on one model: error with the treatment minus error with the
- * control, on the same images. `controlWrong[i]` and `treatmentWrong[i]` say
- * whether image i was misclassified. The interval is Wald's for a difference of
- * paired proportions; the verdict reads it as for seeds, and the McNemar p-value
- * is reported beside it.
+ * A test-time claim: error with the treatment minus error with the control, on
+ * the same validation images, by the same models. `controlWrong[s][i]` says
+ * whether seed s's model got image i wrong. The image is the unit: a model
+ * trained on another seed sees the same hard images, so seeds are averaged
+ * within each image, not counted as more images. The interval is a normal one
+ * over the per-image differences (Wald's for paired proportions with one seed);
+ * the exact sign test on the images that moved gives p, and the verdict needs
+ * both: the interval excluding zero and p below 0.05, so few discordant images
+ * cannot make a verdict on their own.
  */
-export function pairedImages(controlWrong: readonly boolean[], treatmentWrong: readonly boolean[], paper: number): PairedImagesEffect {
-  if (controlWrong.length !== treatmentWrong.length) throw new Error(`pairedImages: ${controlWrong.length} images against ${treatmentWrong.length}; both must be the same images.`);
-  const images = controlWrong.length;
+export function pairedImages(controlWrong: readonly (readonly boolean[])[], treatmentWrong: readonly (readonly boolean[])[], paper: number): PairedImagesEffect {
+  const seeds = controlWrong.length;
+  if (seeds === 0 || treatmentWrong.length !== seeds) throw new Error(`pairedImages: ${seeds} control answer sheets against ${treatmentWrong.length} treatment ones; give one of each per seed.`);
+  const images = controlWrong[0].length;
   if (images === 0) throw new Error("pairedImages: no images.");
+  for (const sheet of [...controlWrong, ...treatmentWrong]) if (sheet.length !== images) throw new Error(`pairedImages: answer sheets of ${images} and ${sheet.length} images; every sheet must cover the same images.`);
   let fixed = 0;
   let broken = 0;
+  let sum = 0;
+  let sumSq = 0;
+  let sumAbs = 0;
   for (let i = 0; i < images; i++) {
-    if (controlWrong[i] && !treatmentWrong[i]) fixed++;
-    if (!controlWrong[i] && treatmentWrong[i]) broken++;
+    let d = 0;
+    for (let k = 0; k < seeds; k++) d += Number(treatmentWrong[k][i]) - Number(controlWrong[k][i]);
+    if (d < 0) fixed++;
+    if (d > 0) broken++;
+    const x = d / seeds;
+    sum += x;
+    sumSq += x * x;
+    sumAbs += Math.abs(x);
   }
-  const mean = (broken - fixed) / images;
-  const discordance = (fixed + broken) / images;
-  const half = (1.96 * Math.sqrt(Math.max(0, discordance - mean * mean))) / Math.sqrt(images);
+  const mean = sum / images;
+  const variance = Math.max(0, sumSq / images - mean * mean);
+  const half = (1.96 * Math.sqrt(variance)) / Math.sqrt(images);
   const interval = { mean, low: mean - half, high: mean + half };
+  const p = mcnemarP(fixed, broken);
+  const byInterval = verdictOf(interval, paper);
   return {
     kind: "mcnemar",
     ...interval,
     images,
+    seeds,
     fixed,
     broken,
-    p: mcnemarP(fixed, broken),
+    p,
     paper,
-    verdict: verdictOf(interval, paper),
+    verdict: p < 0.05 ? byInterval : "below resolution",
     containsPaper: containsPaper(interval, paper),
-    imagesToResolve: discordance < Math.abs(paper) ? Infinity : Math.ceil((1.96 ** 2 * (discordance - paper * paper)) / (paper * paper)),
+    imagesToResolve: sumAbs / images < Math.abs(paper) ? Infinity : Math.ceil((1.96 ** 2 * variance) / (paper * paper)),
   };
 }

@@ -1,7 +1,7 @@
 // The committed measurement of a notebook's claims (bench/results/claims-*.json,
 // written by `alexnet reproduce --results NAME`), shown as a table with one
 // computed sentence per figure, so a notebook's prose never retypes a verdict.
-import { CLAIMS_COLUMNS, type ClaimsReport, claimSentences, claimsRows } from "../eval/claims";
+import { CLAIMS_COLUMNS, type ClaimsReport, OVERFITTING_NOTE, claimSentences, claimsRows } from "../eval/claims";
 import { committedResult, provenance } from "../eval/results";
 import { showTable } from "./display";
 
@@ -19,6 +19,7 @@ export function showCommittedClaims(ids: readonly string[], results: readonly st
     const d = r.result.data;
     showTable([...CLAIMS_COLUMNS], rows, `${name}: ${r.result.profile} profile, ${r.result.seeds.length} seeds, ${d.train} training and ${d.val} validation images (${d.dir}); ${provenance(r)}`);
     for (const sentence of claimSentences(r.result, ids)) console.log(sentence);
+    if (rows.some((row) => row[1] === "overfittingGap")) console.log(OVERFITTING_NOTE);
     shown++;
   }
   if (shown === 0) console.log(`No committed measurement of ${ids.join(", ")} yet (bench/results/claims-*.json); \`npx alexnet reproduce ${ids.join(" ")} --profile laptop --seeds 3 --results embedded\` makes one.`);

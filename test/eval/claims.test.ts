@@ -112,15 +112,16 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   assert.equal(relu.learned.ok, false);
   assert.deepEqual(relu.configurations.map((c) => c.name), ["ReLU", "tanh"]);
   assert.equal(JSON.parse(readFileSync(path.join(dir, "finished.json"), "utf8")).figure1.length, 2 * seeds.length);
-  // Ten patches against the centre: paired by image, over both seeds' validation images.
+  // Ten patches against the centre: paired by image, each image answered by both seeds' models.
   const ten = report.claims.find((c) => c.id === "ten-patch")!;
   assert.equal(ten.figures[0].effect.kind, "mcnemar");
-  assert.equal((ten.figures[0].effect as { images: number }).images, report.data.val * seeds.length);
+  assert.deepEqual([(ten.figures[0].effect as { images: number }).images, (ten.figures[0].effect as { seeds: number }).seeds], [report.data.val, seeds.length]);
 
   const table = claimsTable(report);
   const [rows, notes] = table.split("\n\n");
+  assert.match(notes, /overfittingGap is validation top-1 minus the trainer's training top-1/, "the gap rows say what their training error is");
   assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
-  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/, "the claim on other data says which");
+  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/m, "the claim on other data says which");
   assert.match(table, /not read: the control did not learn/);
   assert.deepEqual(claimsRows(report, ["lrn"]).map((r) => r[1]), ["valTop1Error", "valTop5Error"], "a notebook's subset: LRN's two figures");
   assert.equal(claimsRows(report, ["lrn"])[0].length, CLAIMS_COLUMNS.length);

@@ -77,7 +77,7 @@ test("mcnemarP is the exact binomial test on the discordant images", () => {
 test("pairedImages: fixed and broken counts, a Wald interval, and the images that would resolve the paper", () => {
   // 100 images: the control misses 0..19, the treatment 10..24: 10 fixed, 5 broken.
   const pattern = (n: number, from: number, to: number) => Array.from({ length: n }, (_, i) => i % 100 >= from && i % 100 < to);
-  const e = pairedImages(pattern(100, 0, 20), pattern(100, 10, 25), -0.05);
+  const e = pairedImages([pattern(100, 0, 20)], [pattern(100, 10, 25)], -0.05);
   assert.equal(e.fixed, 10);
   assert.equal(e.broken, 5);
   close(e.mean, -0.05);
@@ -87,14 +87,28 @@ test("pairedImages: fixed and broken counts, a Wald interval, and the images tha
   assert.equal(e.verdict, "below resolution");
   assert.equal(e.imagesToResolve, Math.ceil((1.96 ** 2 * (0.15 - 0.0025)) / 0.0025));
   // Three times the images, the same pattern: past that estimate, and resolved.
-  const big = pairedImages(pattern(300, 0, 20), pattern(300, 10, 25), -0.05);
+  const big = pairedImages([pattern(300, 0, 20)], [pattern(300, 10, 25)], -0.05);
   assert.ok(big.images > e.imagesToResolve);
   assert.equal(big.verdict, "reproduced");
   assert.ok(big.p < 0.05 && e.p > 0.05, `${big.p} ${e.p}`);
   // The same answers both ways: zero effect, below resolution.
-  const none = pairedImages(pattern(100, 0, 20), pattern(100, 0, 20), -0.01);
+  const none = pairedImages([pattern(100, 0, 20)], [pattern(100, 0, 20)], -0.01);
   assert.equal(none.mean, 0);
   assert.equal(none.verdict, "below resolution");
   assert.equal(none.imagesToResolve, Infinity, "no image changes its answer: no number of images shows an effect");
-  assert.throws(() => pairedImages([true], [true, false], -0.01), /same images/);
+  assert.throws(() => pairedImages([[true]], [[true, false]], -0.01), /same images/);
+  assert.throws(() => pairedImages([[true]], [], -0.01), /one of each per seed/);
+  // Five images fixed, none broken, of 1,000: Wald's interval excludes zero, the exact test (p = 1/16) does not.
+  const few = pairedImages([Array.from({ length: 1000 }, (_, i) => i < 5)], [Array.from({ length: 1000 }, () => false)], -0.005);
+  assert.ok(few.high < 0, `${few.high}`);
+  close(few.p, 0.0625);
+  assert.equal(few.verdict, "below resolution", "a handful of discordant images cannot make a verdict");
+  // Seeds are not more images: two models with the same answers are one image sheet's worth of evidence.
+  const twice = pairedImages([pattern(100, 0, 20), pattern(100, 0, 20)], [pattern(100, 10, 25), pattern(100, 10, 25)], -0.05);
+  assert.deepEqual([twice.images, twice.seeds, twice.fixed, twice.broken], [100, 2, 10, 5]);
+  close(twice.low, e.low);
+  close(twice.high, e.high);
+  // Two seeds that disagree on an image cancel there: it counts as neither fixed nor broken.
+  const split = pairedImages([pattern(100, 0, 20), pattern(100, 0, 0)], [pattern(100, 0, 0), pattern(100, 0, 20)], -0.05);
+  assert.deepEqual([split.fixed, split.broken, split.mean], [0, 0, 0]);
 });
