@@ -96,6 +96,19 @@ export function activationMemory(model: tf.LayersModel, batch: number): { layers
   return { layers, totalBytes: layers.reduce((a, l) => a + l.bytes, 0) };
 }
 
+/**
+ * A floor on what training needs per card: every layer's outputs for the batch,
+ * their gradients (as large, while the backward pass runs), and the weights with
+ * their gradients and the momentum (3 x 4 bytes a parameter), split evenly over
+ * `cards`. Convolution workspace and data buffers come on top.
+ */
+export function trainingMemoryPerCard(model: tf.LayersModel, batch: number, cards = 1): { activationBytes: number; weightStateBytes: number; perCardBytes: number } {
+  if (!(Number.isInteger(cards) && cards >= 1)) throw new Error(`trainingMemoryPerCard: cards must be a whole number >= 1, got ${cards}.`);
+  const activationBytes = activationMemory(model, batch).totalBytes;
+  const weightStateBytes = 3 * 4 * model.countParams();
+  return { activationBytes, weightStateBytes, perCardBytes: (2 * activationBytes + weightStateBytes) / cards };
+}
+
 export interface TowerTraffic {
   /** The layer whose input crosses between the towers. */
   into: string;
