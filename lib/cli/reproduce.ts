@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { UsageError, parse } from "./args";
+import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
 import { CLAIMS_BUDGET, claimsTable, reproduce } from "../eval/claims";
 import { PAPER_CLAIMS, claimById } from "../eval/paper-claims";
@@ -28,7 +28,9 @@ step; run the same command again to carry on (finished runs are kept).
   --out DIR       run folders, finished.json, claims.json and claims.md
                   (default runs/claims-PROFILE-DATA)
   --results NAME  also write bench/results/claims-NAME.json and .md, the course's
-                  committed evidence (maintainers: --profile laptop --results embedded)
+                  committed evidence (maintainers: --profile laptop --results embedded);
+                  it replaces the file: claims not run this time are dropped from it
+  --workers N     loader threads (0: in-process)
   --json          print the report as JSON on the last line`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -69,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       seeds: Array.from({ length: n }, (_, i) => i + 1),
       data: values.data,
       dir: out,
-      workers: values.workers === undefined ? undefined : Number(values.workers),
+      workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
       signal: controller.signal,
       progress: quiet ? "silent" : process.stderr.isTTY ? "tty" : "lines",
       onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.claim}: ${r.configuration}, seed ${r.seed}${r.kept ? " (kept from an earlier run)" : ""}`),

@@ -68,5 +68,5 @@ test("showCommittedClaims shows the committed table and its sentences, or says h
   const text = logs.join("\n");
   assert.match(text, /claims-test: laptop profile, 3 seeds, 2000 training and 1000 validation images/);
   assert.match(text, /valTop1Error: reproduced\. Measured -2\.0/);
-  assert.match(text, /No committed measurement of pooling yet .*alexnet reproduce pooling --profile laptop --seeds 3 --results embedded/);
+  assert.match(text, /No committed measurement of pooling yet .*alexnet reproduce --profile laptop --seeds 3 --results embedded` measures every claim \(`npx alexnet reproduce pooling --profile laptop` these alone/);
 });
