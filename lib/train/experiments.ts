@@ -4,11 +4,14 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { InMemorySplit } from "../data/in-memory";
 import { type EpochLog, type FitOptions, epochsToReach, fit, stepsToReach } from "./fit";
+import { NonFiniteLossError } from "./guard";
 
 export interface Trial {
   learningRate: number;
-  /** Training error after the trial's epochs. */
+  /** Training error after the trial's epochs (1 when the loss diverged). */
   trainError: number;
+  /** The loss became NaN or infinite: this rate is too high for the network. */
+  diverged?: boolean;
 }
 
 export interface RunResult {
@@ -50,10 +53,17 @@ export async function compareNetworks(builders: Record<string, () => tf.LayersMo
     const trials: Trial[] = [];
     for (const learningRate of options.learningRates.length > 1 ? options.learningRates : []) {
       const model = build();
-      const history = await fit(model, train, { ...common, epochs: options.searchEpochs, learningRate });
-      model.dispose();
-      const last = history[history.length - 1]?.trainError ?? 1;
-      trials.push({ learningRate, trainError: Number.isFinite(last) ? last : 1 });
+      try {
+        const history = await fit(model, train, { ...common, epochs: options.searchEpochs, learningRate });
+        const last = history[history.length - 1]?.trainError ?? 1;
+        trials.push({ learningRate, trainError: Number.isFinite(last) ? last : 1 });
+      } catch (err) {
+        // A rate that makes the loss diverge is a failed trial, as bad as chance or worse; the search goes on.
+        if (!(err instanceof NonFiniteLossError)) throw err;
+        trials.push({ learningRate, trainError: 1, diverged: true });
+      } finally {
+        model.dispose();
+      }
     }
     const learningRate = trials.length ? trials.reduce((a, b) => (b.trainError < a.trainError ? b : a)).learningRate : options.learningRates[0];
     const model = build();

@@ -38,6 +38,12 @@ test("compareNetworks keeps each network's best learning rate and trains it to t
   assert.equal(seen.filter((s) => s === "a").length, results[0].history.length, "onEpoch sees every epoch of the final runs only");
 });
 
+test("a learning rate that makes the loss diverge is a failed trial, not the end of the search", async () => {
+  const [r] = await compareNetworks({ a: linear(4) }, data, { learningRates: [1e38, 0.5], searchEpochs: 2, maxEpochs: 1, batchSize: 16 });
+  assert.deepEqual(r.trials.map((t) => [t.learningRate, t.trainError, t.diverged ?? false]), [[1e38, 1, true], [0.5, r.trials[1].trainError, false]]);
+  assert.equal(r.learningRate, 0.5);
+});
+
 test("a single learning rate skips the search", async () => {
   const [r] = await compareNetworks({ only: linear(3) }, data, { learningRates: [0.1], searchEpochs: 5, maxEpochs: 2, batchSize: 16 });
   assert.deepEqual(r.trials, []);
