@@ -453,7 +453,7 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
       const paper = f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : steps ? ratio(f.paper) : signed(f.paper);
       const measured = e.kind === "log-ratio" ? `${ratio(e.ratio!.mean)} (${ratio(e.ratio!.low)} to ${ratio(e.ratio!.high)})` : `${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)})`;
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
-      const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn (${pct(c.learned.valTop1Error)}% val top-1, chance ${pct(c.learned.chance)}%)`;
+      const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn in every seed (the gate: val top-1 at most ${pct(c.learned.chance / 2)}%, half of chance, in each; its mean ${pct(c.learned.valTop1Error)}%)`;
       const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
       // Infinity (no number of seeds or images at this spread) is null once the report has been through JSON.
       const count = (n: number | null | undefined, what: string) => (n === undefined ? undefined : n === null || !Number.isFinite(n) ? `beyond ${what === "seeds" ? "1,000 seeds" : "any number of images"}` : `${n} ${what}`);
