@@ -12,6 +12,7 @@ import path from "node:path";
 import { embeddedDataset, experimentDataset } from "../data/embedded";
 import { disposeSplit, loadSplit } from "../data/in-memory";
 import { buildFigure1Net } from "../model/figure1";
+import { type InitScheme, layerInit } from "../model/init";
 import { compareNetworks } from "../train/experiments";
 import { openDataset } from "../data/shards";
 import type { DatasetStatistics } from "../data/stats";
@@ -76,6 +77,8 @@ export interface Figure1Record {
   steps: number;
   reached: boolean;
   finalTrainError: number;
+  /** Which data it trained on (Figure 1 picks CIFAR-10, else Fashion-MNIST, else the embedded set): a record on other data is not kept. */
+  data?: string;
 }
 
 /** One finished training run of one configuration and seed. */
@@ -84,7 +87,10 @@ export interface RunRecord {
   seed: number;
   valTop1Error: number;
   valTop5Error: number;
+  /** The trainer's training top-1 of the last epoch: on the batches as trained (augmented, dropout on). */
   trainTop1Error: number;
+  /** The last epoch's model on the training split in inference mode, centre patch: the training error the overfitting gap uses. */
+  trainCentreTop1Error: number;
   /** Training error after the first epoch, to check that it fell. */
   firstTrainTop1Error: number;
   epochs: number;
@@ -96,8 +102,11 @@ export interface RunRecord {
   tenTop5Wrong?: string;
 }
 
+// Bumped when a record's fields or meaning change, so runs of an older harness are not mixed in.
+const HARNESS_VERSION = 2;
+
 interface FinishedFile {
-  identity: { profile: ProfileName; data: string; budget: ClaimsBudget };
+  identity: { profile: ProfileName; data: string; budget: ClaimsBudget; harness: number };
   runs: RunRecord[];
   figure1?: Figure1Record[];
 }
@@ -139,8 +148,15 @@ export interface ClaimResult {
   why?: string;
   /** Which data, when the claim used other data than the report's (Figure 1: CIFAR-10, else Fashion-MNIST, else the embedded set). */
   data?: string;
-  configurations: ({ name: string; role: "control" | "treatment" } & Partial<Record<ClaimMetric | "trainTop1Error", MeanSd>>)[];
-  /** Did the control learn: validation top-1 well below chance (at most half of it) and training error falling, in every seed. */
+  configurations: ({ name: string; role: "control" | "treatment"; learnedSeeds?: number } & Partial<Record<ClaimMetric | "trainTop1Error" | "trainCentreTop1Error", MeanSd>>)[];
+  /**
+   * Whether there is anything to read: in every seed at least one configuration
+   * learned (validation top-1 at most half of chance, training error fell).
+   * Two models at chance show no effect of anything; but an ablation that
+   * learns worse than the recipe is the effect itself, so the gate is not put
+   * on the ablated arm alone (that would hide exactly the large effects).
+   * Figure 1: the faster unit reached the target in every seed.
+   */
   learned: { ok: boolean; chance: number; valTop1Error: number; trainFell: boolean };
   figures: FigureResult[];
 }
@@ -168,7 +184,9 @@ function trainingSettings(s: ClaimSettings): Omit<ClaimSettings, "protocol"> {
 }
 
 // What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/trainer.ts).
-const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towers: 2 } as const;
+const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towers: 2, init: "paper" } as const;
+// The model options a claim may set (ClaimSettings.modelOptions), in the order keys name them.
+const CLAIM_MODEL_OPTIONS = ["dropout", "hiddenBias", "init", "lrn", "omitConv", "pooling", "towers"] as const;
 
 /**
  * A readable, stable name for a run: the settings in which it differs from the
@@ -178,9 +196,19 @@ const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towe
  */
 export function settingsKey(s: ClaimSettings, profile: ProfileName): string {
   const recipe = trainProfile(profile);
-  const model: Record<string, unknown> = { ...BUILDER_DEFAULTS, ...recipe.modelOptions };
+  // Each side as built: the builder's defaults filled in, hiddenBias as the scheme's own when not given.
+  const built = (m: Record<string, unknown>) => {
+    const init = (m.init ?? "paper") as InitScheme;
+    return { ...m, init, hiddenBias: m.hiddenBias ?? layerInit(init, "conv2").bias, schemeBias: layerInit(init, "conv2").bias };
+  };
+  const base: Record<string, unknown> = built({ ...BUILDER_DEFAULTS, ...recipe.modelOptions });
+  const run: Record<string, unknown> = built({ ...BUILDER_DEFAULTS, ...recipe.modelOptions, ...s.modelOptions });
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(s.modelOptions ?? {}).sort(([a], [b]) => a.localeCompare(b))) if (v !== undefined && v !== model[k]) parts.push(`${k}-${String(v)}`);
+  for (const k of CLAIM_MODEL_OPTIONS) {
+    // A starting bias other than its scheme's is named even when the recipe's scheme has that bias ("init-paper" alone would read as biases 1).
+    const differs = run[k] !== base[k] || (k === "hiddenBias" && run.hiddenBias !== run.schemeBias);
+    if (run[k] !== undefined && differs) parts.push(`${k}-${String(run[k])}`);
+  }
   if (s.cropsAndReflections === false) parts.push("centre-crops");
   if (s.lighting !== undefined && s.lighting !== recipe.lighting) parts.push(`lighting-${s.lighting}`);
   if (s.inputScale !== undefined && s.inputScale !== recipe.inputScale) parts.push(`inputScale-${s.inputScale}`);
@@ -205,6 +233,26 @@ function writeFinished(file: string, finished: FinishedFile): void {
   renameSync(tmp, file); // a reader never sees half a file, even after Ctrl-C
 }
 
+/** One run learned: validation top-1 at most half of chance, and its training error fell after the first epoch. */
+export function learnedRun(r: Pick<RunRecord, "valTop1Error" | "trainTop1Error" | "firstTrainTop1Error" | "epochs">, chance: number): boolean {
+  return r.valTop1Error <= chance / 2 && (r.epochs < 2 || r.trainTop1Error < r.firstTrainTop1Error);
+}
+
+/**
+ * The gate before any verdict (ClaimResult.learned), paired by seed: every seed
+ * has a configuration that learned. valTop1Error is the mean over seeds of the
+ * one that learned (the control where both did).
+ */
+export function learnedGate(control: readonly RunRecord[], treatment: readonly RunRecord[], chance: number): ClaimResult["learned"] {
+  const either = control.map((c, i) => (learnedRun(c, chance) ? c : treatment[i]));
+  return {
+    ok: control.length > 0 && control.every((c, i) => learnedRun(c, chance) || learnedRun(treatment[i], chance)),
+    chance,
+    valTop1Error: either.length ? meanSd(either.map((r) => r.valTop1Error)).mean : NaN,
+    trainFell: either.every((r) => r.epochs < 2 || r.trainTop1Error < r.firstTrainTop1Error),
+  };
+}
+
 /** Runs the claims and reports each one's configurations, effects and verdicts. */
 export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport> {
   const profile = parseProfile(options.profile ?? "smoke");
@@ -222,7 +270,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
 
   mkdirSync(options.dir, { recursive: true });
   const finishedFile = path.join(options.dir, "finished.json");
-  const identity = { profile, data: dataDir, budget };
+  const identity = { profile, data: dataDir, budget, harness: HARNESS_VERSION };
   const finished = readFinished(finishedFile, identity);
   const { runs } = finished;
   const figure1 = finished.figure1!;
@@ -279,12 +327,22 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
         status = "interrupted";
         break;
       }
-      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
+      // The trainer's training error is counted on augmented batches with dropout on; the gap wants the
+      // last model's error on the training images as the validation images are seen (centre patch, inference).
+      const target = await openEvalTarget(runDir, { checkpoint: "last" });
+      let trainCentreTop1Error: number;
+      try {
+        trainCentreTop1Error = (await evaluateProtocols(target, ["center"], { workers: options.workers, split: "train" })).center!.top1Error;
+      } finally {
+        await closeEvalTarget(target);
+      }
+      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, trainCentreTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
       runs.push(record);
       writeFinished(finishedFile, finished);
     }
     if (job.testTime) {
-      const target = await openEvalTarget(runDir);
+      // The last epoch's model, as every other claim reads: the best checkpoint was picked by the centre patch's error on these same images.
+      const target = await openEvalTarget(runDir, { checkpoint: "last" });
       try {
         const e = await evaluateProtocols(target, ["center", "ten-crop"], { workers: options.workers });
         const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) => ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
@@ -314,21 +372,23 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
     if (control.length < seeds.length || treatment.length < seeds.length || (claim.testTime && control.some((r) => r.tenWrong === undefined))) {
       return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
     }
+    const learnedIn = (r: RunRecord) => learnedRun(r, chance);
     const summary = (name: string, role: "control" | "treatment", rs: RunRecord[], top1 = rs.map((r) => r.valTop1Error), top5 = rs.map((r) => r.valTop5Error)) => ({
       name,
       role,
+      learnedSeeds: rs.filter(learnedIn).length,
       valTop1Error: meanSd(top1),
       valTop5Error: meanSd(top5),
       trainTop1Error: meanSd(rs.map((r) => r.trainTop1Error)),
-      overfittingGap: meanSd(rs.map((r) => r.valTop1Error - r.trainTop1Error)),
+      trainCentreTop1Error: meanSd(rs.map((r) => r.trainCentreTop1Error)),
+      overfittingGap: meanSd(rs.map((r) => metricOf(r, "overfittingGap"))),
       earlyTrainTop1Error: meanSd(rs.map((r) => r.firstTrainTop1Error)),
     });
     const rate = (s: string) => unbits(s).filter(Boolean).length / s.length;
     const configurations = claim.testTime
       ? [summary(claim.control.name, "control" as const, control, control.map((r) => rate(r.centreWrong!)), control.map((r) => rate(r.centreTop5Wrong!))), summary(claim.treatment.name, "treatment" as const, control, control.map((r) => rate(r.tenWrong!)), control.map((r) => rate(r.tenTop5Wrong!)))]
       : [summary(claim.control.name, "control", control), summary(claim.treatment.name, "treatment", treatment)];
-    const controlTop1 = meanSd(control.map((r) => r.valTop1Error)).mean;
-    const learned = { ok: control.every((r) => r.valTop1Error <= chance / 2) && control.every((r) => r.epochs < 2 || r.trainTop1Error < r.firstTrainTop1Error), chance, valTop1Error: controlTop1, trainFell: control.every((r) => r.trainTop1Error < r.firstTrainTop1Error) };
+    const learned = learnedGate(control, treatment, chance);
     const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment));
     return { ...base, status: "measured", configurations, learned, figures };
   });
@@ -351,6 +411,9 @@ async function figure1Runs(o: {
   const side = source.dataset.recordShape[0];
   await source.dataset.close();
   try {
+    // Records from other data (CIFAR-10 installed since, or another --data) are trained again.
+    const stale = o.finished.filter((r) => r.data !== source.why);
+    for (const r of stale) o.finished.splice(o.finished.indexOf(r), 1);
     for (const [i, seed] of o.seeds.entries()) {
       const kept = o.finished.some((r) => r.seed === seed);
       o.onRun?.({ claim: "relu", configuration: "ReLU and tanh", seed, index: i, total: o.seeds.length, kept });
@@ -361,7 +424,7 @@ async function figure1Runs(o: {
       const stepsPerEpoch = Math.max(1, Math.floor(train.count / budget.batchSize));
       for (const r of results) {
         const last = r.history.at(-1);
-        o.finished.push({ activation: r.name as "relu" | "tanh", seed, learningRate: r.learningRate, steps: r.stepsToTarget ?? budget.maxEpochs * stepsPerEpoch, reached: r.stepsToTarget !== undefined, finalTrainError: last?.trainError ?? NaN });
+        o.finished.push({ activation: r.name as "relu" | "tanh", seed, learningRate: r.learningRate, steps: r.stepsToTarget ?? budget.maxEpochs * stepsPerEpoch, reached: r.stepsToTarget !== undefined, finalTrainError: last?.trainError ?? NaN, data: source.why });
       }
       o.save();
     }
@@ -398,7 +461,7 @@ function figure1Result(claim: Claim, seeds: number[], records: Figure1Record[], 
 
 function metricOf(r: RunRecord, metric: ClaimMetric): number {
   if (metric === "stepsToTarget") throw new Error("stepsToTarget is Figure 1's metric, measured by figure1Runs.");
-  if (metric === "overfittingGap") return r.valTop1Error - r.trainTop1Error;
+  if (metric === "overfittingGap") return r.valTop1Error - r.trainCentreTop1Error;
   return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
 
@@ -415,6 +478,8 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     effect = seedDifference(control.map((r) => metricOf(r, f.metric)), treatment.map((r) => metricOf(r, f.metric)), paper);
   }
   const sized = f.value !== undefined;
+  // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
+  if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: NaN } : { ...effect, containsPaper: false, seedsToResolve: undefined };
   return {
     metric: f.metric,
     says: f.says,
@@ -431,7 +496,7 @@ const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 
 
 /** What the overfittingGap rows measure, and the bias they carry. */
 export const OVERFITTING_NOTE =
-  "overfittingGap is validation top-1 minus the trainer's training top-1, which is counted on the batches as trained: augmented, with dropout on. A treatment that turns on dropout or random crops makes its own training batches harder, so part of its smaller gap comes from that; a training error measured in inference mode on centre crops would not carry this bias.";
+  "overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode on the centre patch (no dropout, no augmentation), so a treatment that makes its training batches harder does not shrink its gap by that alone.";
 
 const ratio = (x: number) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : "-");
 
@@ -453,7 +518,9 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
       const paper = f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : steps ? ratio(f.paper) : signed(f.paper);
       const measured = e.kind === "log-ratio" ? `${ratio(e.ratio!.mean)} (${ratio(e.ratio!.low)} to ${ratio(e.ratio!.high)})` : `${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)})`;
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
-      const notLearned = steps ? `not read: ${ctl.name} did not reach the target in every seed` : `not read: the control did not learn in every seed (the gate: val top-1 at most ${pct(c.learned.chance / 2)}%, half of chance, in each; its mean ${pct(c.learned.valTop1Error)}%)`;
+      const notLearned = steps
+        ? `not read: ${ctl.name} did not reach the target in every seed`
+        : `not read: in some seed neither configuration learned (the gate: val top-1 at most ${pct(c.learned.chance / 2)}%, half of chance, and training error falling; ${ctl.name} learned in ${ctl.learnedSeeds ?? "?"} seeds, ${trt.name} in ${trt.learnedSeeds ?? "?"})`;
       const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
       // Infinity (no number of seeds or images at this spread) is null once the report has been through JSON.
       const count = (n: number | null | undefined, what: string) => (n === undefined ? undefined : n === null || !Number.isFinite(n) ? `beyond ${what === "seeds" ? "1,000 seeds" : "any number of images"}` : `${n} ${what}`);

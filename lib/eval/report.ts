@@ -34,17 +34,18 @@ export interface EvalTarget {
 }
 
 /**
- * Opens a training run (its best checkpoint, its dataset unless `data` is given)
- * or a model folder with card.json (then `data` is required).
+ * Opens a training run (its best checkpoint, or its newest with `checkpoint:
+ * "last"`; its dataset unless `data` is given) or a model folder with card.json
+ * (then `data` is required).
  */
-export async function openEvalTarget(dir: string, options: { data?: string; out?: string } = {}): Promise<EvalTarget> {
+export async function openEvalTarget(dir: string, options: { data?: string; out?: string; checkpoint?: "best" | "last" } = {}): Promise<EvalTarget> {
   const isRun = existsSync(path.join(dir, "run.json"));
   const isModel = existsSync(path.join(dir, CARD_FILE));
   if (!isRun && !isModel) {
     throw new Error(`${dir} is neither a training run (no run.json; alexnet train --out makes one) nor a model folder (no ${CARD_FILE}; alexnet import-torch --out makes one)${existsSync(dir) ? "" : ": it does not exist"}.`);
   }
   if (!isRun && options.data === undefined) throw new Error(`${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`);
-  const predictor = await loadPredictor(dir, { data: options.data });
+  const predictor = await loadPredictor(dir, { data: options.data, checkpoint: options.checkpoint });
   try {
     const dataDir = options.data ?? readRunConfig(dir).data;
     const dataset = openDataset(dataDir);
@@ -80,15 +81,15 @@ function loaderFor(target: EvalTarget, split: "train" | "val", augment: Protocol
   return createLoader(target.dataset, { split, augment, batchSize: options.batchSize ?? 32, crop: target.crop, mean: target.mean, workers: options.workers });
 }
 
-/** Evaluates the val split with each protocol asked for. */
+/** Evaluates the val split (or `split`) with each protocol asked for. */
 export async function evaluateProtocols(
   target: EvalTarget,
   protocols: readonly Protocol[],
-  options: { batchSize?: number; workers?: number; progress?: "tty" | "lines" | "notebook" | "silent" } = {},
+  options: { batchSize?: number; workers?: number; progress?: "tty" | "lines" | "notebook" | "silent"; split?: "train" | "val" } = {},
 ): Promise<Partial<Record<Protocol, Evaluation>>> {
   const out: Partial<Record<Protocol, Evaluation>> = {};
   for (const protocol of protocols) {
-    const loader = loaderFor(target, "val", protocol, options);
+    const loader = loaderFor(target, options.split ?? "val", protocol, options);
     try {
       out[protocol] = await evaluateModel(target.predictor.model, loader, { ...target.transform, progress: options.progress });
     } finally {

@@ -49,7 +49,7 @@ export interface SeedEffect extends Interval, MeanSd {
   kind: "difference" | "log-ratio";
   /** Treatment minus control for each seed (for "log-ratio": log treatment - log control). */
   perSeed: number[];
-  /** The paper's figure on the same scale (a log for "log-ratio"). */
+  /** The paper's figure on the same scale (a log for "log-ratio"); where the paper gives only a direction, its sign (±1), which the verdict reads. */
   paper: number;
   verdict: Verdict;
   containsPaper: boolean;

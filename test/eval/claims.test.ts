@@ -9,7 +9,7 @@ import { buildFigure1Net } from "../../lib/model/figure1";
 import { prepareDataset } from "../../lib/data/prepare";
 import { openSource } from "../../lib/data/sources/index";
 import { trainProfile } from "../../lib/train/profiles";
-import { CLAIMS_COLUMNS, claimsRows, claimsTable, isGreyscale, reproduce, settingsKey } from "../../lib/eval/claims";
+import { CLAIMS_COLUMNS, type RunRecord, claimsRows, claimsTable, isGreyscale, learnedGate, reproduce, settingsKey } from "../../lib/eval/claims";
 import { PAPER_CLAIMS, claimById, differingSettings } from "../../lib/eval/paper-claims";
 import { tempDir } from "../helpers/notebooks";
 import { idxBytes, idxImages, put } from "../helpers/sources";
@@ -62,6 +62,23 @@ test("settingsKey names a run by how it differs from the recipe, so claims share
   assert.equal(settingsKey(claimById("towers").treatment.settings, "laptop"), "recipe");
   assert.equal(settingsKey(claimById("depth").treatment.settings, "laptop"), "recipe");
   assert.equal(settingsKey(claimById("biases").treatment.settings, "laptop"), "hiddenBias-1_init-paper_inputScale-1");
+  // The paper profile's recipe is the paper's initialisation with biases of 1: that arm is the recipe, trained once.
+  assert.equal(settingsKey(claimById("biases").treatment.settings, "paper"), "recipe");
+  assert.equal(settingsKey(claimById("biases").control.settings, "paper"), "hiddenBias-0");
+  assert.equal(settingsKey(claimById("dropout").control.settings, "paper"), "dropout-0");
+});
+
+test("learnedGate: a seed is readable when either configuration learned; two models at chance are not", () => {
+  const run = (valTop1Error: number, trainTop1Error: number, seed = 1): RunRecord => ({ key: "k", seed, valTop1Error, valTop5Error: 0, trainTop1Error, trainCentreTop1Error: trainTop1Error, firstTrainTop1Error: 0.9, epochs: 10, seconds: 1 });
+  // An ablation that learns worse than the recipe (pooling 2/2 at 48% against chance 90%) is the effect, not a failure to learn.
+  assert.equal(learnedGate([run(0.48, 0.4), run(0.41, 0.4, 2)], [run(0.33, 0.3), run(0.3, 0.3, 2)], 0.9).ok, true);
+  // Seed 2: both at chance.
+  const both = learnedGate([run(0.3, 0.3), run(0.9, 0.89, 2)], [run(0.3, 0.3), run(0.89, 0.9, 2)], 0.9);
+  assert.equal(both.ok, false);
+  // Below half of chance but training error never fell (0.9 after the first epoch and at the end): not learned.
+  assert.equal(learnedGate([run(0.4, 0.9)], [run(0.4, 0.95)], 0.9).ok, false);
+  assert.equal(learnedGate([], [], 0.9).ok, false);
+  assert.equal(learnedGate([run(0.6, 0.5)], [run(0.2, 0.1)], 0.9).valTop1Error, 0.2, "the mean of the configuration that learned");
 });
 
 test("isGreyscale: equal channels and a covariance of one value", () => {
@@ -119,10 +136,19 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
 
   const table = claimsTable(report);
   const [rows, notes] = table.split("\n\n");
-  assert.match(notes, /overfittingGap is validation top-1 minus the trainer's training top-1/, "the gap rows say what their training error is");
+  assert.match(notes, /overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode/, "the gap rows say what their training error is");
   assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
   assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/m, "the claim on other data says which");
-  assert.match(table, /not read: the control did not learn/);
+  assert.match(table, /not read: in some seed neither configuration learned/);
+  // The gap is read on the training images in inference mode, not on the batches as trained.
+  const rec = (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === 1)!;
+  assert.ok(rec.trainCentreTop1Error >= 0 && rec.trainCentreTop1Error <= 1);
+  const dropout = report.claims.find((c) => c.id === "dropout")!;
+  const gap = dropout.figures.find((f) => f.metric === "overfittingGap")!;
+  const recipeGaps = seeds.map((s) => (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === s)!).map((r) => r.valTop1Error - r.trainCentreTop1Error);
+  assert.deepEqual(dropout.configurations[1].overfittingGap!.mean, recipeGaps.reduce((a, b) => a + b) / seeds.length);
+  assert.equal(gap.containsPaper, undefined, "a direction has no size to hold");
+  assert.equal((gap.effect as { seedsToResolve?: number }).seedsToResolve, undefined);
   assert.deepEqual(claimsRows(report, ["lrn"]).map((r) => r[1]), ["valTop1Error", "valTop5Error"], "a notebook's subset: LRN's two figures");
   assert.equal(claimsRows(report, ["lrn"])[0].length, CLAIMS_COLUMNS.length);
   assert.doesNotMatch(table, /\| (reproduced|opposite|below resolution) \|/, "no verdict is shown for a model at chance");
