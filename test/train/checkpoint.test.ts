@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { runCheckpoint } from "../../lib/eval/predict";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
 import {
@@ -170,6 +171,9 @@ test("keepLast keeps the newest checkpoints and the best one by the metric; best
   assert.equal(bestCheckpoint(run), path.join(checkpointsDir(run), "epoch-0002"));
   assert.deepEqual(JSON.parse(readFileSync(path.join(checkpointsDir(run), "best.json"), "utf8")), { checkpoint: "epoch-0002", metric: "valTop1Error", mode: "min", value: 0.4 });
   assert.equal(latestCheckpoint(run), path.join(checkpointsDir(run), "epoch-0006"));
+  // Evaluation takes the best by default; the claims harness asks for the last epoch's.
+  assert.equal(runCheckpoint(run), path.join(checkpointsDir(run), "epoch-0002"));
+  assert.equal(runCheckpoint(run, "last"), path.join(checkpointsDir(run), "epoch-0006"));
 
   // A new best takes over, and the old best becomes prunable.
   const better = await saveCheckpoint(run, { model, optimizer: opt, epoch: 7, step: 70, metrics: { valTop1Error: 0.3 } }, { keepLast: 2, best: { metric: "valTop1Error" } });
