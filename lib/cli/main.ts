@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   reproduce: { summary: "measure the paper's claims over seeds: effects, 95% intervals and verdicts", load: () => import("./reproduce") },
   predict: { summary: "top-5 labels for image files from a run or an imported model", load: () => import("./predict") },
   "import-torch": { summary: "import torchvision's AlexNet checkpoint (.pth or .safetensors) without running its code", load: () => import("./import-torch") },
+  "jupyter-kernel": { summary: "register the notebooks' TypeScript (tslab) kernel with Jupyter, by absolute path", load: () => import("./jupyter-kernel") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
 };
 

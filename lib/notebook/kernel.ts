@@ -26,6 +26,11 @@ export interface KernelOptions {
   env?: NodeJS.ProcessEnv;
   /** How long the kernel may take to answer its first request. */
   startTimeoutMs?: number;
+  /**
+   * A kernelspec's argv ("{connection_file}" is replaced) instead of the runner's
+   * launcher (bin/tslab-kernel.js, which also exits when its parent goes away).
+   */
+  argv?: string[];
 }
 
 const LAUNCHER = path.resolve(__dirname, "..", "..", "bin", "tslab-kernel.js");
@@ -137,7 +142,8 @@ export class Kernel {
       JSON.stringify({ shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab" }),
       { mode: 0o600 },
     );
-    const child = spawn(process.execPath, [LAUNCHER, connectionFile], {
+    const [command, ...args] = options.argv?.map((a) => a.replaceAll("{connection_file}", connectionFile)) ?? [process.execPath, LAUNCHER, connectionFile];
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       detached: true, // its own process group: one kill reaches everything it started
@@ -204,6 +210,14 @@ export class Kernel {
       }
     }
     throw new Error(`the tslab kernel did not answer within ${Math.round(timeoutMs / 1000)} s${this.log ? `:\n${this.log.trim()}` : ""}`);
+  }
+
+  /** The kernel's kernel_info_reply content (its implementation, language_info, ...). */
+  async info(timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const { reply } = this.request(this.shellQueue, "kernel_info_request", {});
+    const got = await Promise.race([reply, sleep(timeoutMs).then(() => undefined)]);
+    if (!got) throw new Error(`the kernel did not answer kernel_info within ${Math.round(timeoutMs / 1000)} s`);
+    return got.content as Record<string, unknown>;
   }
 
   /**
