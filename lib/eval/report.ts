@@ -4,6 +4,7 @@
 // images nearest in fc7 space). `alexnet eval` and notebook 09 both call this;
 // every picture is also written under RUN/eval/ so a terminal user gets it too.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
 import { createLoader, type Loader, type MeanMode } from "../data/loader";
 import { type Dataset, openDataset } from "../data/shards";
@@ -81,6 +82,11 @@ function loaderFor(target: EvalTarget, split: "train" | "val", augment: Protocol
   return createLoader(target.dataset, { split, augment, batchSize: options.batchSize ?? 32, crop: target.crop, mean: target.mean, workers: options.workers });
 }
 
+/** One untimed forward pass per batch size, so that timings that follow exclude the engine's warm-up. */
+export function warmUp(model: tf.LayersModel, crop: number, batchSizes: readonly number[]): void {
+  for (const n of new Set(batchSizes)) tf.tidy(() => void (model.predict(tf.zeros([n, crop, crop, 3])) as tf.Tensor).dataSync());
+}
+
 /** Evaluates the val split (or `split`) with each protocol asked for. */
 export async function evaluateProtocols(
   target: EvalTarget,
@@ -88,6 +94,9 @@ export async function evaluateProtocols(
   options: { batchSize?: number; workers?: number; progress?: "tty" | "lines" | "notebook" | "silent"; split?: "train" | "val" } = {},
 ): Promise<Partial<Record<Protocol, Evaluation>>> {
   const out: Partial<Record<Protocol, Evaluation>> = {};
+  // The first forward pass pays for the engine's set-up (kernels, WebGPU pipelines); one untimed pass of each
+  // input shape first, so each protocol's seconds are its own work (ten patches: ten times the images).
+  warmUp(target.predictor.model, target.crop, protocols.map((p) => (p === "ten-crop" ? 10 : 1) * (options.batchSize ?? 32)));
   for (const protocol of protocols) {
     const loader = loaderFor(target, options.split ?? "val", protocol, options);
     try {

@@ -182,7 +182,8 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
       const secs = (Date.now() - cellStart) / 1000;
       const where = { cell: i + 1, id: cell.id };
       if (outcome.kind === "reply") {
-        cell.execution_count = outcome.reply.execution_count ?? null;
+        // tslab's execute_reply carries no execution_count; number the cells as Jupyter would (1, 2, ... in the order run), so the copy looks executed.
+        cell.execution_count = outcome.reply.execution_count ?? result.cellsRun;
         if (outcome.reply.status === "ok") {
           log(`${name}: cell ${i + 1} (code ${codeIndex}/${result.codeCells}) ok in ${secs.toFixed(1)} s`);
           continue;

@@ -431,7 +431,7 @@ export function curvesFigures(history: EpochMetrics[], chance?: number): { error
       { type: "scatter", mode: "lines+markers", name: "val top-1", x, y: history.map((m) => m.valTop1Error) },
       { type: "scatter", mode: "lines+markers", name: "val top-5", x, y: history.map((m) => m.valTop5Error) },
     ],
-    layout: { title: "error rates", xaxis: { title: "epoch" }, yaxis: { title: "error", range: [0, 1] } },
+    layout: { title: "error rates", xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } },
   };
   if (chance !== undefined && x.length > 0) errors.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [x[0], x[x.length - 1]], y: [chance, chance] });
   const loss: Figure = {
@@ -439,7 +439,7 @@ export function curvesFigures(history: EpochMetrics[], chance?: number): { error
       { type: "scatter", mode: "lines+markers", name: "train loss", x, y: history.map((m) => m.trainLoss) },
       { type: "scatter", mode: "lines+markers", name: "val loss", x, y: history.map((m) => m.valLoss) },
     ],
-    layout: { title: "loss (cross-entropy)", xaxis: { title: "epoch" }, yaxis: { title: "loss" } },
+    layout: { title: "loss (cross-entropy)", xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } },
   };
   return { errors, loss };
 }
@@ -675,8 +675,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       say(formatEpoch(metrics, config.epochs) + (decision.changed ? ` · ${decision.reason}` : ""), decision.changed);
       if (plots) {
         const figures = curvesFigures(history, 1 - 1 / classes);
-        plots.errors.update(figures.errors, formatEpoch(metrics, config.epochs));
-        plots.loss.update(figures.loss, `train loss ${metrics.trainLoss.toFixed(3)}, val loss ${metrics.valLoss.toFixed(3)}`);
+        await plots.errors.update(figures.errors, formatEpoch(metrics, config.epochs));
+        await plots.loss.update(figures.loss, `train loss ${metrics.trainLoss.toFixed(3)}, val loss ${metrics.valLoss.toFixed(3)}`);
       }
       options.onEpoch?.(metrics, history);
       if (options.signal?.aborted && epoch + 1 < config.epochs) {

@@ -31,10 +31,11 @@ export class LiveDisplay {
   private readonly id = `alexnet-${process.pid}-${++nextId}`;
   constructor(private readonly log: (text: string) => void = (t) => console.log(t)) {}
 
-  update(bundle: MimeBundle): void {
+  /** `metadata` is the output's (nbformat): e.g. { "image/png": { width, height } } for the size an image is shown at. */
+  update(bundle: MimeBundle, metadata: Record<string, unknown> = {}): void {
     const write = kernelWriter();
     if (write) {
-      write({ data: bundle, metadata: {}, transient: { display_id: this.id } }, this.shown);
+      write({ data: bundle, metadata, transient: { display_id: this.id } }, this.shown);
     } else if (typeof bundle["text/plain"] === "string") {
       this.log(bundle["text/plain"]);
     }
@@ -43,8 +44,8 @@ export class LiveDisplay {
 }
 
 /** Shows a MIME bundle once. Always include text/plain: it is what the CLI and plain viewers print. */
-export function show(bundle: MimeBundle): void {
-  new LiveDisplay().update(bundle);
+export function show(bundle: MimeBundle, metadata: Record<string, unknown> = {}): void {
+  new LiveDisplay().update(bundle, metadata);
 }
 
 export function escapeHtml(s: string): string {
@@ -64,7 +65,8 @@ export function textTable(columns: string[], rows: Cell[][]): string {
 }
 
 export function htmlTable(columns: string[], rows: Cell[][], caption?: string): string {
-  const td = (c: Cell, tag: string) => `<${tag} style="text-align:${typeof c === "number" ? "right" : "left"}">${escapeHtml(c === null || c === undefined ? "" : String(c))}</${tag}>`;
+  // align, not style: an untrusted notebook keeps attributes but drops inline styles.
+  const td = (c: Cell, tag: string) => `<${tag} align="${typeof c === "number" ? "right" : "left"}">${escapeHtml(c === null || c === undefined ? "" : String(c))}</${tag}>`;
   return [
     "<table>",
     caption ? `<caption>${escapeHtml(caption)}</caption>` : "",

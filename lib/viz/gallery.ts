@@ -5,9 +5,9 @@
 // same pictures as PNG (SVG rasterised by sharp, which embeds data: URI
 // images) or a standalone HTML page.
 import sharp from "sharp";
-import { escapeHtml, show, textTable } from "./display";
+import { escapeHtml, inKernel, show, textTable } from "./display";
 import { figureFormat, writeFigure } from "./files";
-import type { RawImage } from "./images";
+import { type RawImage, showSvg, svgImageBundle } from "./images";
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 const BLUE = "#1f77b4";
@@ -200,7 +200,11 @@ export async function showPredictionGallery(items: PredictionItem[], options: Pr
     else throw new Error(`showPredictionGallery: cannot write "${options.file}"; use a .png or .html file`);
   }
   const text = [options.title, predictionText(items), file ? `written to ${file}` : undefined].filter(Boolean).join("\n");
-  show({ "text/html": html, "text/plain": text });
+  // In the notebook the drawn cards (one PNG), not the HTML: its bars are laid out with inline styles, which untrusted views drop.
+  if (inKernel()) {
+    const { bundle, metadata } = await svgImageBundle(await predictionGallerySvg(items, options), text);
+    show(bundle, metadata);
+  } else show({ "text/plain": text });
   return { html, file };
 }
 
@@ -400,6 +404,6 @@ export async function showConfusionMatrix(counts: number[][] | ArrayLike<number>
   const total = rows.flat().reduce((a, b) => a + b, 0);
   const summary = `${options.title ? `${options.title}: ` : ""}${classNames.length} classes, ${correct} of ${total} correct (${total ? ((100 * correct) / total).toFixed(1) : "0.0"}%)`;
   const table = classNames.length <= 12 ? `\n${textTable(["actual \\ predicted", ...classNames], rows.map((r, i) => [classNames[i], ...r]))}` : "";
-  show({ "image/svg+xml": svg, "text/plain": `${summary}${table}${file ? `\nwritten to ${file}` : ""}` });
+  await showSvg(svg, `${summary}${table}${file ? `\nwritten to ${file}` : ""}`);
   return { svg, file };
 }

@@ -1,7 +1,8 @@
-// Pictures of images: PNG encoding of raw pixels, mosaics for files, and
-// captioned grids for notebooks.
+// Pictures of images: PNG encoding of raw pixels, mosaics for files,
+// captioned grids for notebooks, and SVG drawings as notebook outputs that
+// every viewer shows (trusted or not, nbconvert old or new).
 import sharp from "sharp";
-import { escapeHtml, show } from "./display";
+import { escapeHtml, inKernel, show } from "./display";
 
 export interface RawImage {
   /** Row-major HWC, 8-bit. */
@@ -60,18 +61,61 @@ export interface GridItem {
   caption: string;
 }
 
-/** HTML for captioned images in rows; `size` is the displayed width of each image in CSS pixels. */
-export function imageGridHtml(items: GridItem[], size = 160): string {
-  const figures = items.map(
-    (it) =>
-      `<figure style="margin:4px;width:${size}px;text-align:center"><img src="data:image/png;base64,${it.png.toString("base64")}" style="width:${size}px;image-rendering:pixelated"/><figcaption style="font-size:11px;line-height:1.2">${escapeHtml(it.caption)}</figcaption></figure>`,
-  );
-  return `<div style="display:flex;flex-wrap:wrap">${figures.join("")}</div>`;
+/** Images per row when a grid does not say: about 900 pixels wide, as a notebook's output area is. */
+export function gridColumns(size: number, count: number, width = 900): number {
+  return Math.max(1, Math.min(count, Math.floor(width / (size + 12))));
 }
 
-/** Shows captioned images in a notebook; plain viewers get the captions. */
-export function showImageGrid(items: GridItem[], size = 160): void {
-  show({ "text/html": imageGridHtml(items, size), "text/plain": items.map((it, i) => `[${i}] ${it.caption}`).join("\n") });
+/**
+ * HTML for captioned images, `columns` to a row, each `size` pixels wide. A
+ * table with width attributes and no style attribute: an untrusted notebook
+ * (classic Notebook's sanitiser drops inline styles) and every exporter lay it
+ * out the same way. The PNGs are expected at their shown size (gridImages).
+ */
+export function imageGridHtml(items: GridItem[], size = 160, columns = gridColumns(size, items.length)): string {
+  const cells = items.map((it) => `<td align="center" valign="top" width="${size}"><img src="data:image/png;base64,${it.png.toString("base64")}" width="${size}" alt="${escapeHtml(it.caption)}"/><br/><small>${escapeHtml(it.caption)}</small></td>`);
+  const rows: string[] = [];
+  for (let i = 0; i < cells.length; i += columns) rows.push(`<tr>${cells.slice(i, i + columns).join("")}</tr>`);
+  return `<table class="alexnet-grid">${rows.join("")}</table>`;
+}
+
+/** Each image scaled to `size` pixels wide: small ones pixel by pixel (no CSS can ask for that untrusted), large ones resampled. */
+export async function gridImages(items: GridItem[], size: number): Promise<GridItem[]> {
+  return Promise.all(
+    items.map(async (it) => {
+      const meta = await sharp(it.png).metadata();
+      if (meta.width === size) return it;
+      const png = await sharp(it.png).resize({ width: size, kernel: (meta.width ?? size) < size ? "nearest" : "lanczos3" }).png().toBuffer();
+      return { ...it, png };
+    }),
+  );
+}
+
+/** Shows captioned images in a notebook, in rows of `columns`; plain viewers get the captions. */
+export async function showImageGrid(items: GridItem[], size = 160, columns?: number): Promise<void> {
+  const text = items.map((it, i) => `[${i}] ${it.caption}`).join("\n");
+  if (!inKernel()) return show({ "text/plain": text });
+  show({ "text/html": imageGridHtml(await gridImages(items, size), size, columns), "text/plain": text });
+}
+
+/**
+ * An SVG drawing as a notebook output: a PNG drawn at twice its size and shown
+ * at its size (output metadata), and text. Not image/svg+xml: classic Notebook
+ * shows no SVG in an untrusted notebook and nbconvert 6.5's HTML empties it
+ * (its clean_html filter), while a PNG survives both, GitHub and every exporter.
+ */
+export async function svgImageBundle(svg: string, description: string, density = 2): Promise<{ bundle: Record<string, string>; metadata: Record<string, unknown> }> {
+  const size = svg.match(/<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/);
+  if (!size) throw new Error("svgImageBundle: the <svg> element needs width and height attributes");
+  const png = await sharp(Buffer.from(svg), { density: 72 * density }).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toBuffer();
+  return { bundle: { "image/png": png.toString("base64"), "text/plain": description }, metadata: { "image/png": { width: Number(size[1]), height: Number(size[2]) } } };
+}
+
+/** Shows an SVG drawing in a notebook (as svgImageBundle's PNG); prints `description` elsewhere. */
+export async function showSvg(svg: string, description: string): Promise<void> {
+  if (!inKernel()) return show({ "text/plain": description });
+  const { bundle, metadata } = await svgImageBundle(svg, description);
+  show(bundle, metadata);
 }
 
 /** Any image sharp reads (JPEG, PNG, ...) as PNG, e.g. for a grid. */

@@ -103,7 +103,7 @@ export class Progress {
         const pct = this.total > 0 ? (100 * this.done) / this.total : 100;
         const line = this.text();
         this.display!.update({
-          "text/html": `<div style="font-family:monospace"><progress value="${pct.toFixed(1)}" max="100" style="width:20em"></progress> ${escapeHtml(line.replace(/\[[#.]+\] /, ""))}</div>`,
+          "text/html": `<div><progress value="${pct.toFixed(1)}" max="100"></progress> <code>${escapeHtml(line.replace(/\[[#.]+\] /, ""))}</code></div>`,
           "text/plain": line,
         });
         break;

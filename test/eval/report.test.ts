@@ -3,13 +3,14 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import sharp from "sharp";
+import * as tf from "@tensorflow/tfjs";
 import { run as evalCli } from "../../lib/cli/eval";
 import { createLoader } from "../../lib/data/loader";
 import { selectEngine } from "../../lib/engine/select";
 import { evaluateModel, type Evaluation } from "../../lib/eval/evaluate";
 import { ConfusionMatrix } from "../../lib/eval/metrics";
 import { loadPredictor } from "../../lib/eval/predict";
-import { confusionSubset, evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, protocolFlips, queryPicks } from "../../lib/eval/report";
+import { confusionSubset, evaluateRun, galleryPicks, neighbourAgreement, openEvalTarget, protocolFlips, queryPicks, warmUp } from "../../lib/eval/report";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
@@ -141,4 +142,13 @@ test("alexnet eval --json: the last line has top1Error and top5Error; a model fo
   assert.deepEqual(target.transform, { inputOffset: [-120, -110, -100], inputScale: [0.02, 0.02, 0.02] });
   target.predictor.model.dispose();
   await target.dataset.close();
+});
+
+test("warmUp runs one untimed forward pass per distinct batch size, and leaks no tensor", () => {
+  const shapes: number[][] = [];
+  const model = { predict: (x: tf.Tensor) => (shapes.push(x.shape), tf.zeros([x.shape[0], 3])) } as unknown as tf.LayersModel;
+  const before = tf.memory().numTensors;
+  warmUp(model, 8, [32, 320, 32]);
+  assert.deepEqual(shapes, [[32, 8, 8, 3], [320, 8, 8, 3]]);
+  assert.equal(tf.memory().numTensors, before);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { drawBox, floatImagePng, imageGridHtml, mosaicPng, pngFromPixels, toPng } from "../../lib/viz/images";
+import { drawBox, floatImagePng, gridColumns, gridImages, imageGridHtml, mosaicPng, pngFromPixels, svgImageBundle, toPng } from "../../lib/viz/images";
 
 const solid = (w: number, h: number, rgb: [number, number, number]) => {
   const px = new Uint8Array(w * h * 3);
@@ -31,11 +31,36 @@ test("mosaicPng lays tiles out row by row with gaps", async () => {
   assert.deepEqual(at(7, 7), [0, 0, 0], "missing fourth tile is background");
 });
 
-test("imageGridHtml embeds every image with its escaped caption", () => {
-  const html = imageGridHtml([{ png: Buffer.from([1, 2, 3]), caption: "a<b" }, { png: Buffer.from([4]), caption: "c" }], 100);
-  assert.equal(html.match(/<figure/g)?.length, 2);
+test("imageGridHtml lays captioned images out in rows of a table, with no style attribute for an untrusted view to drop", () => {
+  const items = [1, 2, 3, 4, 5].map((i) => ({ png: Buffer.from([i, 2, 3]), caption: i === 1 ? "a<b" : `c${i}` }));
+  const html = imageGridHtml(items, 100, 2);
+  assert.equal(html.match(/<tr>/g)?.length, 3, "5 images, 2 to a row");
+  assert.equal(html.match(/<img /g)?.length, 5);
   assert.match(html, /data:image\/png;base64,AQID/);
   assert.match(html, /a&lt;b/);
+  assert.match(html, /<img [^>]*width="100"/);
+  assert.doesNotMatch(html, /style=/);
+  assert.equal(gridColumns(160, 12), 5, "as many 160-pixel images as fit 900 pixels");
+  assert.equal(gridColumns(160, 2), 2);
+});
+
+test("gridImages scales each image to the grid's width: pixel by pixel when enlarging", async () => {
+  const tiny = await sharp({ create: { width: 2, height: 1, channels: 3, background: { r: 0, g: 0, b: 0 } } }).composite([{ input: Buffer.from([255, 255, 255]), raw: { width: 1, height: 1, channels: 3 }, left: 1, top: 0 }]).png().toBuffer();
+  const [out] = await gridImages([{ png: tiny, caption: "x" }], 8);
+  const { data, info } = await sharp(out.png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height], [8, 4]);
+  // Nearest neighbour: the left half black, the right half white, nothing in between.
+  const row = Array.from({ length: 8 }, (_, x) => data[x * info.channels]);
+  assert.deepEqual(row, [0, 0, 0, 0, 255, 255, 255, 255]);
+});
+
+test("svgImageBundle: a PNG at twice the drawing's size, shown at its size, and text", async () => {
+  const { bundle, metadata } = await svgImageBundle('<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><rect width="30" height="20" fill="red"/></svg>', "a red box");
+  assert.deepEqual(Object.keys(bundle).sort(), ["image/png", "text/plain"]);
+  assert.deepEqual(metadata, { "image/png": { width: 30, height: 20 } });
+  const meta = await sharp(Buffer.from(bundle["image/png"], "base64")).metadata();
+  assert.deepEqual([meta.width, meta.height], [60, 40]);
+  await assert.rejects(svgImageBundle("<svg></svg>", "x"), /width and height/);
 });
 
 test("toPng converts any encoded image", async () => {
