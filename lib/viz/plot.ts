@@ -157,10 +157,14 @@ export async function plotPng(fig: Figure, density = 1): Promise<Buffer> {
 
 /**
  * A chart's MIME bundle and its metadata. Which viewer shows which part:
- * - application/vnd.plotly.v1+json: JupyterLab with plotly's extension
- *   (`pip install plotly`), VS Code (its notebook renderers include plotly);
- * - image/png: every Jupyter front end, nbconvert's HTML (all versions), and
- *   GitHub's preview. An image is kept in untrusted notebooks, where classic
+ * - application/vnd.plotly.v1+json: JupyterLab with plotly's extension, which
+ *   `pip install plotly` brings (https://plotly.com/python/getting-started/,
+ *   "JupyterLab Support"); VS Code, whose Jupyter Notebook Renderers extension
+ *   lists plotly among its mime types
+ *   (https://marketplace.visualstudio.com/items?itemName=ms-toolsai.jupyter-renderers);
+ * - image/png: every Jupyter front end, nbconvert's HTML (all versions: its
+ *   templates' data_png block), and GitHub's preview, which runs no scripts
+ *   (https://docs.github.com/en/repositories/working-with-files/using-files/working-with-non-code-files#working-with-jupyter-notebook-files). An image is kept in untrusted notebooks, where classic
  *   Notebook drops SVG and HTML styles (notebook's outputarea.js renders only
  *   its "safe" types, text and PNG/JPEG, untrusted), and nbconvert 6.5's HTML
  *   empties inline <svg>; so no image/svg+xml here (nbconvert would prefer it);
