@@ -202,7 +202,8 @@ export async function showPredictionGallery(items: PredictionItem[], options: Pr
   const text = [options.title, predictionText(items), file ? `written to ${file}` : undefined].filter(Boolean).join("\n");
   // In the notebook the drawn cards (one PNG), not the HTML: its bars are laid out with inline styles, which untrusted views drop.
   if (inKernel()) {
-    const { bundle, metadata } = await svgImageBundle(await predictionGallerySvg(items, options), text);
+    // At 1x: the cards are mostly photographs already at their drawn size, and a 2x PNG of them is four times the notebook.
+    const { bundle, metadata } = await svgImageBundle(await predictionGallerySvg(items, options), text, 1);
     show(bundle, metadata);
   } else show({ "text/plain": text });
   return { html, file };
