@@ -433,7 +433,8 @@ export function curvesFigures(history: EpochMetrics[], chance?: number): { error
     ],
     layout: { title: "error rates", xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } },
   };
-  if (chance !== undefined && x.length > 0) errors.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [x[0], x[x.length - 1]], y: [chance, chance] });
+  // After one epoch the line still needs a length: it spans the axis, which then runs one epoch on.
+  if (chance !== undefined && x.length > 0) errors.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [x[0], Math.max(x[x.length - 1], x[0] + 1)], y: [chance, chance] });
   const loss: Figure = {
     data: [
       { type: "scatter", mode: "lines+markers", name: "train loss", x, y: history.map((m) => m.trainLoss) },

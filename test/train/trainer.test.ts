@@ -207,6 +207,8 @@ test("formatEpoch and curvesFigures show an epoch's numbers", () => {
   assert.deepEqual(f.errors.data.map((t) => t.name), ["train top-1", "val top-1", "val top-5", "chance (top-1)"]);
   assert.deepEqual(f.errors.data[1].y, [0.75]);
   assert.deepEqual(f.loss.data[0].y, [2.1]);
+  assert.deepEqual(f.errors.data[3].x, [2, 3], "after one epoch the chance line still has a length");
+  assert.equal(f.errors.layout?.xaxis?.integer, true, "epochs tick at whole numbers");
 });
 
 // ------------------------------------------------------------------ fine-tuning
