@@ -16,7 +16,7 @@ trap 'kill "${server:-}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$wor
 
 echo "== nbconvert $(jupyter nbconvert --version) --to html"
 for nb in "$executed"/*.ipynb; do
-  jupyter nbconvert --to html --output-dir "$work/html" "$nb" >/dev/null 2>&1
+  jupyter nbconvert --to html --output-dir "$work/html" "$nb" >"$work/nbconvert.log" 2>&1 || { echo "nbconvert --to html failed on $nb:"; cat "$work/nbconvert.log"; exit 1; }
   page="$work/html/$(basename "${nb%.ipynb}").html"
   python3 - "$page" <<'PY'
 import re, sys
@@ -33,13 +33,14 @@ mkdir -p "$work/nb/untrusted" "$work/nb/trusted"
 cp "$executed/01-dataset.ipynb" "$work/nb/untrusted/"
 cp "$executed/01-dataset.ipynb" "$work/nb/trusted/"
 ln -s "$PWD/lib" "$work/nb/untrusted/lib"; ln -s "$PWD/lib" "$work/nb/trusted/lib"
-port=8899
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 # A notary of its own: trust is a signature of the contents, so once any copy is signed every identical copy is trusted.
 notary="$work/notary"
 mkdir -p "$notary"
 jupyter notebook --no-browser --allow-root --port "$port" --NotebookApp.token= --NotebookApp.password= --NotebookNotary.data_dir="$notary" --notebook-dir "$work/nb" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 60); do curl -s "http://127.0.0.1:$port/api" >/dev/null && break; sleep 0.5; done
+curl -s "http://127.0.0.1:$port/api" >/dev/null || { echo "the notebook server did not start:"; cat "$work/server.log"; exit 1; }
 for which in untrusted trusted; do
   if [ "$which" = trusted ]; then
     # jupyter trust, without the nbformat console script Debian leaves out (Debian's python3 has nbformat, whatever python3 is first on PATH).

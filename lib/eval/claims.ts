@@ -167,6 +167,8 @@ export interface ClaimsReport {
   budget: ClaimsBudget;
   seeds: number[];
   status: "completed" | "interrupted";
+  /** The harness that measured it (HARNESS_VERSION): 2 reads the gap in inference mode and gates on either configuration. */
+  harness: number;
   claims: ClaimResult[];
 }
 
@@ -392,7 +394,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
     const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment));
     return { ...base, status: "measured", configurations, learned, figures };
   });
-  return { profile, data, budget, seeds, status, claims: results };
+  return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
 }
 
 /** Trains Figure 1's network with each unit for every seed not finished yet; returns the data's description. */
@@ -479,7 +481,7 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
   }
   const sized = f.value !== undefined;
   // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
-  if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: NaN } : { ...effect, containsPaper: false, seedsToResolve: undefined };
+  if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: undefined } : { ...effect, containsPaper: false, seedsToResolve: undefined };
   return {
     metric: f.metric,
     says: f.says,

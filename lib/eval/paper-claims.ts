@@ -31,9 +31,10 @@ export interface Configuration {
 
 /**
  * What a claim is judged on. valTop1Error and valTop5Error: the last epoch's
- * validation errors. overfittingGap: validation top-1 minus training top-1 of the
- * last epoch (the trainer's training error is counted on the augmented batches
- * it trained on, with dropout on, as the paper's training error would be).
+ * validation errors. overfittingGap: validation top-1 minus training top-1, both
+ * of the last epoch's model in inference mode on the centre patch (the training
+ * error measured on the training split after training, not the trainer's count
+ * on augmented batches with dropout on, which a treatment's own augmentation would lower).
  * earlyTrainTop1Error: that training error over the first epoch alone, for
  * claims about "the early stages of learning". stepsToTarget: optimiser steps
  * until the training error is first at or below 25% (Figure 1), compared as a

@@ -84,7 +84,8 @@ function loaderFor(target: EvalTarget, split: "train" | "val", augment: Protocol
 
 /** One untimed forward pass per batch size, so that timings that follow exclude the engine's warm-up. */
 export function warmUp(model: tf.LayersModel, crop: number, batchSizes: readonly number[]): void {
-  for (const n of new Set(batchSizes)) tf.tidy(() => void (model.predict(tf.zeros([n, crop, crop, 3])) as tf.Tensor).dataSync());
+  // apply, as evaluateModel does (batchOutputs): predict would cut the batch into 32s and warm the wrong shape.
+  for (const n of new Set(batchSizes)) tf.tidy(() => void (model.apply(tf.zeros([n, crop, crop, 3]), { training: false }) as tf.Tensor).dataSync());
 }
 
 /** Evaluates the val split (or `split`) with each protocol asked for. */

@@ -108,7 +108,7 @@ export interface PairedImagesEffect extends Interval {
    * Infinity when images change their answer so rarely that the paper's effect
    * cannot happen here at all (mean |difference| below |paper|).
    */
-  imagesToResolve: number;
+  imagesToResolve: number | undefined;
 }
 
 /** log C(n, k) by summing logs: exact enough for the few thousand images a validation split holds. */

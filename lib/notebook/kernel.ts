@@ -214,8 +214,10 @@ export class Kernel {
 
   /** The kernel's kernel_info_reply content (its implementation, language_info, ...). */
   async info(timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const { reply } = this.request(this.shellQueue, "kernel_info_request", {});
-    const got = await Promise.race([reply, sleep(timeoutMs).then(() => undefined)]);
+    const { id, reply } = this.request(this.shellQueue, "kernel_info_request", {});
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([reply, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]).finally(() => clearTimeout(timer));
+    if (!got) this.replies.delete(id);
     if (!got) throw new Error(`the kernel did not answer kernel_info within ${Math.round(timeoutMs / 1000)} s`);
     return got.content as Record<string, unknown>;
   }

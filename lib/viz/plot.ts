@@ -236,10 +236,14 @@ export class LivePlot {
       this.display.update({ "text/plain": description });
       return Promise.resolve();
     }
+    // A copy: callers keep pushing into the arrays they passed while the PNG is drawn.
+    const copy = structuredClone(fig);
     this.drawn = this.drawn.then(async () => {
-      const { bundle, metadata } = await chartBundle(fig, description);
+      const { bundle, metadata } = await chartBundle(copy, description);
       this.display.update(bundle, metadata);
     });
+    // One failed drawing is reported, and the next update still draws (callers do not await each update).
+    this.drawn = this.drawn.catch((err: unknown) => console.error(`LivePlot: could not draw "${description}": ${(err as Error).message}`));
     return this.drawn;
   }
   /** Resolves when every update so far is shown. */

@@ -11,6 +11,7 @@ import { openSource } from "../../lib/data/sources/index";
 import { trainProfile } from "../../lib/train/profiles";
 import { CLAIMS_COLUMNS, type RunRecord, claimsRows, claimsTable, isGreyscale, learnedGate, reproduce, settingsKey } from "../../lib/eval/claims";
 import { PAPER_CLAIMS, claimById, differingSettings } from "../../lib/eval/paper-claims";
+import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "../../lib/eval/report";
 import { tempDir } from "../helpers/notebooks";
 import { idxBytes, idxImages, put } from "../helpers/sources";
 import { prepareTinySet } from "../helpers/train";
@@ -142,7 +143,14 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   assert.match(table, /not read: in some seed neither configuration learned/);
   // The gap is read on the training images in inference mode, not on the batches as trained.
   const rec = (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === 1)!;
-  assert.ok(rec.trainCentreTop1Error >= 0 && rec.trainCentreTop1Error <= 1);
+  const target = await openEvalTarget(path.join(dir, "runs", "recipe-seed1"), { checkpoint: "last" });
+  try {
+    const e = await evaluateProtocols(target, ["center"], { split: "train", workers: 0 });
+    assert.equal(e.center!.count, report.data.train);
+    assert.equal(rec.trainCentreTop1Error, e.center!.top1Error, "the last model's error on the training split, centre patch");
+  } finally {
+    await closeEvalTarget(target);
+  }
   const dropout = report.claims.find((c) => c.id === "dropout")!;
   const gap = dropout.figures.find((f) => f.metric === "overfittingGap")!;
   const recipeGaps = seeds.map((s) => (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === s)!).map((r) => r.valTop1Error - r.trainCentreTop1Error);

@@ -146,9 +146,10 @@ test("alexnet eval --json: the last line has top1Error and top5Error; a model fo
 
 test("warmUp runs one untimed forward pass per distinct batch size, and leaks no tensor", () => {
   const shapes: number[][] = [];
-  const model = { predict: (x: tf.Tensor) => (shapes.push(x.shape), tf.zeros([x.shape[0], 3])) } as unknown as tf.LayersModel;
+  // evaluateModel runs whole batches through apply (predict would split them into 32s): the warm-up must too.
+  const model = { apply: (x: tf.Tensor, o: { training: boolean }) => (shapes.push([...x.shape, Number(o.training)]), tf.zeros([x.shape[0], 3])), predict: () => assert.fail("predict batches by 32") } as unknown as tf.LayersModel;
   const before = tf.memory().numTensors;
   warmUp(model, 8, [32, 320, 32]);
-  assert.deepEqual(shapes, [[32, 8, 8, 3], [320, 8, 8, 3]]);
+  assert.deepEqual(shapes, [[32, 8, 8, 3, 0], [320, 8, 8, 3, 0]], "one pass per shape, in inference mode");
   assert.equal(tf.memory().numTensors, before);
 });

@@ -26,6 +26,7 @@ function report(learned: boolean): ClaimsReport {
     budget: { epochs: 10 },
     seeds: [1, 2, 3],
     status: "completed",
+    harness: 2,
     claims: [
       {
         id: "lrn",
