@@ -6,31 +6,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { committedResult } from "../lib/eval/results";
+import { QUOTE, checkQuote } from "./helpers/quotes";
 
 const root = path.resolve(__dirname, "..");
-const QUOTE = /\*\*(-?[\d.]+)( ?%| s| points)\*\* \(`([a-z0-9-]+)\.json`: ([\w.[\]]+)\)/g;
-
-function field(obj: unknown, dotted: string): unknown {
-  return dotted.split(".").reduce<unknown>((o, k) => {
-    const m = /^(\w+)\[(\d+)\]$/.exec(k);
-    if (m) return ((o as Record<string, unknown[]>)[m[1]] ?? [])[Number(m[2])];
-    return (o as Record<string, unknown>)?.[k];
-  }, obj);
-}
 
 test("every figure the README quotes from bench/results/ is the committed one", () => {
   const readme = readFileSync(path.join(root, "README.md"), "utf8");
   const quotes = [...readme.matchAll(QUOTE)];
   assert.ok(quotes.length >= 3, `the README should quote the laptop results with their sources; found ${quotes.length} quotes`);
-  for (const [text, value, unit, name, key] of quotes) {
-    const r = committedResult(name, root);
-    assert.ok(r, `${text}: bench/results/${name}.json is missing`);
-    const raw = field(r.result, key);
-    assert.equal(typeof raw, "number", `${text}: ${name}.json has no number at ${key}`);
-    const shown = unit.trim() === "%" || unit.trim() === "points" ? 100 * (raw as number) : (raw as number);
-    const decimals = value.includes(".") ? value.split(".")[1].length : 0;
-    assert.equal(Number(value), Number(shown.toFixed(decimals)), `${text}: the file says ${shown.toFixed(decimals)}`);
-  }
+  for (const [text, shown, name, key] of quotes) checkQuote(text, shown, name, key, root, "README.md");
 });
 
 test("the README's claims tables are the committed ones, regenerated from bench/results/claims-*.json", async () => {

@@ -132,7 +132,10 @@ export interface FigureResult {
   says: string;
   paper: number | undefined;
   effect: SeedEffect | PairedImagesEffect;
+  /** What the interval says, whether or not the gate passed (the JSON keeps it). */
   verdict: Verdict;
+  /** What the table shows and the notebooks' prose quotes: the verdict, or "not read" when the learned gate failed. */
+  reading: Verdict | "not read";
   /** Whether the interval holds the paper's size (undefined when the paper gives only a direction). */
   containsPaper: boolean | undefined;
   /** Seeds (training claims) or validation images (test-time claims) that would resolve the paper's size. */
@@ -148,7 +151,7 @@ export interface ClaimResult {
   why?: string;
   /** Which data, when the claim used other data than the report's (Figure 1: CIFAR-10, else Fashion-MNIST, else the embedded set). */
   data?: string;
-  configurations: ({ name: string; role: "control" | "treatment"; learnedSeeds?: number } & Partial<Record<ClaimMetric | "trainTop1Error" | "trainCentreTop1Error", MeanSd>>)[];
+  configurations: ({ name: string; role: "control" | "treatment"; learnedSeeds?: number } & Partial<Record<ClaimMetric | "trainTop1Error" | "trainCentreTop1Error" | "seconds", MeanSd>>)[];
   /**
    * Whether there is anything to read: in every seed at least one configuration
    * learned (validation top-1 at most half of chance, training error fell).
@@ -385,13 +388,15 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       trainCentreTop1Error: meanSd(rs.map((r) => r.trainCentreTop1Error)),
       overfittingGap: meanSd(rs.map((r) => metricOf(r, "overfittingGap"))),
       earlyTrainTop1Error: meanSd(rs.map((r) => r.firstTrainTop1Error)),
+      // Training and the training-split evaluation, per run (a test-time claim's second protocol is not counted).
+      seconds: meanSd(rs.map((r) => r.seconds)),
     });
     const rate = (s: string) => unbits(s).filter(Boolean).length / s.length;
     const configurations = claim.testTime
       ? [summary(claim.control.name, "control" as const, control, control.map((r) => rate(r.centreWrong!)), control.map((r) => rate(r.centreTop5Wrong!))), summary(claim.treatment.name, "treatment" as const, control, control.map((r) => rate(r.tenWrong!)), control.map((r) => rate(r.tenTop5Wrong!)))]
       : [summary(claim.control.name, "control", control), summary(claim.treatment.name, "treatment", treatment)];
     const learned = learnedGate(control, treatment, chance);
-    const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment));
+    const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment, learned.ok));
     return { ...base, status: "measured", configurations, learned, figures };
   });
   return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
@@ -457,7 +462,7 @@ function figure1Result(claim: Claim, seeds: number[], records: Figure1Record[], 
     ],
     // Nothing is measured unless the faster unit gets to 25% in every seed.
     learned: { ok: relu.every((r) => r.reached), chance: NaN, valTop1Error: NaN, trainFell: relu.every((r) => r.reached) },
-    figures: [{ metric: f.metric, says: f.says, paper: f.value, effect, verdict: effect.verdict, containsPaper: effect.containsPaper, toResolve: { seeds: effect.seedsToResolve } }],
+    figures: [{ metric: f.metric, says: f.says, paper: f.value, effect, verdict: effect.verdict, reading: relu.every((r) => r.reached) ? effect.verdict : "not read", containsPaper: effect.containsPaper, toResolve: { seeds: effect.seedsToResolve } }],
   };
 }
 
@@ -467,7 +472,7 @@ function metricOf(r: RunRecord, metric: ClaimMetric): number {
   return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
 
-function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[]): FigureResult {
+function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[], learned: boolean): FigureResult {
   // Without the paper's size only its direction is judged: the sign stands in for the figure.
   const paper = f.value ?? f.sign;
   let effect: SeedEffect | PairedImagesEffect;
@@ -488,6 +493,7 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     paper: f.value,
     effect,
     verdict: verdictOf(effect, paper),
+    reading: learned ? verdictOf(effect, paper) : "not read",
     containsPaper: sized ? effect.containsPaper : undefined,
     toResolve: !sized ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
   };

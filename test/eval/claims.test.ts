@@ -116,6 +116,7 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
     assert.equal(c.learned.ok, false, c.id);
     for (const f of c.figures) {
       assert.ok(["reproduced", "opposite", "below resolution"].includes(f.verdict));
+      assert.equal(f.reading, "not read", "what the table shows and the prose quotes");
       assert.ok(Number.isFinite(f.effect.mean), `${c.id} ${f.metric}`);
     }
   }
