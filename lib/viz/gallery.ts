@@ -7,7 +7,7 @@
 import sharp from "sharp";
 import { escapeHtml, inKernel, show, textTable } from "./display";
 import { figureFormat, writeFigure } from "./files";
-import { type RawImage, showSvg, svgImageBundle } from "./images";
+import { type RawImage, showSvg, svgImageBundle, svgToPng } from "./images";
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 const BLUE = "#1f77b4";
@@ -33,10 +33,6 @@ export async function thumbnailPng(image: ImageInput, size: number): Promise<Buf
 
 const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString("base64")}`;
 
-/** Rasterises an SVG to an opaque PNG (text, bars and embedded data: URI images). */
-export async function svgToPng(svg: string): Promise<Buffer> {
-  return sharp(Buffer.from(svg)).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toBuffer();
-}
 
 // ---------------------------------------------------------------------------
 // Figure 4, left: predictions

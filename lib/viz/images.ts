@@ -98,6 +98,11 @@ export async function showImageGrid(items: GridItem[], size = 160, columns?: num
   show({ "text/html": imageGridHtml(await gridImages(items, size), size, columns), "text/plain": text });
 }
 
+/** Rasterises an SVG to an opaque PNG (text, bars and embedded data: URI images), `density` times its size (librsvg reads SVG at 72 dpi). */
+export async function svgToPng(svg: string, density = 1): Promise<Buffer> {
+  return sharp(Buffer.from(svg), { density: 72 * density }).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toBuffer();
+}
+
 /**
  * An SVG drawing as a notebook output: a PNG drawn at twice its size and shown
  * at its size (output metadata), and text. Not image/svg+xml: classic Notebook
@@ -107,7 +112,7 @@ export async function showImageGrid(items: GridItem[], size = 160, columns?: num
 export async function svgImageBundle(svg: string, description: string, density = 2): Promise<{ bundle: Record<string, string>; metadata: Record<string, unknown> }> {
   const size = svg.match(/<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/);
   if (!size) throw new Error("svgImageBundle: the <svg> element needs width and height attributes");
-  const png = await sharp(Buffer.from(svg), { density: 72 * density }).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toBuffer();
+  const png = await svgToPng(svg, density);
   return { bundle: { "image/png": png.toString("base64"), "text/plain": description }, metadata: { "image/png": { width: Number(size[1]), height: Number(size[2]) } } };
 }
 

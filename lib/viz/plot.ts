@@ -4,9 +4,8 @@
 // of text. Files get the SVG, the PNG, or a standalone HTML page that embeds
 // plotly.js and works offline.
 import { readFileSync } from "node:fs";
-import sharp from "sharp";
 import { LiveDisplay, type MimeBundle, escapeHtml, inKernel, show } from "./display";
-import { svgImageBundle } from "./images";
+import { svgImageBundle, svgToPng } from "./images";
 
 export interface Trace {
   type?: "scatter" | "bar";
@@ -151,8 +150,7 @@ export function plotlyFigure(fig: Figure): { data: Trace[]; layout: Record<strin
 const PNG_DENSITY = 2;
 
 export async function plotPng(fig: Figure, density = 1): Promise<Buffer> {
-  // librsvg reads the SVG at 72 dpi: 144 draws it twice as large.
-  return sharp(Buffer.from(svgChart(fig)), { density: 72 * density }).png().toBuffer();
+  return svgToPng(svgChart(fig), density);
 }
 
 /**

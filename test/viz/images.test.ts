@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { drawBox, floatImagePng, gridColumns, gridImages, imageGridHtml, mosaicPng, pngFromPixels, svgImageBundle, toPng } from "../../lib/viz/images";
+import { drawBox, floatImagePng, gridColumns, gridImages, imageGridHtml, mosaicPng, pngFromPixels, svgImageBundle, svgToPng, toPng } from "../../lib/viz/images";
 
 const solid = (w: number, h: number, rgb: [number, number, number]) => {
   const px = new Uint8Array(w * h * 3);
@@ -61,6 +61,13 @@ test("svgImageBundle: a PNG at twice the drawing's size, shown at its size, and 
   const meta = await sharp(Buffer.from(bundle["image/png"], "base64")).metadata();
   assert.deepEqual([meta.width, meta.height], [60, 40]);
   await assert.rejects(svgImageBundle("<svg></svg>", "x"), /width and height/);
+});
+
+test("svgToPng rasterises at a density and flattens transparency onto white", async () => {
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="4"><rect width="5" height="4" fill="black"/></svg>';
+  const { data, info } = await sharp(await svgToPng(svg, 3)).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height, info.channels], [30, 12, 3]);
+  assert.deepEqual([data[0], data[(30 - 1) * 3]], [0, 255], "black where drawn, white where transparent");
 });
 
 test("toPng converts any encoded image", async () => {
