@@ -27,6 +27,8 @@ test("alexnet jupyter-kernel --prefix: a kernelspec whose command exists and sta
     } finally {
       console.log = log;
     }
+    await assert.rejects(run(["--user", "--prefix", tmp.dir]), /--user and --prefix .*: give one of them/);
+    await assert.rejects(run(["extra"]), /unexpected argument extra/);
     const file = path.join(tmp.dir, "share", "jupyter", "kernels", KERNEL_NAME, "kernel.json");
     const spec = JSON.parse(readFileSync(file, "utf8")) as { argv: string[]; display_name: string; language: string };
     assert.equal(spec.display_name, "TypeScript", "the name the notebooks' metadata shows");
