@@ -4,7 +4,7 @@ import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
 import { CLAIMS_BUDGET, claimsTable, reproduce } from "../eval/claims";
 import { PAPER_CLAIMS, claimById } from "../eval/paper-claims";
-import { writeResult } from "../eval/results";
+import { writeClaimsResult } from "../eval/claims-results";
 import { PROFILES, parseProfile } from "../profiles";
 
 const HELP = `usage: alexnet reproduce [CLAIM...] [--profile P] [--seeds N] [--data DIR] [--out DIR] [--results NAME] [--json]
@@ -29,7 +29,8 @@ step; run the same command again to carry on (finished runs are kept).
                   (default runs/claims-PROFILE-DATA)
   --results NAME  also write bench/results/claims-NAME.json and .md, the course's
                   committed evidence (maintainers: --profile laptop --results embedded);
-                  it replaces the file: claims not run this time are dropped from it
+                  without CLAIMs it replaces the file; with CLAIMs it updates
+                  those claims only, if the file was measured the same way
   --workers N     loader threads (0: in-process)
   --json          print the report as JSON on the last line`;
 
@@ -77,13 +78,14 @@ export async function run(argv: string[]): Promise<number> {
       onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.claim}: ${r.configuration}, seed ${r.seed}${r.kept ? " (kept from an earlier run)" : ""}`),
     });
     const table = claimsTable(report);
-    const heading = `Claims, ${report.profile} profile, ${report.seeds.length} seeds, ${report.data.train} training and ${report.data.val} validation images (${path.relative(process.cwd(), report.data.dir) || "."}), ${engine.engine}`;
+    const headingOf = (r: typeof report) => `Claims, ${r.profile} profile, ${r.seeds.length} seeds, ${r.data.train} training and ${r.data.val} validation images (${path.relative(process.cwd(), path.resolve(r.data.dir)) || "."}), ${engine.engine}`;
+    const heading = headingOf(report);
     writeFileSync(path.join(out, "claims.json"), `${JSON.stringify({ engine: { engine: engine.engine, backend: engine.backend, details: engine.details }, ...report }, null, 1)}\n`);
     writeFileSync(path.join(out, "claims.md"), `${heading}\n\n${table}\n`);
     if (values.results !== undefined && report.status === "completed") {
-      const file = writeResult(`claims-${values.results}`, { engine: { engine: engine.engine, backend: engine.backend, details: engine.details }, ...report, data: { ...report.data, dir: path.relative(process.cwd(), report.data.dir) } });
-      writeFileSync(file.replace(/\.json$/, ".md"), `${heading}\n\n${table}\n`);
-      console.error(`wrote ${path.relative(process.cwd(), file)} and its .md`);
+      const committed = { ...report, data: { ...report.data, dir: path.relative(process.cwd(), report.data.dir) } };
+      const file = writeClaimsResult(values.results, committed, { engine: engine.engine, backend: engine.backend, details: engine.details }, headingOf, { partial: positionals.length > 0 });
+      console.error(`wrote ${path.relative(process.cwd(), file)} and its .md${positionals.length ? ` (${positionals.join(", ")} updated, the other claims kept)` : ""}`);
     }
     console.log(`${heading}\n\n${table}\n\n${report.status === "completed" ? `written to ${out}` : `stopped; run the same command to carry on (finished runs are in ${out})`}`);
     if (values.json) console.log(JSON.stringify(report));

@@ -46,6 +46,24 @@ export async function loadSplit(dataset: Dataset, split: SplitName, options: InM
   };
 }
 
+/**
+ * The split at `size` x `size`: averaged over whole blocks first (so a large
+ * shrink does not alias, as bilinear sampling alone would), then resized
+ * bilinearly the rest of the way. The input split is disposed; a split already
+ * at or below `size` comes back as it is.
+ */
+export function shrinkSplit(split: InMemorySplit, size: number): InMemorySplit {
+  const [, h, w] = split.xs.shape;
+  if (h <= size && w <= size) return split;
+  const xs = tf.tidy(() => {
+    const factor = Math.max(1, Math.floor(Math.min(h, w) / size));
+    const pooled = factor > 1 ? tf.avgPool(split.xs, factor, factor, "valid") : split.xs;
+    return tf.image.resizeBilinear(pooled, [size, size]);
+  });
+  split.xs.dispose();
+  return { ...split, xs };
+}
+
 export function disposeSplit(split: InMemorySplit): void {
   split.xs.dispose();
   split.ys.dispose();

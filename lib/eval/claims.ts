@@ -10,14 +10,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { embeddedDataset, experimentDataset } from "../data/embedded";
-import { disposeSplit, loadSplit } from "../data/in-memory";
+import { disposeSplit, loadSplit, shrinkSplit } from "../data/in-memory";
 import { buildFigure1Net } from "../model/figure1";
 import { type InitScheme, layerInit } from "../model/init";
 import { compareNetworks } from "../train/experiments";
 import { openDataset } from "../data/shards";
 import type { DatasetStatistics } from "../data/stats";
 import { type ProfileName, parseProfile } from "../profiles";
-import { type ProgressMode, train } from "../train/trainer";
+import { type ProgressMode, readRunMetrics, train } from "../train/trainer";
 import { trainProfile } from "../train/profiles";
 import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "./report";
 import { type MeanSd, meanSd } from "./stats";
@@ -68,6 +68,9 @@ export const FIGURE1_BUDGET: Record<ProfileName, Figure1Budget> = {
   paper: { images: 50000, learningRates: [0.003, 0.01, 0.03, 0.1], searchEpochs: 2, maxEpochs: 100, batchSize: 128, checkEvery: 50 },
 };
 
+/** Figure 1's images are CIFAR-10's size; larger --data is shrunk to it in memory. */
+export const FIGURE1_SIZE = 32;
+
 /** One unit's Figure 1 run for one seed. */
 export interface Figure1Record {
   activation: "relu" | "tanh";
@@ -93,6 +96,8 @@ export interface RunRecord {
   trainCentreTop1Error: number;
   /** Training error after the first epoch, to check that it fell. */
   firstTrainTop1Error: number;
+  /** Validation top-1 after each epoch (for epochsToTarget); filled from the run folder's metrics.jsonl for records kept from before it was recorded. */
+  valTop1ByEpoch?: number[];
   epochs: number;
   seconds: number;
   /** Per validation image, "1" when top-1 was wrong: centre patch and ten patches (test-time claims only). */
@@ -140,6 +145,8 @@ export interface FigureResult {
   containsPaper: boolean | undefined;
   /** Seeds (training claims) or validation images (test-time claims) that would resolve the paper's size. */
   toResolve: { seeds?: number; images?: number } | undefined;
+  /** What limits this figure's reading (e.g. runs that did not reach the target within the budget). */
+  note?: string;
 }
 
 export interface ClaimResult {
@@ -162,6 +169,8 @@ export interface ClaimResult {
    */
   learned: { ok: boolean; chance: number; valTop1Error: number; trainFell: boolean };
   figures: FigureResult[];
+  /** The claim's figures that could not be computed from these runs, and why (shown as rows, never quietly left out). */
+  unmeasured?: { metric: ClaimMetric; why: string }[];
 }
 
 export interface ClaimsReport {
@@ -280,6 +289,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   const { runs } = finished;
   const figure1 = finished.figure1!;
   const applicable = (c: Claim) => !(c.colour && data.greyscale);
+  const runDirOf = (key: string, seed: number) => path.join(options.dir, "runs", `${key}-seed${seed}`);
+  if (backfillCurves(runs, runDirOf)) writeFinished(finishedFile, finished);
 
   // Every (settings, seed) pair the claims need, each once.
   const jobs: { claim: Claim; configuration: string; settings: ClaimSettings; seed: number; testTime: boolean }[] = [];
@@ -305,7 +316,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       status = "interrupted";
       break;
     }
-    const runDir = path.join(options.dir, "runs", `${key}-seed${job.seed}`);
+    const runDir = runDirOf(key, job.seed);
     let record = find(key, job.seed);
     if (!record) {
       const s = trainingSettings(job.settings);
@@ -341,7 +352,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       } finally {
         await closeEvalTarget(target);
       }
-      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, trainCentreTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
+      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, trainCentreTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, valTop1ByEpoch: r.history.map((h) => h.valTop1Error), epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
       runs.push(record);
       writeFinished(finishedFile, finished);
     }
@@ -378,6 +389,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
     }
     const learnedIn = (r: RunRecord) => learnedRun(r, chance);
+    const toTarget = convergence(control, chance);
     const summary = (name: string, role: "control" | "treatment", rs: RunRecord[], top1 = rs.map((r) => r.valTop1Error), top5 = rs.map((r) => r.valTop5Error)) => ({
       name,
       role,
@@ -386,8 +398,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       valTop5Error: meanSd(top5),
       trainTop1Error: meanSd(rs.map((r) => r.trainTop1Error)),
       trainCentreTop1Error: meanSd(rs.map((r) => r.trainCentreTop1Error)),
-      overfittingGap: meanSd(rs.map((r) => metricOf(r, "overfittingGap"))),
+      overfittingGap: meanSd(rs.map((r) => metricOf(r, "overfittingGap", toTarget))),
       earlyTrainTop1Error: meanSd(rs.map((r) => r.firstTrainTop1Error)),
+      ...(rs.every((r) => r.valTop1ByEpoch) ? { epochsToTarget: meanSd(rs.map((r) => toTarget(r).epochs)) } : {}),
       // Training and the training-split evaluation, per run (a test-time claim's second protocol is not counted).
       seconds: meanSd(rs.map((r) => r.seconds)),
     });
@@ -396,8 +409,17 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       ? [summary(claim.control.name, "control" as const, control, control.map((r) => rate(r.centreWrong!)), control.map((r) => rate(r.centreTop5Wrong!))), summary(claim.treatment.name, "treatment" as const, control, control.map((r) => rate(r.tenWrong!)), control.map((r) => rate(r.tenTop5Wrong!)))]
       : [summary(claim.control.name, "control", control), summary(claim.treatment.name, "treatment", treatment)];
     const learned = learnedGate(control, treatment, chance);
-    const figures = claim.figures.map((f) => figureResult(f, claim, control, treatment, learned.ok));
-    return { ...base, status: "measured", configurations, learned, figures };
+    const unmeasured: NonNullable<ClaimResult["unmeasured"]> = [];
+    const figures = claim.figures.flatMap((f) => {
+      if (f.metric === "epochsToTarget") {
+        // Records kept from before the curves were recorded, whose run folders are gone, cannot give this figure.
+        if (![...control, ...treatment].every((r) => r.valTop1ByEpoch)) return (unmeasured.push({ metric: f.metric, why: "these runs were kept from before validation curves were recorded, and their run folders are gone" }), []);
+        const flat = control.filter((r) => Math.min(...r.valTop1ByEpoch!) >= chance).map((r) => r.seed);
+        if (flat.length) return (unmeasured.push({ metric: f.metric, why: `${claim.control.name} never got below chance (seed ${flat.join(", ")}), so there is no convergence to time` }), []);
+      }
+      return [figureResult(f, claim, control, treatment, learned.ok, toTarget)];
+    });
+    return { ...base, status: "measured", configurations, learned, figures, ...(unmeasured.length ? { unmeasured } : {}) };
   });
   return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
 }
@@ -413,9 +435,14 @@ async function figure1Runs(o: {
   signal?: AbortSignal;
 }): Promise<{ why: string; interrupted: boolean }> {
   const budget = FIGURE1_BUDGET[o.profile];
-  const source = o.data ? { dataset: openDataset(path.resolve(o.data)), why: `${o.data}, as given` } : await experimentDataset(o.profile, { size: 32, colour: false });
-  const train = await loadSplit(source.dataset, "train", { limit: budget.images, scale: 1 / 64 });
-  const side = source.dataset.recordShape[0];
+  const given = o.data ? openDataset(path.resolve(o.data)) : undefined;
+  const stored = given?.recordShape[0] ?? FIGURE1_SIZE;
+  // Figure 1's network is CIFAR-10's (32x32); at --data's stored size (146 for the laptop recipe) it would train about twenty times longer.
+  const source = given
+    ? { dataset: given, why: stored > FIGURE1_SIZE ? `${o.data}, as given, shrunk in memory from ${stored}x${stored} to Figure 1's ${FIGURE1_SIZE}x${FIGURE1_SIZE}` : `${o.data}, as given` }
+    : await experimentDataset(o.profile, { size: FIGURE1_SIZE, colour: false });
+  const train = shrinkSplit(await loadSplit(source.dataset, "train", { limit: budget.images, scale: 1 / 64 }), FIGURE1_SIZE);
+  const side = train.xs.shape[1];
   await source.dataset.close();
   try {
     // Records from other data (CIFAR-10 installed since, or another --data) are trained again.
@@ -466,13 +493,62 @@ function figure1Result(claim: Claim, seeds: number[], records: Figure1Record[], 
   };
 }
 
-function metricOf(r: RunRecord, metric: ClaimMetric): number {
+/**
+ * Epochs until `curve` (an error after each epoch) is first at or below
+ * `target`, interpolated linearly from the epoch before (before epoch 1, the
+ * untrained `start`, chance), so a run that crosses early in its third epoch
+ * counts about 2.1, not 3. Not reached: the curve's length, a lower bound.
+ */
+export function epochsToTarget(curve: readonly number[] | undefined, target: number, start: number): { epochs: number; reached: boolean } {
+  if (!curve || curve.length === 0) return { epochs: NaN, reached: false };
+  for (let i = 0; i < curve.length; i++) {
+    const before = i === 0 ? start : curve[i - 1];
+    if (curve[i] <= target) return { epochs: before <= target ? i : i + (before - target) / (before - curve[i]), reached: true };
+  }
+  return { epochs: curve.length, reached: false };
+}
+
+/** A tenth of the way back from the control's best validation top-1 to chance: where a run counts as converged. */
+export const CONVERGED_WITHIN = 0.1;
+
+/**
+ * Epochs to converge, for each run of a claim: epochs until its validation
+ * top-1 is within CONVERGED_WITHIN of the control's improvement over chance of
+ * the control's best, in the same seed ("as far as the control got, nearly").
+ * The control reaches it by its best epoch; a treatment that learns more slowly
+ * reaches it later, or not within the budget (then the budget is counted).
+ */
+export function convergence(control: readonly RunRecord[], chance: number): ToTarget {
+  return (r) => {
+    const c = control.find((x) => x.seed === r.seed)?.valTop1ByEpoch;
+    if (!c || !r.valTop1ByEpoch) return { epochs: NaN, reached: false };
+    const best = Math.min(...c);
+    return epochsToTarget(r.valTop1ByEpoch, best + CONVERGED_WITHIN * (chance - best), chance);
+  };
+}
+
+/** Fills each record's valTop1ByEpoch from its run folder's metrics.jsonl where it can; true when any was filled. */
+function backfillCurves(runs: RunRecord[], runDirOf: (key: string, seed: number) => string): boolean {
+  let filled = false;
+  for (const r of runs.filter((x) => !x.valTop1ByEpoch)) {
+    const history = readRunMetrics(runDirOf(r.key, r.seed));
+    if (history.length !== r.epochs) continue;
+    r.valTop1ByEpoch = history.map((h) => h.valTop1Error);
+    filled = true;
+  }
+  return filled;
+}
+
+export type ToTarget = (r: RunRecord) => { epochs: number; reached: boolean };
+
+function metricOf(r: RunRecord, metric: ClaimMetric, toTarget: ToTarget): number {
   if (metric === "stepsToTarget") throw new Error("stepsToTarget is Figure 1's metric, measured by figure1Runs.");
+  if (metric === "epochsToTarget") return toTarget(r).epochs;
   if (metric === "overfittingGap") return r.valTop1Error - r.trainCentreTop1Error;
   return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
 
-function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[], learned: boolean): FigureResult {
+function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[], learned: boolean, toTarget: ToTarget): FigureResult {
   // Without the paper's size only its direction is judged: the sign stands in for the figure.
   const paper = f.value ?? f.sign;
   let effect: SeedEffect | PairedImagesEffect;
@@ -481,9 +557,16 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     // One answer sheet per seed's model; pairedImages averages them within each image.
     const sheets = (pick: (r: RunRecord) => string | undefined) => control.map((r) => unbits(pick(r)!));
     effect = pairedImages(sheets((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)), sheets((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)), paper);
+  } else if (f.metric === "epochsToTarget") {
+    effect = seedLogRatio(control.map((r) => toTarget(r).epochs), treatment.map((r) => toTarget(r).epochs), f.value!);
   } else {
-    effect = seedDifference(control.map((r) => metricOf(r, f.metric)), treatment.map((r) => metricOf(r, f.metric)), paper);
+    effect = seedDifference(control.map((r) => metricOf(r, f.metric, toTarget)), treatment.map((r) => metricOf(r, f.metric, toTarget)), paper);
   }
+  const censored = f.metric === "epochsToTarget" ? { control: control.filter((r) => !toTarget(r).reached).length, treatment: treatment.filter((r) => !toTarget(r).reached).length } : undefined;
+  // A run that never got there counts the budget: a treatment censored so is slower than counted (the ratio a lower bound), a control so faster.
+  const note = censored && (censored.control || censored.treatment)
+    ? `${claim.treatment.name} did not converge (come within ${100 * CONVERGED_WITHIN}% of ${claim.control.name}'s improvement over chance) within the budget in ${censored.treatment} of ${treatment.length} seeds; those count the budget's ${treatment[0]?.epochs} epochs, so the ratio is a lower bound`
+    : undefined;
   const sized = f.value !== undefined;
   // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
   if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: undefined } : { ...effect, containsPaper: false, seedsToResolve: undefined };
@@ -496,6 +579,7 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     reading: learned ? verdictOf(effect, paper) : "not read",
     containsPaper: sized ? effect.containsPaper : undefined,
     toResolve: !sized ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
+    ...(note ? { note } : {}),
   };
 }
 
@@ -519,21 +603,29 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
       continue;
     }
     const [ctl, trt] = c.configurations;
+    const claim = PAPER_CLAIMS.find((x) => x.id === c.id);
     for (const f of c.figures) {
       const e = f.effect;
       const steps = f.metric === "stepsToTarget";
-      const cell = (m: MeanSd | undefined) => (m === undefined ? "-" : steps ? `${m.mean.toFixed(0)} ± ${Number.isFinite(m.sd) ? m.sd.toFixed(0) : "-"} steps` : `${pct(m.mean)} ± ${pct(m.sd)}`);
-      const paper = f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : steps ? ratio(f.paper) : signed(f.paper);
+      const sd = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
+      const cell = (m: MeanSd | undefined) =>
+        m === undefined ? "-" : steps ? `${m.mean.toFixed(0)} ± ${sd(m.sd, 0)} steps` : f.metric === "epochsToTarget" ? `${m.mean.toFixed(1)} ± ${sd(m.sd, 1)} epochs` : `${pct(m.mean)} ± ${pct(m.sd)}`;
+      const paper = f.paper === undefined ? (f.effect.paper < 0 ? "lower" : "higher") : e.kind === "log-ratio" ? ratio(f.paper) : signed(f.paper);
       const measured = e.kind === "log-ratio" ? `${ratio(e.ratio!.mean)} (${ratio(e.ratio!.low)} to ${ratio(e.ratio!.high)})` : `${signed(e.mean)} (${signed(e.low)} to ${signed(e.high)})`;
       // A model at chance shows no effect of anything: the verdict is not read (the JSON keeps it).
       const notLearned = steps
         ? `not read: ${ctl.name} did not reach the target in every seed`
         : `not read: in some seed neither configuration learned (the gate: val top-1 at most ${pct(c.learned.chance / 2)}%, half of chance, and training error falling; ${ctl.name} learned in ${ctl.learnedSeeds ?? "?"} seeds, ${trt.name} in ${trt.learnedSeeds ?? "?"})`;
-      const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
+      const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "") + (f.note ? ` (${f.note})` : "");
       // Infinity (no number of seeds or images at this spread) is null once the report has been through JSON.
       const count = (n: number | null | undefined, what: string) => (n === undefined ? undefined : n === null || !Number.isFinite(n) ? `beyond ${what === "seeds" ? "1,000 seeds" : "any number of images"}` : `${n} ${what}`);
       const resolve = f.toResolve === undefined ? "-" : (count(f.toResolve.seeds, "seeds") ?? count(f.toResolve.images, "images") ?? "-");
       rows.push([`${c.title} (${c.section})`, f.metric, paper, `${ctl.name}: ${cell(ctl[f.metric])}`, `${trt.name}: ${cell(trt[f.metric])}`, measured, verdict, f.containsPaper === undefined ? "-" : f.containsPaper ? "yes" : "no", resolve]);
+    }
+    // A figure these runs cannot give is a row that says why, not a row left out.
+    for (const u of c.unmeasured ?? []) {
+      const f = claim?.figures.find((x) => x.metric === u.metric);
+      rows.push([`${c.title} (${c.section})`, u.metric, f?.value === undefined ? "-" : ratio(f.value), "-", "-", "-", `not measured: ${u.why}`, "-", "-"]);
     }
   }
   return rows;

@@ -46,10 +46,13 @@ export function committedResult<T = Record<string, unknown>>(name: string, root 
   return { file, date: parsed.date, machine: (parsed.machine as Record<string, unknown>) ?? {}, result: parsed as T };
 }
 
-/** "measured 2026-12-02 on AMD EPYC (2 threads), wasm": where a committed figure comes from, for a notebook's caption. */
+/** "measured 2026-12-02 on AMD EPYC (2 threads), wasm (bench/results/x.json)": where a committed figure comes from, for a notebook's caption. */
 export function provenance(r: CommittedResult<object>): string {
   const cpu = r.machine.cpu ? `${String(r.machine.cpu)}${r.machine.threads ? ` (${String(r.machine.threads)} threads)` : ""}` : "an unrecorded machine";
   const engine = (r.result as { engine?: { engine?: string } | string }).engine;
   const name = typeof engine === "string" ? engine : engine?.engine;
-  return `measured ${r.date.slice(0, 10)} on ${cpu}${name ? `, ${name}` : ""} (${path.relative(projectRoot(), r.file)})`;
+  // A claims file updated claim by claim (lib/eval/claims-results.ts) says which were measured again, and when.
+  const updates = (r.result as { updates?: { date: string; claims: string[] }[] }).updates ?? [];
+  const again = updates.map((u) => `; ${u.claims.join(", ")} measured again ${u.date.slice(0, 10)}`).join("");
+  return `measured ${r.date.slice(0, 10)} on ${cpu}${name ? `, ${name}` : ""}${again} (${path.relative(projectRoot(), r.file)})`;
 }

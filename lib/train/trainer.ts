@@ -403,13 +403,21 @@ function openData(dir: string): Dataset {
   return openDataset(dir);
 }
 
-/** Metrics lines of a run, those after `upToEpoch` dropped (they belong to epochs a resume redoes). */
-function readMetrics(runDir: string, upToEpoch: number): EpochMetrics[] {
+/** Every epoch a run folder's metrics.jsonl holds, in order (none when the file is missing); reads only. */
+export function readRunMetrics(runDir: string): EpochMetrics[] {
   const file = path.join(runDir, METRICS_FILE);
   if (!existsSync(file)) return [];
-  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
-  const kept = lines.map((l) => JSON.parse(l) as EpochMetrics).filter((m) => m.epoch <= upToEpoch);
-  if (kept.length !== lines.length) writeFileSync(file, kept.map((m) => JSON.stringify(m) + "\n").join(""));
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as EpochMetrics);
+}
+
+/** Metrics lines of a run, those after `upToEpoch` dropped (they belong to epochs a resume redoes). */
+function readMetrics(runDir: string, upToEpoch: number): EpochMetrics[] {
+  const all = readRunMetrics(runDir);
+  const kept = all.filter((m) => m.epoch <= upToEpoch);
+  if (kept.length !== all.length) writeFileSync(path.join(runDir, METRICS_FILE), kept.map((m) => JSON.stringify(m) + "\n").join(""));
   return kept;
 }
 

@@ -37,6 +37,29 @@ test("reproduce lrn ten-patch --profile smoke: a verdict table, claims.json and 
   assert.equal((again.stderr.match(/kept from an earlier run/g) ?? []).length, 6, again.stderr);
 });
 
+test("reproduce CLAIM --results NAME updates those claims in a file measured the same way, and refuses another setup", () => {
+  const out = path.join(tmp.dir, "claims-update");
+  const file = path.join(tmp.dir, "results", "claims-update-set.json");
+  const first = alexnet("reproduce", "lrn", "ten-patch", "--profile", "smoke", "--seeds", "2", "--data", data, "--out", out, "--results", "update-set", "--workers", "0");
+  assert.equal(first.status, 0, first.stderr);
+  const before = JSON.parse(readFileSync(file, "utf8"));
+  // Measure LRN again (its runs are kept, so nothing trains) and add pooling: ten-patch stays as it was.
+  const again = alexnet("reproduce", "pooling", "lrn", "--profile", "smoke", "--seeds", "2", "--data", data, "--out", out, "--results", "update-set", "--workers", "0");
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /\(pooling, lrn updated, the other claims kept\)/);
+  const after = JSON.parse(readFileSync(file, "utf8"));
+  assert.deepEqual(after.claims.map((c: { id: string }) => c.id), ["lrn", "ten-patch", "pooling"]);
+  assert.deepEqual(after.claims[1], before.claims[1], "the claim not run is kept as it was");
+  assert.equal(after.date, before.date, "the first measurement's date stays at the top");
+  assert.deepEqual(after.updates.map((u: { claims: string[] }) => u.claims), [["pooling", "lrn"]]);
+  assert.match(readFileSync(file.replace(/json$/, "md"), "utf8"), /Averaging ten patches[\s\S]*Overlapping pooling/, "the table shows the whole file");
+  // Another setup (one seed) cannot share the file's table.
+  const other = alexnet("reproduce", "lrn", "--profile", "smoke", "--seeds", "1", "--data", data, "--out", out, "--results", "update-set", "--workers", "0");
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /claims-update-set\.json was measured with another setup .*Run every claim \(leave CLAIM out\) to replace the file/);
+  assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), after, "and leaves it untouched");
+});
+
 test("reproduce names what is wrong with its arguments", () => {
   const bad = alexnet("reproduce", "relu6x");
   assert.equal(bad.status, 2);

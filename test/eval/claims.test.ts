@@ -1,7 +1,7 @@
 // The claims harness: each claim changes one setting, shared configurations train once,
 // finished runs are kept across an interruption, and a model at chance is flagged.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { buildAlexNet } from "../../lib/model/alexnet";
@@ -9,7 +9,7 @@ import { buildFigure1Net } from "../../lib/model/figure1";
 import { prepareDataset } from "../../lib/data/prepare";
 import { openSource } from "../../lib/data/sources/index";
 import { trainProfile } from "../../lib/train/profiles";
-import { CLAIMS_COLUMNS, type RunRecord, claimsRows, claimsTable, isGreyscale, learnedGate, reproduce, settingsKey } from "../../lib/eval/claims";
+import { CLAIMS_COLUMNS, type RunRecord, claimsRows, claimsTable, convergence, epochsToTarget, isGreyscale, learnedGate, reproduce, settingsKey } from "../../lib/eval/claims";
 import { PAPER_CLAIMS, claimById, differingSettings } from "../../lib/eval/paper-claims";
 import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "../../lib/eval/report";
 import { tempDir } from "../helpers/notebooks";
@@ -82,6 +82,33 @@ test("learnedGate: a seed is readable when either configuration learned; two mod
   assert.equal(learnedGate([run(0.6, 0.5)], [run(0.2, 0.1)], 0.9).valTop1Error, 0.2, "the mean of the configuration that learned");
 });
 
+test("epochsToTarget: interpolated between epochs from chance, the budget when never reached", () => {
+  // Epoch 1 at 60%, epoch 2 at 40%: 45% is crossed three quarters of the way through epoch 2.
+  assert.deepEqual(epochsToTarget([0.6, 0.4], 0.45, 0.9), { epochs: 1.75, reached: true });
+  // Crossed in the first epoch: from chance (90%) before it to 30% after it.
+  const first = epochsToTarget([0.3, 0.2], 0.45, 0.9);
+  assert.ok(first.reached && Math.abs(first.epochs - 0.75) < 1e-12, `0.75, got ${first.epochs}`);
+  assert.deepEqual(epochsToTarget([0.6, 0.45], 0.45, 0.9), { epochs: 2, reached: true }, "at the target counts as reached");
+  assert.deepEqual(epochsToTarget([0.6, 0.5, 0.5], 0.45, 0.9), { epochs: 3, reached: false }, "censored at the budget");
+  assert.ok(Number.isNaN(epochsToTarget(undefined, 0.45, 0.9).epochs), "no curve, no figure");
+});
+
+test("convergence: epochs until within a tenth of the control's improvement, the same seed's control setting the mark", () => {
+  const run = (seed: number, valTop1ByEpoch: number[]): RunRecord => ({ key: "k", seed, valTop1Error: valTop1ByEpoch.at(-1)!, valTop5Error: 0, trainTop1Error: 0, trainCentreTop1Error: 0, firstTrainTop1Error: 0.9, epochs: valTop1ByEpoch.length, seconds: 1, valTop1ByEpoch });
+  // Seed 1's control gets from chance (0.9) to 0.4 at best: the mark is 0.4 + 0.1 * 0.5 = 0.45.
+  const control = [run(1, [0.7, 0.5, 0.4, 0.42]), run(2, [0.9, 0.9, 0.9, 0.1])];
+  const toTarget = convergence(control, 0.9);
+  // The control: 0.5 after epoch 2, 0.4 after epoch 3, so 0.45 halfway through epoch 3.
+  assert.ok(Math.abs(toTarget(control[0]).epochs - 2.5) < 1e-12);
+  // A slower treatment: 0.6 after epoch 3, 0.3 after epoch 4, so 0.45 halfway through epoch 4; the ratio is 3.5 / 2.5.
+  assert.ok(Math.abs(toTarget(run(1, [0.8, 0.7, 0.6, 0.3])).epochs - 3.5) < 1e-12);
+  // Never within the mark: the budget, a lower bound.
+  assert.deepEqual(toTarget(run(1, [0.8, 0.7, 0.6, 0.5])), { epochs: 4, reached: false });
+  // Seed 2's control, at best 0.1, sets a mark of 0.18 for seed 2 alone.
+  assert.ok(Math.abs(toTarget(run(2, [0.5, 0.1, 0.1, 0.1])).epochs - (1 + (0.5 - 0.18) / 0.4)) < 1e-12);
+  assert.ok(Number.isNaN(toTarget(run(3, [0.1])).epochs), "no control of that seed, no mark");
+});
+
 test("isGreyscale: equal channels and a covariance of one value", () => {
   assert.equal(isGreyscale({ channelMean: [70, 70, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), true);
   assert.equal(isGreyscale({ channelMean: [70, 71, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), false);
@@ -111,7 +138,7 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   for (const c of report.claims) {
     assert.equal(c.status, "measured", c.id);
     assert.equal(c.configurations.length, 2, c.id);
-    assert.equal(c.figures.length, claimById(c.id).figures.length, c.id);
+    assert.equal(c.figures.length + (c.unmeasured?.length ?? 0), claimById(c.id).figures.length, c.id);
     // Two 1-epoch runs on 20 images do not learn: the harness must say so rather than read verdicts.
     assert.equal(c.learned.ok, false, c.id);
     for (const f of c.figures) {
@@ -139,8 +166,8 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   const table = claimsTable(report);
   const [rows, notes] = table.split("\n\n");
   assert.match(notes, /overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode/, "the gap rows say what their training error is");
-  assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0));
-  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given\.$/m, "the claim on other data says which");
+  assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0), "every figure has a row, measured or not");
+  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given, shrunk in memory from 73x73 to Figure 1's 32x32\.$/m, "the claim on other data says which, and at what size");
   assert.match(table, /not read: in some seed neither configuration learned/);
   // The gap is read on the training images in inference mode, not on the batches as trained.
   const rec = (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === 1)!;
@@ -157,6 +184,15 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   const recipeGaps = seeds.map((s) => (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === s)!).map((r) => r.valTop1Error - r.trainCentreTop1Error);
   assert.deepEqual(dropout.configurations[1].overfittingGap!.mean, recipeGaps.reduce((a, b) => a + b) / seeds.length);
   assert.equal(gap.containsPaper, undefined, "a direction has no size to hold");
+  // "Roughly doubles the iterations to converge" is timed against how far the control got; one epoch on 20 images
+  // leaves the smoke recipe at chance in some seed, so there is nothing to time, and the row says so.
+  const curve = (key: string, s: number) => (finished() as unknown as RunRecord[]).find((r) => r.key === key && r.seed === s)!.valTop1ByEpoch!;
+  const jsonl = readFileSync(path.join(dir, "runs", "recipe-seed1", "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.deepEqual(curve("recipe", 1), jsonl.map((l) => JSON.parse(l).valTop1Error), "the validation curve, one value per epoch");
+  const atChance = seeds.filter((s) => Math.min(...curve("recipe", s)) >= 1 - 1 / report.data.classes);
+  assert.ok(atChance.length > 0, "the smoke recipe stays at chance in some seed");
+  assert.deepEqual(dropout.unmeasured, [{ metric: "epochsToTarget", why: `no dropout never got below chance (seed ${atChance.join(", ")}), so there is no convergence to time` }]);
+  assert.match(table, /\| epochsToTarget \| ×2\.00 \| - \| - \| - \| not measured: no dropout never got below chance/);
   assert.equal((gap.effect as { seedsToResolve?: number }).seedsToResolve, undefined);
   assert.deepEqual(claimsRows(report, ["lrn"]).map((r) => r[1]), ["valTop1Error", "valTop5Error"], "a notebook's subset: LRN's two figures");
   assert.equal(claimsRows(report, ["lrn"])[0].length, CLAIMS_COLUMNS.length);
@@ -165,6 +201,20 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   // Run again: nothing trains, and the report is the same.
   const again = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0 });
   assert.deepEqual(again, report);
+  // Records kept from before the curves were recorded are filled from their run folders' metrics.jsonl...
+  const file = path.join(dir, "finished.json");
+  const kept = JSON.parse(readFileSync(file, "utf8"));
+  for (const r of kept.runs) delete r.valTop1ByEpoch;
+  writeFileSync(file, JSON.stringify(kept));
+  assert.deepEqual(await reproduce({ profile: "smoke", data, seeds, dir, workers: 0 }), report);
+  assert.ok(finished().every((r) => (r as unknown as RunRecord).valTop1ByEpoch?.length === 1), "and written back");
+  // ...and where a run folder is gone too, that figure is left out rather than made up.
+  for (const r of kept.runs) delete r.valTop1ByEpoch;
+  writeFileSync(file, JSON.stringify(kept));
+  rmSync(path.join(dir, "runs", "dropout-0.5-seed2", "metrics.jsonl"));
+  const without = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, claims: ["dropout"] });
+  assert.deepEqual(without.claims[0].figures.map((f) => f.metric), ["overfittingGap"]);
+  assert.match(claimsTable(without), /\| epochsToTarget \| ×2\.00 \| - \| - \| - \| not measured: these runs were kept from before validation curves were recorded, and their run folders are gone \|/);
   await assert.rejects(reproduce({ profile: "laptop", data, seeds, dir, workers: 0, claims: ["lrn"] }), /holds runs of another setup/);
 });
 

@@ -37,6 +37,12 @@ test("writeResult writes what committedResult reads back: the name, a date and t
   assert.throws(() => writeResult("Claims Test", {}, tmp.dir), /not a result name/);
 });
 
+test("provenance lists the claims a file measured again, with their dates", () => {
+  writeResult("claims-updated", { engine: { engine: "wasm" }, updates: [{ date: "2026-12-06T23:00:00Z", claims: ["dropout"] }] }, path.join(tmp.dir, "bench", "results"));
+  const r = committedResult("claims-updated", tmp.dir)!;
+  assert.match(provenance(r), /, wasm; dropout measured again 2026-12-06 \(.*claims-updated\.json\)$/);
+});
+
 test("imagesSeenFigure puts runs of different epoch sizes on one axis of images seen", () => {
   const big = [
     { epoch: 1, valTop1Error: 0.5 },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { disposeSplit, loadSplit, type InMemorySplit } from "../../lib/data/in-memory";
+import { disposeSplit, loadSplit, shrinkSplit, type InMemorySplit } from "../../lib/data/in-memory";
 import { prepareDataset } from "../../lib/data/prepare";
 import { openDataset } from "../../lib/data/shards";
 import { syntheticSource } from "../../lib/data/synthetic";
@@ -45,6 +45,27 @@ test("loadSplit subtracts the mean image and scales; labels come through", async
   } finally {
     await ds.close();
   }
+});
+
+test("shrinkSplit averages whole blocks, then resizes; a split at the size is returned as it is", () => {
+  // 9x9 to 3: 3x3 blocks averaged, no resize left; each block's mean is its own value here.
+  const block = tf.tidy(() => tf.tile(tf.range(0, 9).reshape([1, 3, 3, 1]), [1, 1, 1, 1]));
+  const big = tf.tidy(() => tf.image.resizeNearestNeighbor(block as tf.Tensor4D, [9, 9]));
+  block.dispose();
+  const ys = tf.tensor1d([0], "int32");
+  const before = tf.memory().numTensors;
+  const small = shrinkSplit({ xs: big as tf.Tensor4D, ys, count: 1, classes: 2 }, 3);
+  assert.deepEqual(small.xs.shape, [1, 3, 3, 1]);
+  assert.deepEqual(Array.from(small.xs.dataSync()), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(big.isDisposed, "the input split's images are disposed");
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks: the shrunk images replace the input's");
+  // 10 to 4: blocks of 2 (to 5), then bilinear to 4.
+  const odd = shrinkSplit({ xs: tf.ones([2, 10, 10, 3]), ys: small.ys, count: 2, classes: 2 }, 4);
+  assert.deepEqual(odd.xs.shape, [2, 4, 4, 3]);
+  assert.ok(Array.from(odd.xs.dataSync()).every((v) => Math.abs(v - 1) < 1e-6), "a flat image stays flat");
+  const same = { xs: tf.zeros([1, 4, 4, 1]) as tf.Tensor4D, ys: small.ys, count: 1, classes: 2 };
+  assert.equal(shrinkSplit(same, 4), same);
+  for (const t of [small.xs, small.ys, odd.xs, same.xs]) t.dispose();
 });
 
 test("fit lowers the training error of a small net, logs every epoch, stops at a target, and leaks no tensors", async () => {
