@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { embeddedDataset } from "../lib/data/embedded";
 import { selectEngine } from "../lib/engine/select";
 import { meanSd } from "../lib/eval/stats";
-import { type ScheduleSpec, trainProfile } from "../lib/train/profiles";
+import type { ScheduleSpec } from "../lib/run/run";
+import { trainProfile } from "../lib/train/profiles";
 import { train, type TrainOptions } from "../lib/train/trainer";
 import { option, writeResult } from "./common";
 

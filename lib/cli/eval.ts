@@ -12,8 +12,9 @@ written to RUN/eval/: conv1-filters.png (Figure 3), predictions.png and .html
 (Figure 4 left), neighbours.png (Figure 4 right: nearest training images by
 fc7 distance), confusion.svg, metrics.json.
 
-  --run DIR       a training run (its best checkpoint) or a model folder
-                  (alexnet import-torch; then --data is required)
+  --run DIR       a training run (its best checkpoint), one of its checkpoints
+                  (RUN/checkpoints/epoch-NNNN; figures go to RUN/eval/epoch-NNNN/),
+                  or a model folder (alexnet import-torch; then --data is required)
   --data DIR      the prepared dataset to evaluate on (default: the run's); its
                   mean image is the one subtracted, so for a run give the dataset
                   it was trained on (e.g. where it moved to)

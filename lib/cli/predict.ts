@@ -9,7 +9,8 @@ as the network's training images were: the shorter side resized to the record
 size, the centre square cut out, the training mean subtracted, the centre patch
 (or with --ten-crop the paper's ten patches, softmax averaged).
 
-  --run DIR     a training run (alexnet train --out; its best checkpoint is used)
+  --run DIR     a training run (alexnet train --out; its best checkpoint is used),
+                one of its checkpoints (RUN/checkpoints/epoch-NNNN),
                 or a model folder (alexnet import-torch --out)
   --data DIR    the prepared dataset the run was trained on, when it has moved
                 (its mean image and class names are needed)

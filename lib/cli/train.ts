@@ -3,7 +3,7 @@ import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
 import { ALEXNET_VARIANTS, type AlexNetVariant } from "../model/alexnet";
 import { PROFILES } from "../profiles";
-import { FREEZE_MODES, type FreezeMode } from "../train/finetune";
+import { FREEZE_MODES, type FreezeMode } from "../run/run";
 import { TRAIN_PROFILES } from "../train/profiles";
 import { train } from "../train/trainer";
 

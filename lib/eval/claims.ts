@@ -17,7 +17,8 @@ import { compareNetworks } from "../train/experiments";
 import { openDataset } from "../data/shards";
 import type { DatasetStatistics } from "../data/stats";
 import { type ProfileName, parseProfile } from "../profiles";
-import { type ProgressMode, readRunMetrics, train } from "../train/trainer";
+import { isRunFolder, readRunMetrics } from "../run/run";
+import { type ProgressMode, train } from "../train/trainer";
 import { trainProfile } from "../train/profiles";
 import { closeEvalTarget, evaluateProtocols, openEvalTarget } from "./report";
 import { type MeanSd, meanSd } from "./stats";
@@ -323,7 +324,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       const t0 = performance.now();
       const r = await train({
         runDir,
-        resume: existsSync(path.join(runDir, "run.json")),
+        resume: isRunFolder(runDir),
         profile,
         data: dataDir,
         seed: job.seed,

@@ -7,45 +7,9 @@ import * as tf from "@tensorflow/tfjs";
 import { createLoader, type Batch, type Loader, type MeanMode } from "../data/loader";
 import type { Dataset } from "../data/shards";
 import type { SplitName } from "../data/types";
-import type { InputNormalization } from "../model/card";
+import { type InputTransform, transformInput } from "../model/input";
 import { Progress } from "../viz/progress";
 import { averageViews, ConfusionMatrix, labelRank, logMeanSoftmax, rowOf, softmax, topK } from "./metrics";
-
-/** One number for every channel, or one per channel (RGB). */
-export type ChannelValues = number | [number, number, number];
-
-/**
- * What happens to the loader's pixels (already minus its mean) before the
- * network: input = (x + inputOffset[c]) * inputScale[c]. A network trained here
- * needs only the training run's inputScale. A torchvision import wants
- * (pixel - mean[c]) * scale[c]: use a loader with mean "none" and
- * inputTransformFor(card.input).
- */
-export interface InputTransform {
-  /** Added first. Default 0. */
-  inputOffset?: ChannelValues;
-  /** Multiplied second. Default 1. */
-  inputScale?: ChannelValues;
-}
-
-/** The transform that turns raw 0..255 pixels (loader mean "none") into a model card's normalised input. */
-export function inputTransformFor(norm: InputNormalization): { inputOffset: [number, number, number]; inputScale: [number, number, number] } {
-  return { inputOffset: [-norm.mean[0], -norm.mean[1], -norm.mean[2]], inputScale: [norm.scale[0], norm.scale[1], norm.scale[2]] };
-}
-
-function isIdentity(v: ChannelValues | undefined, identity: number): boolean {
-  return v === undefined || (typeof v === "number" ? v === identity : v.every((x) => x === identity));
-}
-
-/** xs transformed as InputTransform says; call inside tf.tidy (it may return xs itself). */
-export function transformInput(xs: tf.Tensor4D, t: InputTransform = {}): tf.Tensor4D {
-  let out = xs;
-  // A per-channel value broadcasts along the last (channel) axis of NHWC.
-  const channels = (v: ChannelValues): tf.Tensor | number => (typeof v === "number" ? v : tf.tensor1d(v, "float32"));
-  if (!isIdentity(t.inputOffset, 0)) out = tf.add(out, channels(t.inputOffset as ChannelValues));
-  if (!isIdentity(t.inputScale, 1)) out = tf.mul(out, channels(t.inputScale as ChannelValues));
-  return out;
-}
 
 /**
  * The model's output rows for one loader batch (batch.shape[0] rows, dropout

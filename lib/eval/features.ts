@@ -4,7 +4,8 @@
 // similar to the network even when their pixels are not.
 import * as tf from "@tensorflow/tfjs";
 import type { Loader } from "../data/loader";
-import { batchOutputs, type InputTransform } from "./evaluate";
+import type { InputTransform } from "../model/input";
+import { batchOutputs } from "./evaluate";
 
 /**
  * A model from `model`'s input to the output of `layer` (default "fc7": its

@@ -2,9 +2,9 @@
 // training data: the same resize-and-centre-crop to the record size
 // (preprocessImage, as `alexnet prepare` does), the same mean subtraction and
 // crop (writeAugmented, the loader's hot path), the same input scale. A model
-// comes from a training run (RUN/run.json + checkpoints) or from a model folder
-// (model.json + card.json, e.g. from `alexnet import-torch`).
-import { existsSync, readFileSync } from "node:fs";
+// comes from a training run (RUN/run.json + checkpoints), one of its checkpoint
+// folders, or a model folder (model.json + card.json, e.g. from `alexnet import-torch`).
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -12,10 +12,10 @@ import { centerOffset, tenPatchPlaces, writeAugmented } from "../data/augment";
 import { preprocessImage, type ResizeKernel } from "../data/preprocess";
 import { openDataset } from "../data/shards";
 import type { ImageShape } from "../data/stats";
-import { CARD_FILE, readCard } from "../model/card";
+import { CARD_FILE } from "../model/card";
 import { loadModel } from "../model/io";
-import { bestCheckpoint, latestCheckpoint } from "../train/checkpoint";
-import type { RunConfig } from "../train/trainer";
+import { describeTrained, type TrainedInfo } from "../run/describe";
+import { RUN_CONFIG_FILE } from "../run/run";
 
 /** How a record becomes network input: input = (pixel − mean) · scale, after a crop. */
 export interface InputPipeline {
@@ -38,41 +38,25 @@ export interface LoadedPredictor {
   input: InputPipeline;
   /** The folder the weights were read from (a checkpoint or a model folder). */
   weights: string;
-  /** "run" for a training run folder, "model" for a model folder with card.json. */
+  /** "run" for a training run folder (or one of its checkpoints), "model" for a model folder with card.json. */
   kind: "run" | "model";
+  /** What the folder holds (its run settings or card). */
+  trained: TrainedInfo;
 }
 
-/**
- * The checkpoint a run's evaluation uses: the best by validation top-1 (else the
- * newest), or with "last" the newest. A comparison on the validation split that
- * picked its model by that split's error would favour the protocol it was picked
- * with, so the claims harness evaluates the last epoch.
- */
-export function runCheckpoint(runDir: string, which: "best" | "last" = "best"): string {
-  const best = (which === "best" ? bestCheckpoint(runDir) : undefined) ?? latestCheckpoint(runDir);
-  if (!best) throw new Error(`${runDir} has no checkpoints (checkpoints/epoch-NNNN); train first with \`alexnet train --out ${runDir}\`, or give a model folder.`);
-  return best;
-}
-
-/** Reads RUN/run.json. */
-export function readRunConfig(runDir: string): RunConfig {
-  const file = path.join(runDir, "run.json");
-  if (!existsSync(file)) throw new Error(`${file} is missing: ${runDir} is not a training run folder (alexnet train --out writes one), nor a model folder (it has no ${CARD_FILE}).`);
-  return JSON.parse(readFileSync(file, "utf8")) as RunConfig;
-}
-
-/** A run's or a model folder's normalisation and class names, without loading weights. */
-export function inputPipelineFor(dir: string, options: { data?: string } = {}): { input: InputPipeline; classes: string[]; kind: "run" | "model" } {
-  if (existsSync(path.join(dir, CARD_FILE))) {
-    const card = readCard(dir);
+/** What a folder holds as a trained network (lib/run/describe.ts), with its normalisation and class names, without loading weights. */
+export function inputPipelineFor(dir: string, options: { data?: string; checkpoint?: "best" | "last" } = {}): { input: InputPipeline; classes: string[]; kind: "run" | "model"; trained: TrainedInfo } {
+  const trained = describeTrained(dir, { checkpoint: options.checkpoint });
+  if (trained.kind === "model") {
+    const card = trained.card!;
     const crop = card.modelOptions.inputSize ?? 224;
     // torchvision's eval transform: Resize(256), CenterCrop(224) — the paper's 256 records.
-    return { kind: "model", classes: card.classes, input: { recordSize: Math.round((crop * 256) / 224), crop, mean: Float32Array.from(card.input.mean), scale: card.input.scale, kernel: "linear" } };
+    return { kind: "model", trained, classes: card.classes, input: { recordSize: Math.round((crop * 256) / 224), crop, mean: Float32Array.from(card.input.mean), scale: card.input.scale, kernel: "linear" } };
   }
-  const config = readRunConfig(dir);
+  const config = trained.config!;
   const dataDir = options.data ?? config.data;
   if (!existsSync(path.join(dataDir, "manifest.json"))) {
-    throw new Error(`${path.join(dir, "run.json")} names the dataset ${dataDir}, which is not there; its mean image and class names are needed: pass --data DIR (the prepared dataset the run was trained on).`);
+    throw new Error(`${path.join(trained.runDir!, RUN_CONFIG_FILE)} names the dataset ${dataDir}, which is not there; its mean image and class names are needed: pass --data DIR (the prepared dataset the run was trained on).`);
   }
   const dataset = openDataset(dataDir);
   try {
@@ -84,23 +68,26 @@ export function inputPipelineFor(dir: string, options: { data?: string } = {}): 
     const input: InputPipeline = runInput
       ? { recordSize: h, crop: config.crop, mean: Float32Array.from(runInput.mean), scale: runInput.scale.map((s) => s * config.inputScale) as [number, number, number], kernel }
       : { recordSize: h, crop: config.crop, mean: dataset.meanImage(), scale: config.inputScale, kernel };
-    return { kind: "run", classes: dataset.manifest.classNames ?? dataset.classes, input };
+    return { kind: "run", trained, classes: dataset.manifest.classNames ?? dataset.classes, input };
   } finally {
     void dataset.close();
   }
 }
 
-/** Loads the model and its input pipeline from a run folder (its best checkpoint, or its newest with `checkpoint: "last"`) or a model folder. */
+/**
+ * Loads the model and its input pipeline from a run folder (its best checkpoint,
+ * or its newest with `checkpoint: "last"`), one checkpoint folder of a run, or a model folder.
+ */
 export async function loadPredictor(dir: string, options: { data?: string; checkpoint?: "best" | "last" } = {}): Promise<LoadedPredictor> {
-  const { input, classes, kind } = inputPipelineFor(dir, options);
-  const weights = kind === "model" ? dir : runCheckpoint(dir, options.checkpoint);
+  const { input, classes, kind, trained } = inputPipelineFor(dir, options);
+  const weights = trained.modelDir;
   const model = await loadModel(weights);
   const outputs = model.outputs[0].shape[1];
   if (outputs !== classes.length) {
     model.dispose();
     throw new Error(`${weights} has ${outputs} outputs but ${classes.length} class names; ${kind === "run" ? "pass --data with the dataset the run was trained on" : `fix ${path.join(dir, CARD_FILE)}`}.`);
   }
-  return { model, classes, input, weights, kind };
+  return { model, classes, input, weights, kind, trained };
 }
 
 /**

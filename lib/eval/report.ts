@@ -3,7 +3,7 @@
 // kernels by tower), Figure 4 left (images with their top-5) and right (training
 // images nearest in fc7 space). `alexnet eval` and notebook 09 both call this;
 // every picture is also written under RUN/eval/ so a terminal user gets it too.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
 import { createLoader, type Loader, type MeanMode } from "../data/loader";
@@ -13,10 +13,11 @@ import type { PredictionItem, RetrievalRow } from "../viz/gallery";
 import { predictionGalleryHtml, predictionGalleryPng, retrievalGridPng, confusionMatrixSvg } from "../viz/gallery";
 import { conv1Kernels, filterMosaic, towerColourStats, type TowerColourStats } from "../viz/filters";
 import { pngFromPixels } from "../viz/images";
-import { evaluateModel, type Evaluation, inputTransformFor, type InputTransform } from "./evaluate";
+import { type InputTransform, inputTransformFor } from "../model/input";
+import { evaluateModel, type Evaluation } from "./evaluate";
 import { type ConfusedPair, ConfusionMatrix } from "./metrics";
-import { CARD_FILE } from "../model/card";
-import { type LoadedPredictor, loadPredictor, readRunConfig } from "./predict";
+import { describeTrained } from "../run/describe";
+import { type LoadedPredictor, loadPredictor } from "./predict";
 import { retrieveNeighbours, type Retrieval } from "./retrieval";
 
 export type Protocol = "center" | "ten-crop";
@@ -36,19 +37,15 @@ export interface EvalTarget {
 
 /**
  * Opens a training run (its best checkpoint, or its newest with `checkpoint:
- * "last"`; its dataset unless `data` is given) or a model folder with card.json
- * (then `data` is required).
+ * "last"`; its dataset unless `data` is given), one checkpoint folder of a run,
+ * or a model folder with card.json (then `data` is required).
  */
 export async function openEvalTarget(dir: string, options: { data?: string; out?: string; checkpoint?: "best" | "last" } = {}): Promise<EvalTarget> {
-  const isRun = existsSync(path.join(dir, "run.json"));
-  const isModel = existsSync(path.join(dir, CARD_FILE));
-  if (!isRun && !isModel) {
-    throw new Error(`${dir} is neither a training run (no run.json; alexnet train --out makes one) nor a model folder (no ${CARD_FILE}; alexnet import-torch --out makes one)${existsSync(dir) ? "" : ": it does not exist"}.`);
-  }
-  if (!isRun && options.data === undefined) throw new Error(`${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`);
+  const trained = describeTrained(dir, { checkpoint: options.checkpoint });
+  if (trained.kind === "model" && options.data === undefined) throw new Error(`${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`);
   const predictor = await loadPredictor(dir, { data: options.data, checkpoint: options.checkpoint });
   try {
-    const dataDir = options.data ?? readRunConfig(dir).data;
+    const dataDir = options.data ?? trained.config!.data;
     const dataset = openDataset(dataDir);
     if (dataset.classes.length !== predictor.classes.length) {
       await dataset.close();
@@ -65,7 +62,8 @@ export async function openEvalTarget(dir: string, options: { data?: string; out?
     const transform: InputTransform = perPixel
       ? { inputScale: input.scale }
       : inputTransformFor({ mean: Array.from(input.mean) as [number, number, number], scale: (typeof input.scale === "number" ? [input.scale, input.scale, input.scale] : input.scale) as [number, number, number] });
-    const outDir = options.out ?? path.join(dir, EVAL_DIR);
+    // One checkpoint's evaluation goes beside the run's, named by its epoch, not into the checkpoint (pruned as the run goes on).
+    const outDir = options.out ?? (trained.runDir && path.resolve(dir) !== trained.runDir ? path.join(trained.runDir, EVAL_DIR, path.basename(trained.modelDir)) : path.join(dir, EVAL_DIR));
     return { predictor, dataset, mean: perPixel ? "image" : "none", transform, crop: input.crop, outDir };
   } catch (err) {
     predictor.model.dispose();

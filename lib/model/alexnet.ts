@@ -36,6 +36,8 @@ export type Pooling = "overlapping" | "non-overlapping";
 /** Window and stride of each pooling scheme. */
 export const POOLING: Readonly<Record<Pooling, { size: number; stride: number }>> = { overlapping: { size: 3, stride: 2 }, "non-overlapping": { size: 2, stride: 2 } };
 export const ALEXNET_VARIANTS: readonly AlexNetVariant[] = ["paper", "paper-1tower", "torchvision", "mini"];
+/** The last layer, one unit per class: fine-tuning replaces it, a saved model's class count is read from it. */
+export const HEAD_LAYER = "fc8";
 
 export interface AlexNetOptions {
   /** Side of the square RGB input. Default 224 (mini: 128). See conv1Arithmetic. */
@@ -381,7 +383,7 @@ export function buildAlexNetFromPlan(plan: AlexNetPlan): tf.LayersModel {
     apply(denseLayer(plan, "fc7", plan.fcUnits, "relu"));
     apply(dropout("dropout7"));
   }
-  apply(denseLayer(plan, "fc8", plan.numClasses, "linear"));
+  apply(denseLayer(plan, HEAD_LAYER, plan.numClasses, "linear"));
   return tf.model({ inputs: input, outputs: x, name: `alexnet-${plan.variant}` });
 }
 

@@ -14,22 +14,19 @@
 // best.json is a pointer, not a copy, and the folder it names is never pruned.
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { loadModel, readModelArtifacts, saveModel } from "../model/io";
+import { BEST_FILE, bestCheckpoint, CHECKPOINT_FILE, CHECKPOINTS_DIR, checkpointName, checkpointsDir, listCheckpoints } from "../run/run";
 import { isPaperSGD, type PaperSGD } from "./optimizer";
 import { type LrSchedule, restoreSchedule, type ScheduleState } from "./schedule";
 
-export const CHECKPOINTS_DIR = "checkpoints";
-export const CHECKPOINT_FILE = "checkpoint.json";
 export const OPTIMIZER_INDEX_FILE = "optimizer.json";
 export const OPTIMIZER_FILE = "optimizer.bin";
-export const BEST_FILE = "best.json";
 const FORMAT = "alexnet-checkpoint";
 const VERSION = 1;
-const EPOCH_DIR = /^epoch-(\d+)$/;
 // Leftovers of interrupted saves: temporary checkpoint folders and pointer files.
 const TEMP_ENTRY = /^\..*\.(tmp|old)-\d+-[0-9a-f]+$/;
 
@@ -95,53 +92,8 @@ export interface CheckpointInfo {
 /** checkpoint.json: the info without the folder it sits in. */
 type CheckpointFile = Omit<CheckpointInfo, "path"> & { format: string; version: number };
 
-export interface CheckpointEntry {
-  path: string;
-  epoch: number;
-}
-
-export function checkpointsDir(runDir: string): string {
-  return path.join(runDir, CHECKPOINTS_DIR);
-}
-
-export function checkpointName(epoch: number): string {
-  return `epoch-${String(epoch).padStart(4, "0")}`;
-}
-
 function tempSuffix(kind: "tmp" | "old"): string {
   return `${kind}-${process.pid}-${randomBytes(4).toString("hex")}`;
-}
-
-/** Complete checkpoints of a run (folders epoch-NNNN holding checkpoint.json), oldest first. */
-export function listCheckpoints(runDir: string): CheckpointEntry[] {
-  const dir = checkpointsDir(runDir);
-  if (!existsSync(dir)) return [];
-  const found: CheckpointEntry[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const m = EPOCH_DIR.exec(e.name);
-    if (m && e.isDirectory() && existsSync(path.join(dir, e.name, CHECKPOINT_FILE))) found.push({ path: path.join(dir, e.name), epoch: Number(m[1]) });
-  }
-  return found.sort((a, b) => a.epoch - b.epoch);
-}
-
-/** The newest complete checkpoint of a run, or undefined if there is none. */
-export function latestCheckpoint(runDir: string): string | undefined {
-  const all = listCheckpoints(runDir);
-  return all.length > 0 ? all[all.length - 1].path : undefined;
-}
-
-/** The checkpoint best.json names, or undefined if none was tracked (or it is gone). */
-export function bestCheckpoint(runDir: string): string | undefined {
-  const file = path.join(checkpointsDir(runDir), BEST_FILE);
-  if (!existsSync(file)) return undefined;
-  try {
-    const pointer = JSON.parse(readFileSync(file, "utf8")) as { checkpoint?: unknown };
-    if (typeof pointer.checkpoint !== "string" || !EPOCH_DIR.test(pointer.checkpoint)) return undefined;
-    const dir = path.join(checkpointsDir(runDir), pointer.checkpoint);
-    return existsSync(path.join(dir, CHECKPOINT_FILE)) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {

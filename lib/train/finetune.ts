@@ -10,23 +10,15 @@
 // Two ways to keep the pretrained features: freeze them (conv1..conv5 are not
 // trained at all; only fc6..fc8 learn) or train them at a fraction of the
 // learning rate (featuresLrMultipliers, Caffe's lr_mult).
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNet } from "../model/alexnet";
-import { CARD_FILE, type InputNormalization, readCard } from "../model/card";
-import { loadModel, MODEL_FILE } from "../model/io";
-import { type InputTransform, inputTransformFor, transformInput } from "../eval/evaluate";
+import { type AlexNetOptions, buildAlexNet, HEAD_LAYER } from "../model/alexnet";
+import { loadModel } from "../model/io";
 import type { ProfileName } from "../profiles";
-import { bestCheckpoint, CHECKPOINT_FILE, latestCheckpoint } from "./checkpoint";
-
-// The trainer's RUN_CONFIG_FILE; not imported, since the trainer imports this module.
-const RUN_FILE = "run.json";
+import { describeTrained, type TrainedInfo } from "../run/describe";
+import { FREEZE_MODES, type FreezeMode } from "../run/run";
 
 /** The layers with weights before flatten in every variant: the convolutional features. */
 export const FEATURE_LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"] as const;
-/** The layer replaceHead re-initialises. */
-export const HEAD_LAYER = "fc8";
 
 /**
  * Epochs notebook 10 fine-tunes (and trains from scratch) for, per profile. Few:
@@ -35,141 +27,14 @@ export const HEAD_LAYER = "fc8";
  */
 export const FINETUNE_EPOCHS: Readonly<Record<ProfileName, number>> = { smoke: 2, laptop: 6, paper: 30 };
 
-export type FreezeMode = "features" | "none";
-export const FREEZE_MODES: readonly FreezeMode[] = ["features", "none"];
-
-/** Where a fine-tuning run starts, read without loading any weights. */
-export interface InitInfo {
-  /** The folder as given (absolute). */
-  dir: string;
-  /** "model": a model folder with card.json; "run": a training run (or one of its checkpoints). */
-  kind: "model" | "run";
-  /** The folder model.json and weights.bin are read from: dir itself, or the run's checkpoint. */
-  modelDir: string;
-  variant: AlexNetVariant;
-  /** The options the network was built with, numClasses and inputSize included. */
-  modelOptions: AlexNetOptions;
-  /** Names of the outputs, when known (a card; a run whose dataset is still there). */
-  classes?: string[];
-  /**
-   * Per-channel normalisation the weights expect: (pixel - mean[c]) * scale[c] on
-   * pixels without mean subtraction. A model card's; a run's if it started from one.
-   * Without it the weights expect the loader's mean-image subtraction.
-   */
-  input?: InputNormalization;
-  /** The factor applied after that (a run's inputScale; 1 for a card). */
-  inputScale: number;
-  /** Where the weights came from, for the reader. */
-  source: string;
-}
-
-export interface InitModel extends InitInfo {
+export interface InitModel extends TrainedInfo {
   /** Every layer trainable; the caller disposes it. */
   model: tf.LayersModel;
 }
 
-/** The fields of a run's run.json this module reads (lib/train/trainer.ts RunConfig). */
-interface SavedRun {
-  model?: AlexNetVariant;
-  modelOptions?: AlexNetOptions;
-  inputScale?: number;
-  input?: InputNormalization;
-  data?: string;
-  init?: string;
-}
-
-const WHAT_TO_PASS = `pass a model folder (model.json + ${CARD_FILE}, e.g. from \`alexnet import-torch\`) or a training run folder (${RUN_FILE} + checkpoints/, from \`alexnet train --out RUN\`)`;
-
-function readJson<T>(file: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as T;
-  } catch (err) {
-    throw new Error(`init: ${file} is not valid JSON (${(err as Error).message}); ${what}.`);
-  }
-}
-
-/** Units of fc8 as model.json's weight manifest records them (no tensors loaded). */
-function headUnitsInFile(modelDir: string): number {
-  const file = path.join(modelDir, MODEL_FILE);
-  const json = readJson<{ weightsManifest?: { weights?: { name: string; shape: number[] }[] }[] }>(file, "save the model again");
-  for (const group of json.weightsManifest ?? []) {
-    for (const w of group.weights ?? []) if (w.name === `${HEAD_LAYER}/bias`) return w.shape[0];
-  }
-  throw new Error(`init: ${file} has no ${HEAD_LAYER}/bias weight; it is not an AlexNet from lib/model/alexnet.ts.`);
-}
-
-function datasetClasses(dataDir: string | undefined): string[] | undefined {
-  if (dataDir === undefined) return undefined;
-  try {
-    const m = JSON.parse(readFileSync(path.join(dataDir, "manifest.json"), "utf8")) as { classes?: unknown };
-    return Array.isArray(m.classes) ? (m.classes as string[]) : undefined;
-  } catch {
-    return undefined; // the dataset may be gone; the class names are only a convenience
-  }
-}
-
-function describeRun(runDir: string, checkpoint: string, given: string): InitInfo {
-  const saved = readJson<SavedRun>(path.join(runDir, RUN_FILE), "the run's settings are unreadable; pass another run or a model folder");
-  if (!saved.model || !(ALEXNET_VARIANTS as readonly string[]).includes(saved.model) || !saved.modelOptions) {
-    throw new Error(`init: ${path.join(runDir, RUN_FILE)} names no AlexNet variant and model options; it was not written by \`alexnet train\`.`);
-  }
-  const numClasses = headUnitsInFile(checkpoint);
-  return {
-    dir: given,
-    kind: "run",
-    modelDir: checkpoint,
-    variant: saved.model,
-    modelOptions: { ...saved.modelOptions, numClasses },
-    classes: datasetClasses(saved.data),
-    ...(saved.input ? { input: saved.input } : {}),
-    inputScale: saved.inputScale ?? 1,
-    source: `run ${runDir}, checkpoint ${path.basename(checkpoint)}`,
-  };
-}
-
-/**
- * What a start point holds (variant, options, classes, input normalisation),
- * read from its JSON files only. dir is a model folder, a run folder (its best
- * checkpoint, else its newest) or one checkpoint folder of a run.
- */
-export function describeInit(dir: string): InitInfo {
-  const given = path.resolve(dir);
-  if (!existsSync(given)) throw new Error(`init: ${given} does not exist; ${WHAT_TO_PASS}.`);
-  if (existsSync(path.join(given, RUN_FILE))) {
-    const checkpoint = bestCheckpoint(given) ?? latestCheckpoint(given);
-    if (!checkpoint) throw new Error(`init: the run ${given} has no finished epoch (no checkpoints/epoch-NNNN); train it for an epoch first (\`alexnet train --out ${given} --resume\`), or pass another folder.`);
-    return describeRun(given, checkpoint, given);
-  }
-  if (existsSync(path.join(given, CHECKPOINT_FILE))) {
-    // RUN/checkpoints/epoch-NNNN: the run's settings are two folders up.
-    const runDir = path.dirname(path.dirname(given));
-    if (!existsSync(path.join(runDir, RUN_FILE))) throw new Error(`init: ${given} is a checkpoint, but ${path.join(runDir, RUN_FILE)} is missing, so its network is unknown; pass the whole run folder.`);
-    return describeRun(runDir, given, given);
-  }
-  if (existsSync(path.join(given, MODEL_FILE))) {
-    if (!existsSync(path.join(given, CARD_FILE))) {
-      throw new Error(`init: ${given} has ${MODEL_FILE} but no ${CARD_FILE}, so its variant and input normalisation are unknown; write one with writeCard (lib/model/card.ts), re-import it with \`alexnet import-torch\`, or pass the run folder it came from.`);
-    }
-    const card = readCard(given);
-    if (!(ALEXNET_VARIANTS as readonly string[]).includes(card.variant)) throw new Error(`init: ${path.join(given, CARD_FILE)} names variant '${card.variant}'; use one of ${ALEXNET_VARIANTS.join(", ")}.`);
-    return {
-      dir: given,
-      kind: "model",
-      modelDir: given,
-      variant: card.variant,
-      modelOptions: { ...card.modelOptions, numClasses: card.modelOptions.numClasses ?? card.classes.length },
-      classes: card.classes,
-      input: card.input,
-      inputScale: 1,
-      source: card.source,
-    };
-  }
-  throw new Error(`init: ${given} is neither a model folder nor a training run (no ${MODEL_FILE}, ${CARD_FILE} or ${RUN_FILE}); ${WHAT_TO_PASS}.`);
-}
-
-/** describeInit plus the weights, as a LayersModel with every layer trainable. */
+/** describeTrained (lib/run/describe.ts) plus the weights, as a LayersModel with every layer trainable. */
 export async function loadInitModel(dir: string): Promise<InitModel> {
-  const info = describeInit(dir);
+  const info = describeTrained(dir, { role: "init" });
   const model = await loadModel(info.modelDir);
   // A checkpoint of a frozen run saves its layers as not trainable; the new run decides.
   for (const layer of model.layers) layer.trainable = true;
@@ -278,22 +143,4 @@ export function featuresLrMultipliers(model: tf.LayersModel, scale: number): (va
   const names = new Set<string>();
   for (const name of featureLayerNames(model)) for (const w of model.getLayer(name).weights) names.add(w.name);
   return (variableName) => (names.has(variableName) ? scale : 1);
-}
-
-/**
- * The network's input from a batch of pixels (0..255, NHWC): the per-channel
- * normalisation (x - mean[c]) * scale[c] when given, then times inputScale.
- * Returns xs itself when there is nothing to do; otherwise a new tensor the
- * caller disposes.
- */
-export function normalizeInput(xs: tf.Tensor, options: { input?: InputNormalization; inputScale?: number }): tf.Tensor {
-  return tf.tidy(() => transformInput(xs as tf.Tensor4D, inputTransform(options)));
-}
-
-/** The same as an InputTransform (offset, then scale) for evaluateModel and feature extraction. */
-export function inputTransform(options: { input?: InputNormalization; inputScale?: number }): InputTransform {
-  const scale = options.inputScale ?? 1;
-  if (!options.input) return { inputScale: scale };
-  const t = inputTransformFor(options.input);
-  return { inputOffset: t.inputOffset, inputScale: t.inputScale.map((s) => s * scale) as [number, number, number] };
 }

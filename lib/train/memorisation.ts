@@ -11,8 +11,10 @@ import * as tf from "@tensorflow/tfjs";
 import { embeddedDataset } from "../data/embedded";
 import { createLoader } from "../data/loader";
 import { openDataset } from "../data/shards";
-import { type ScheduleSpec, trainProfile } from "./profiles";
-import { type EpochMetrics, type ProgressMode, type RunConfig, evaluate, train } from "./trainer";
+import type { ScheduleSpec } from "../run/run";
+import { trainProfile } from "./profiles";
+import type { EpochMetrics, RunConfig } from "../run/run";
+import { type ProgressMode, evaluate, train } from "./trainer";
 
 export interface MemorisationOptions {
   /** Where the run goes (a run folder, as `train`'s). */

@@ -17,6 +17,7 @@
 import type { AlexNetOptions, AlexNetVariant } from "../model/alexnet";
 import { PAPER_BATCH_SIZE, PAPER_LEARNING_RATE, PAPER_MOMENTUM, PAPER_WEIGHT_DECAY } from "./optimizer";
 import { type ProfileName, parseProfile } from "../profiles";
+import type { ScheduleSpec } from "../run/run";
 
 /**
  * How the learning rate changes between epochs: "plateau" is the paper's rule,
@@ -25,11 +26,6 @@ import { type ProfileName, parseProfile } from "../profiles";
  * the validation error stops improving" for a run whose length is fixed in
  * advance, which a plateau rule cannot see coming.
  */
-export type ScheduleSpec =
-  | { kind: "plateau"; patience: number; maxReductions: number; factor: number }
-  | { kind: "step"; every: number; factor: number }
-  | { kind: "drop"; after: number; factor: number };
-
 /** The epoch after which a "drop" schedule lowers the rate, for a run of `epochs`: at least 1, at most epochs - 1 when there are two or more. */
 export function dropEpoch(after: number, epochs: number): number {
   if (!(after > 0 && after < 1)) throw new Error(`schedule "drop": after is a fraction of the epochs, between 0 and 1 (0.8: after 80% of them), got ${after}.`);

@@ -3,14 +3,10 @@
 // checkpoint (last N and the best by val top-1 kept), then the schedule decides
 // the next epoch's rate.
 //
-// Run folder:
-//   RUN/run.json                 the resolved settings; --resume reads them back
-//   RUN/metrics.jsonl            one JSON object per finished epoch
-//   RUN/checkpoints/epoch-NNNN   after every epoch (lib/train/checkpoint.ts)
-//   RUN/interrupted/checkpoints/ a mid-epoch checkpoint written when the run is
-//                                stopped (Ctrl-C, AbortSignal); removed once the
-//                                resumed run finishes that epoch. Kept apart so
-//                                that epoch-NNNN always means "NNNN epochs done".
+// The run folder (run.json, metrics.jsonl, checkpoints/, interrupted/) is
+// lib/run/run.ts's. A stopped run (Ctrl-C, AbortSignal) writes a mid-epoch
+// checkpoint under RUN/interrupted/, removed once the resumed run finishes that
+// epoch: kept apart so that epoch-NNNN always means "NNNN epochs done".
 //
 // Exact resume: weights, velocities, learning rate and schedule come from the
 // checkpoint; the loader's batches depend only on (seed, epoch, step); and
@@ -25,7 +21,7 @@
 // has another number of classes. `freeze` and `featuresLrScale` keep the
 // pretrained features fixed or slow. A resumed run takes its weights from its
 // own checkpoint (init is not applied again) but freezes and scales as before.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -39,19 +35,19 @@ import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, buildAlexNe
 import type { InputNormalization } from "../model/card";
 import { evaluateModel } from "../eval/evaluate";
 import { parseProfile } from "../profiles";
+import { describeTrained } from "../run/describe";
+import { type EpochMetrics, FREEZE_MODES, type FreezeMode, INTERRUPTED_DIR, RUN_CONFIG_FILE, type RunConfig, type ScheduleSpec, appendRunMetrics, bestCheckpoint, isRunFolder, keepRunMetrics, latestCheckpoint, readRunConfig, writeRunConfig } from "../run/run";
 import { inKernel } from "../viz/display";
 import { type Figure, LivePlot } from "../viz/plot";
 import { Progress } from "../viz/progress";
-import { latestCheckpoint, loadCheckpoint, readCheckpointInfo, saveCheckpoint, bestCheckpoint } from "./checkpoint";
-import { describeInit, featuresLrMultipliers, freeze, FREEZE_MODES, type FreezeMode, headClasses, inputTransform, loadInitModel, normalizeInput, replaceHead } from "./finetune";
+import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "./checkpoint";
+import { inputTransform, normalizeInput } from "../model/input";
+import { featuresLrMultipliers, freeze, headClasses, loadInitModel, replaceHead } from "./finetune";
 import { PaperSGD } from "./optimizer";
-import { dropEpoch, type ScheduleSpec, recordSizeFor, trainProfile } from "./profiles";
+import { dropEpoch, recordSizeFor, trainProfile } from "./profiles";
 import { type LrSchedule, PlateauSchedule, StepSchedule } from "./schedule";
 import { type LossFn, softmaxCrossEntropy, trainStep } from "./step";
 
-export const RUN_CONFIG_FILE = "run.json";
-export const METRICS_FILE = "metrics.jsonl";
-export const INTERRUPTED_DIR = "interrupted";
 
 export type ProgressMode = "tty" | "lines" | "notebook" | "silent";
 
@@ -113,38 +109,6 @@ export interface TrainOptions {
   onEpoch?: (metrics: EpochMetrics, history: EpochMetrics[]) => void;
 }
 
-/** The settings a run was started with; a resumed run must keep them. */
-export interface RunConfig {
-  profile: string;
-  data: string;
-  model: AlexNetVariant;
-  modelOptions: AlexNetOptions;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: ScheduleSpec;
-  seed: number;
-  crop: number;
-  inputScale: number;
-  lighting: number;
-  /** Absent in runs written before it existed: true. */
-  cropsAndReflections?: boolean;
-  /** The init folder (absolute); absent for a run from random weights. */
-  init?: string;
-  /** Absent in runs written before fine-tuning: "none". */
-  freeze?: FreezeMode;
-  /** Absent in runs written before fine-tuning: 1. */
-  featuresLrScale?: number;
-  /**
-   * Per-channel normalisation (x - mean[c]) * scale[c] of raw pixels (the loader
-   * then subtracts no mean), before inputScale; from an init model's card.
-   * Absent: the loader subtracts the dataset's mean image.
-   */
-  input?: InputNormalization;
-}
-
 export interface StepInfo {
   /** Epoch being trained, from 0. */
   epoch: number;
@@ -156,31 +120,6 @@ export interface StepInfo {
   lr: number;
   /** tf.memory().numTensors after the step's tensors were disposed. */
   numTensors: number;
-}
-
-export interface EpochMetrics {
-  /** Epochs completed, this one included (from 1). */
-  epoch: number;
-  /** Optimiser steps completed over the run. */
-  step: number;
-  /** The learning rate this epoch was trained with. */
-  lr: number;
-  /** The rate the schedule chose for the next epoch, and why. */
-  nextLr: number;
-  schedule: string;
-  /** Mean loss over the epoch's training batches (dropout on, augmented). */
-  trainLoss: number;
-  /** Top-1 error on the training batches as they were trained (dropout on, augmented, weights moving). */
-  trainTop1Error: number;
-  valLoss: number;
-  valTop1Error: number;
-  valTop5Error: number;
-  /** Training images per second this epoch (validation excluded). */
-  imagesPerSecond: number;
-  /** Wall seconds of the epoch, validation included. */
-  seconds: number;
-  checkpoint: string;
-  time: string;
 }
 
 export interface TrainResult {
@@ -242,16 +181,6 @@ export async function evaluate(model: tf.LayersModel, loader: Loader, options: {
 
 // ------------------------------------------------------------------ settings
 
-function readJson<T>(file: string): T {
-  return JSON.parse(readFileSync(file, "utf8")) as T;
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
-  renameSync(tmp, file);
-}
-
 function checkCount(what: string, value: number | undefined, min: number): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= min)) throw new Error(`train: ${what} must be a whole number of at least ${min}, got ${String(value)}.`);
 }
@@ -304,7 +233,7 @@ async function resolveConfig(options: TrainOptions, saved: RunConfig | undefined
     return { ...saved, epochs: options.epochs ?? saved.epochs };
   }
   const profile = trainProfile(options.profile ?? "smoke");
-  const init = explicit.init === undefined ? undefined : describeInit(explicit.init);
+  const init = explicit.init === undefined ? undefined : describeTrained(explicit.init, { role: "init" });
   if (init && options.model !== undefined && options.model !== init.variant) throw new Error(`train: model '${options.model}' was asked for, but the init ${init.dir} is '${init.variant}'; leave model out to fine-tune it.`);
   const model = init ? init.variant : options.model ?? profile.model;
   if (!(ALEXNET_VARIANTS as readonly string[]).includes(model)) throw new Error(`train: model '${model}' is unknown; use one of ${ALEXNET_VARIANTS.join(", ")}.`);
@@ -403,24 +332,6 @@ function openData(dir: string): Dataset {
   return openDataset(dir);
 }
 
-/** Every epoch a run folder's metrics.jsonl holds, in order (none when the file is missing); reads only. */
-export function readRunMetrics(runDir: string): EpochMetrics[] {
-  const file = path.join(runDir, METRICS_FILE);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as EpochMetrics);
-}
-
-/** Metrics lines of a run, those after `upToEpoch` dropped (they belong to epochs a resume redoes). */
-function readMetrics(runDir: string, upToEpoch: number): EpochMetrics[] {
-  const all = readRunMetrics(runDir);
-  const kept = all.filter((m) => m.epoch <= upToEpoch);
-  if (kept.length !== all.length) writeFileSync(path.join(runDir, METRICS_FILE), kept.map((m) => JSON.stringify(m) + "\n").join(""));
-  return kept;
-}
-
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
 }
@@ -480,10 +391,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new Error(`train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, or choose a new run folder.`);
   }
   if (options.resume && !existsSync(configFile) && (mainLatest || partLatest)) throw new Error(`train --resume: ${configFile} is missing, so the run's settings are unknown; start a new run folder.`);
-  const saved = options.resume && existsSync(configFile) ? readJson<RunConfig>(configFile) : undefined;
+  const saved = options.resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined;
   const config = await resolveConfig(options, saved);
   mkdirSync(runDir, { recursive: true });
-  writeJsonAtomic(configFile, config);
+  writeRunConfig(runDir, config);
 
   const dataset = openData(config.data);
   const classes = dataset.classes.length;
@@ -555,10 +466,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const m = info.metrics;
         partial = { lossSum: m.trainLossSum ?? 0, wrong: m.trainWrong ?? 0, seen: m.trainSeen ?? 0, steps: m.trainSteps ?? 0, seconds: m.trainSeconds ?? 0 };
       }
-    } else if (existsSync(path.join(runDir, METRICS_FILE))) {
-      rmSync(path.join(runDir, METRICS_FILE));
     }
-    const history = readMetrics(runDir, startEpoch);
+    // A fresh start keeps no epochs of an earlier one; a resume keeps those its checkpoint has done.
+    const history = keepRunMetrics(runDir, startEpoch);
 
     const mode: ProgressMode = options.progress ?? (inKernel() ? "notebook" : options.stream?.isTTY ?? process.stderr.isTTY ? "tty" : "lines");
     const stream = options.stream ?? process.stderr;
@@ -679,7 +589,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         checkpoint: path.relative(runDir, saved.path),
         time: new Date().toISOString(),
       };
-      appendFileSync(path.join(runDir, METRICS_FILE), JSON.stringify(metrics) + "\n");
+      appendRunMetrics(runDir, metrics);
       history.push(metrics);
       say(formatEpoch(metrics, config.epochs) + (decision.changed ? ` · ${decision.reason}` : ""), decision.changed);
       if (plots) {

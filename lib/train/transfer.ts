@@ -11,7 +11,8 @@ import { EMBEDDED_SETS, embeddedDataset } from "../data/embedded";
 import { meanSd, pairedDifference } from "../eval/stats";
 import type { ProfileName } from "../profiles";
 import { trainProfile } from "./profiles";
-import { type EpochMetrics, type ProgressMode, train } from "./trainer";
+import type { EpochMetrics } from "../run/run";
+import { type ProgressMode, train } from "./trainer";
 
 /**
  * The fine-tuning set and budget per profile (notebook 10 and bench/transfer.ts):

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { createLoader } from "../../lib/data/loader";
-import { compareProtocols, evaluateModel, inputTransformFor, transformInput } from "../../lib/eval/evaluate";
+import { compareProtocols, evaluateModel } from "../../lib/eval/evaluate";
 import { topKErrors } from "../../lib/eval/metrics";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { tinyEvalFixture } from "../helpers/train";
@@ -122,19 +122,4 @@ test("a model whose outputs are NaN is refused, not scored 0% error", async () =
   await assert.rejects(evaluateModel(broken, loader, { inputScale: SCALE }), /output for record \d+ .* is NaN; its weights hold NaN or infinity/);
   await loader.close();
   broken.dispose();
-});
-
-test("per-channel offset and scale: input = (x + offset[c]) * scale[c], as a model card asks", () => {
-  const xs = tf.tensor4d([10, 20, 30, 40, 50, 60], [1, 1, 2, 3]);
-  const t = inputTransformFor({ mean: [1, 2, 3], scale: [2, 0.5, 0.1] });
-  assert.deepEqual(t, { inputOffset: [-1, -2, -3], inputScale: [2, 0.5, 0.1] });
-  const out = tf.tidy(() => transformInput(xs, t));
-  const got = out.dataSync();
-  const want = [18, 9, 2.7, 78, 24, 5.7];
-  want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) < 1e-5, `${got[i]} vs ${w}`));
-  // Identity transforms give the input back, and a single number applies to every channel.
-  assert.equal(transformInput(xs, { inputScale: 1, inputOffset: [0, 0, 0] }), xs);
-  const half = tf.tidy(() => transformInput(xs, { inputScale: 0.5, inputOffset: 2 }));
-  assert.deepEqual([...half.dataSync()], [6, 11, 16, 21, 26, 31]);
-  tf.dispose([xs, out, half]);
 });

@@ -16,6 +16,8 @@ import { saveModel } from "../../lib/model/io";
 import { train } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
 import { prepareTinySet } from "../helpers/train";
+import { latestCheckpoint } from "../../lib/run/run";
+import { closeEvalTarget, openEvalTarget } from "../../lib/eval/report";
 
 const tmp = tempDir("alexnet-predict-");
 let data = "";
@@ -90,6 +92,26 @@ test("a record predicted through predictRecords gets the same probabilities as t
   }
 });
 
+test("a checkpoint folder, as train --init takes one: its own weights and the run's input pipeline; eval writes beside the run's", async () => {
+  const whole = await loadPredictor(runDir);
+  const checkpoint = latestCheckpoint(runDir)!;
+  const one = await loadPredictor(checkpoint);
+  try {
+    assert.deepEqual([one.kind, one.weights, one.trained.runDir], ["run", checkpoint, runDir]);
+    assert.deepEqual(one.input, whole.input);
+    assert.deepEqual(one.classes, whole.classes);
+  } finally {
+    one.model.dispose();
+    whole.model.dispose();
+  }
+  const target = await openEvalTarget(checkpoint);
+  try {
+    assert.equal(target.outDir, path.join(runDir, "eval", path.basename(checkpoint)), "not inside the checkpoint, which the run may prune");
+  } finally {
+    await closeEvalTarget(target);
+  }
+});
+
 test("recordsToInput: centre crop minus the mean, times the scale; per-channel normalisation", () => {
   const S = 4;
   const record = Uint8Array.from({ length: S * S * 3 }, (_, i) => i);
@@ -125,7 +147,7 @@ test("a model folder (card.json) brings its own class names and normalisation", 
 });
 
 test("clear errors: not a run, a dataset that moved, an unreadable image", async () => {
-  await assert.rejects(loadPredictor(path.join(tmp.dir, "nothing")), /run\.json is missing.*not a training run folder/);
+  await assert.rejects(loadPredictor(path.join(tmp.dir, "nothing")), /nothing is neither a training run \(no run\.json.*nor a model folder \(no card\.json.*: it does not exist/);
   const moved = path.join(tmp.dir, "moved-run");
   const { cpSync, readFileSync } = await import("node:fs");
   cpSync(runDir, moved, { recursive: true });

@@ -2,19 +2,10 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { runCheckpoint } from "../../lib/eval/predict";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
-import {
-  bestCheckpoint,
-  checkpointName,
-  checkpointsDir,
-  latestCheckpoint,
-  listCheckpoints,
-  loadCheckpoint,
-  readCheckpointInfo,
-  saveCheckpoint,
-} from "../../lib/train/checkpoint";
+import { bestCheckpoint, checkpointName, checkpointsDir, latestCheckpoint, listCheckpoints, runCheckpoint } from "../../lib/run/run";
+import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../../lib/train/checkpoint";
 import { assertNoLeak, NonFiniteLossError } from "../../lib/train/guard";
 import { PaperSGD } from "../../lib/train/optimizer";
 import { PlateauSchedule } from "../../lib/train/schedule";

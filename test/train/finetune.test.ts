@@ -7,16 +7,16 @@ import { selectEngine } from "../../lib/engine/select";
 import { type AlexNetOptions, buildAlexNet } from "../../lib/model/alexnet";
 import { type ModelCard, writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
-import { checkpointsDir, saveCheckpoint } from "../../lib/train/checkpoint";
+import { checkpointsDir } from "../../lib/run/run";
+import { describeTrained } from "../../lib/run/describe";
+import { saveCheckpoint } from "../../lib/train/checkpoint";
 import {
-  describeInit,
   FEATURE_LAYERS,
   featureLayerNames,
   featuresLrMultipliers,
   freeze,
   headClasses,
   loadInitModel,
-  normalizeInput,
   replaceHead,
 } from "../../lib/train/finetune";
 import { PaperSGD } from "../../lib/train/optimizer";
@@ -125,17 +125,17 @@ test("loadInitModel reads a run folder (its best checkpoint) or one checkpoint, 
 test("a folder that is neither a model folder nor a run gets an error naming it and what to pass", async () => {
   const empty = path.join(tmp.dir, "empty");
   mkdirSync(empty);
-  assert.throws(() => describeInit(empty), new RegExp(`${empty} is neither a model folder nor a training run.*model\\.json \\+ card\\.json.*run folder`));
+  assert.throws(() => describeTrained(empty, { role: "init" }), new RegExp(`${empty} is neither a model folder nor a training run.*model\\.json \\+ card\\.json.*run folder`));
   await assert.rejects(loadInitModel(path.join(tmp.dir, "nowhere")), /nowhere does not exist; pass a model folder/);
   const noCard = path.join(tmp.dir, "no-card");
   const m = buildAlexNet("mini", SMALL);
   await saveModel(m, noCard);
   m.dispose();
-  assert.throws(() => describeInit(noCard), /no-card has model\.json but no card\.json.*writeCard/);
+  assert.throws(() => describeTrained(noCard, { role: "init" }), /no-card has model\.json but no card\.json.*writeCard/);
   const fresh = path.join(tmp.dir, "fresh-run");
   mkdirSync(fresh);
   writeFileSync(path.join(fresh, "run.json"), "{}");
-  assert.throws(() => describeInit(fresh), /the run .*fresh-run has no finished epoch.*--resume/);
+  assert.throws(() => describeTrained(fresh, { role: "init" }), /the run .*fresh-run has no finished epoch.*--resume/);
 });
 
 test("feature layers are conv1..conv5; a model without a flatten layer is refused", () => {
@@ -209,15 +209,4 @@ test("featuresLrMultipliers: one step moves the conv weights by 0.1x the plain s
   for (const o of [o1, o2]) o.dispose();
   plain.dispose();
   slow.dispose();
-});
-
-test("normalizeInput applies (x - mean[c]) * scale[c], then inputScale, and passes x through when there is nothing to do", () => {
-  const xs = tf.tensor4d([10, 20, 30, 110, 120, 130], [1, 1, 2, 3]);
-  assert.equal(normalizeInput(xs, {}), xs);
-  assert.equal(normalizeInput(xs, { inputScale: 1 }), xs);
-  const y = normalizeInput(xs, { input: { mean: [10, 20, 40], scale: [1, 0.5, 0.25] }, inputScale: 2 });
-  assert.deepEqual(Array.from(y.dataSync()), [0, 0, -5, 200, 100, 45]);
-  const z = normalizeInput(xs, { inputScale: 0.5 });
-  assert.deepEqual(Array.from(z.dataSync()), [5, 10, 15, 55, 60, 65]);
-  tf.dispose([xs, y, z]);
 });

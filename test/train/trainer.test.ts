@@ -11,10 +11,10 @@ import { selectEngine } from "../../lib/engine/select";
 import { type AlexNetOptions, buildAlexNet } from "../../lib/model/alexnet";
 import { type ModelCard, writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
-import { checkpointsDir, listCheckpoints } from "../../lib/train/checkpoint";
 import { NonFiniteLossError } from "../../lib/train/guard";
 import { softmaxCrossEntropy } from "../../lib/train/step";
-import { type EpochMetrics, type RunConfig, type TrainOptions, curvesFigures, evaluate, formatEpoch, METRICS_FILE, RUN_CONFIG_FILE, train, withSeededMathRandom } from "../../lib/train/trainer";
+import { checkpointsDir, type EpochMetrics, listCheckpoints, METRICS_FILE, RUN_CONFIG_FILE, type RunConfig } from "../../lib/run/run";
+import { type TrainOptions, curvesFigures, evaluate, formatEpoch, train, withSeededMathRandom } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
 import { prepareTinySet, weightBytes } from "../helpers/train";
 

@@ -7,7 +7,7 @@
 // Widths and class count are read from the tensors, so a width-reduced copy of
 // torchvision's network imports as well as alexnet-owt-7be5be79.pth.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { IMAGENET_CLASS_COUNT, imagenetClassNames } from "../../data/imagenet";
@@ -16,6 +16,7 @@ import { IMAGENET_NORMALIZATION, type ModelCard, writeCard } from "../card";
 import { saveModel } from "../io";
 import { type CheckpointFormat, type StateDict, detectCheckpointFormat, readPyTorchCheckpoint } from "./pytorch";
 import { readSafetensors } from "./safetensors";
+import { isRunFolder, RUN_CONFIG_FILE } from "../../run/run";
 
 export type TorchvisionLayer = "conv1" | "conv2" | "conv3" | "conv4" | "conv5" | "fc6" | "fc7" | "fc8";
 
@@ -204,7 +205,7 @@ export interface TorchvisionImport {
 /** Imports a torchvision AlexNet checkpoint; with outDir, saves the model and its card.json there. */
 export async function importTorchvision(file: string, outDir?: string): Promise<TorchvisionImport> {
   // A folder with both run.json and card.json would be read as a run by eval and as a model by predict.
-  if (outDir !== undefined && existsSync(path.join(outDir, "run.json"))) throw new Error(`${outDir} holds a training run (run.json); import into a folder of its own, e.g. --out ${path.join(path.dirname(outDir), "torchvision")}.`);
+  if (outDir !== undefined && isRunFolder(outDir)) throw new Error(`${outDir} holds a training run (${RUN_CONFIG_FILE}); import into a folder of its own, e.g. --out ${path.join(path.dirname(outDir), "torchvision")}.`);
   const [{ format, stateDict }, sha256] = await Promise.all([readStateDict(file), sha256File(file)]);
   const modelOptions = inferTorchvisionOptions(stateDict);
   const model = stateDictToTorchvision(stateDict);

@@ -1,0 +1,39 @@
+// The run folder's files: run.json written whole, metrics.jsonl appended and cut
+// back to the epochs a resume keeps.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { appendRunMetrics, type EpochMetrics, isCheckpointFolder, isRunFolder, keepRunMetrics, readRunConfig, readRunMetrics, type RunConfig, writeRunConfig } from "../../lib/run/run";
+import { tempDir } from "../helpers/notebooks";
+
+const tmp = tempDir("alexnet-run-");
+after(() => tmp.cleanup());
+
+test("run.json is written whole and read back; a folder without it is no run, with an error naming the file", () => {
+  const dir = path.join(tmp.dir, "run");
+  mkdirSync(dir);
+  assert.equal(isRunFolder(dir), false);
+  assert.throws(() => readRunConfig(dir), /run\/run\.json is missing: .* is not a training run folder/);
+  const config = { profile: "smoke", data: "/d", model: "mini", modelOptions: {}, epochs: 2, batchSize: 8, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: { kind: "step", every: 1, factor: 0.1 }, seed: 1, crop: 64, inputScale: 1, lighting: 0.1 } as RunConfig;
+  writeRunConfig(dir, config);
+  assert.equal(isRunFolder(dir), true);
+  assert.deepEqual(readRunConfig(dir), config);
+  assert.deepEqual(readdirSync(dir), ["run.json"], "no temporary file is left");
+  writeFileSync(path.join(dir, "run.json"), "{ half");
+  assert.throws(() => readRunConfig(dir), /run\.json is not valid JSON .*start a new run folder/);
+  assert.equal(isCheckpointFolder(dir), false);
+});
+
+test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a resume keeps", () => {
+  const dir = path.join(tmp.dir, "metrics");
+  mkdirSync(dir);
+  assert.deepEqual(readRunMetrics(dir), [], "no file, no epochs");
+  const epoch = (n: number) => ({ epoch: n, valTop1Error: 1 / n }) as unknown as EpochMetrics;
+  for (const n of [1, 2, 3]) appendRunMetrics(dir, epoch(n));
+  assert.deepEqual(readRunMetrics(dir).map((m) => m.epoch), [1, 2, 3]);
+  assert.deepEqual(keepRunMetrics(dir, 2).map((m) => m.epoch), [1, 2]);
+  assert.deepEqual(readRunMetrics(dir).map((m) => m.epoch), [1, 2], "epoch 3 is gone from the file");
+  assert.deepEqual(keepRunMetrics(dir, 0), []);
+  assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false, "a fresh start keeps no file");
+});
