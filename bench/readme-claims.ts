@@ -6,7 +6,8 @@
 //   npm run bench -- bench/readme-claims.ts
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type ClaimsReport, claimsTable } from "../lib/eval/claims";
+import type { ClaimsReport } from "../lib/claims/reading";
+import { claimsTable } from "../lib/claims/table";
 import { projectRoot } from "../lib/data/embedded";
 import { committedResult } from "../lib/eval/results";
 import { CLAIMS_RESULTS } from "../lib/viz/claims";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import type { ClaimsReport } from "../lib/eval/claims";
+import type { ClaimsReport } from "../lib/claims/reading";
 import { committedResult } from "../lib/eval/results";
 import { CLAIMS_RESULTS } from "../lib/viz/claims";
 import { QUOTE, checkQuote } from "./helpers/quotes";

@@ -18,7 +18,7 @@ test("every figure the README quotes from bench/results/ is the committed one", 
 });
 
 test("the README's claims tables are the committed ones, regenerated from bench/results/claims-*.json", async () => {
-  const { claimsTable } = await import("../lib/eval/claims");
+  const { claimsTable } = await import("../lib/claims/table");
   const { CLAIMS_RESULTS } = await import("../lib/viz/claims");
   const readme = readFileSync(path.join(root, "README.md"), "utf8");
   for (const name of CLAIMS_RESULTS) {

@@ -2,9 +2,10 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
-import { CLAIMS_BUDGET, claimsTable, reproduce } from "../eval/claims";
-import { PAPER_CLAIMS, claimById } from "../eval/paper-claims";
-import { writeClaimsResult } from "../eval/claims-results";
+import { CLAIMS_BUDGET, reproduce } from "../claims/harness";
+import { PAPER_CLAIMS, claimById } from "../claims/paper-claims";
+import { writeClaimsResult } from "../claims/results";
+import { claimsTable } from "../claims/table";
 import { PROFILES, parseProfile } from "../profiles";
 
 const HELP = `usage: alexnet reproduce [CLAIM...] [--profile P] [--seeds N] [--data DIR] [--out DIR] [--results NAME] [--json]

@@ -51,7 +51,7 @@ export function provenance(r: CommittedResult<object>): string {
   const cpu = r.machine.cpu ? `${String(r.machine.cpu)}${r.machine.threads ? ` (${String(r.machine.threads)} threads)` : ""}` : "an unrecorded machine";
   const engine = (r.result as { engine?: { engine?: string } | string }).engine;
   const name = typeof engine === "string" ? engine : engine?.engine;
-  // A claims file updated claim by claim (lib/eval/claims-results.ts) says which were measured again, and when.
+  // A claims file updated claim by claim (lib/claims/results.ts) says which were measured again, and when.
   const updates = (r.result as { updates?: { date: string; claims: string[] }[] }).updates ?? [];
   const again = updates.map((u) => `; ${u.claims.join(", ")} measured again ${u.date.slice(0, 10)}`).join("");
   return `measured ${r.date.slice(0, 10)} on ${cpu}${name ? `, ${name}` : ""}${again} (${path.relative(projectRoot(), r.file)})`;

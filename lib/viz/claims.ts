@@ -1,7 +1,8 @@
 // The committed measurement of a notebook's claims (bench/results/claims-*.json,
 // written by `alexnet reproduce --results NAME`), shown as a table with one
 // computed sentence per figure, so a notebook's prose never retypes a verdict.
-import { CLAIMS_COLUMNS, type ClaimsReport, OVERFITTING_NOTE, claimSentences, claimsRows } from "../eval/claims";
+import type { ClaimsReport } from "../claims/reading";
+import { CLAIMS_COLUMNS, OVERFITTING_NOTE, claimSentences, claimsRows } from "../claims/table";
 import { committedResult, provenance } from "../eval/results";
 import { showTable } from "./display";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, test } from "node:test";
-import type { ClaimsReport } from "../../lib/eval/claims";
-import { claimSentences } from "../../lib/eval/claims";
+import type { ClaimsReport } from "../../lib/claims/reading";
+import { claimSentences } from "../../lib/claims/table";
 import { writeResult } from "../../lib/eval/results";
 import { meanSd } from "../../lib/eval/stats";
 import { seedDifference } from "../../lib/eval/verdict";

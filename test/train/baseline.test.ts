@@ -6,7 +6,7 @@ import { Random } from "../../lib/data/random";
 import { openDataset } from "../../lib/data/shards";
 import type { DataSource, SourceRecord } from "../../lib/data/types";
 import { selectEngine } from "../../lib/engine/select";
-import { boxDownsample, linearPixelClassifier, nearestClassMean } from "../../lib/eval/baseline";
+import { boxDownsample, linearPixelClassifier, nearestClassMean } from "../../lib/train/baseline";
 import { tempDir } from "../helpers/notebooks";
 
 const tmp = tempDir("alexnet-baseline-");

@@ -5,7 +5,7 @@
 // Effects are treatment minus control: an error the treatment lowers is negative.
 //
 // Configurations are overrides of the training run (lib/train/trainer.ts's
-// TrainOptions) on top of the profile's recipe; lib/eval/claims.ts runs them.
+// TrainOptions) on top of the profile's recipe; lib/claims/harness.ts runs them.
 // ReLU against tanh is the one claim on another network and loop: Figure 1's
 // four-layer stand-in (lib/model/figure1.ts), trained in memory by
 // lib/train/experiments.ts, each unit at its own best learning rate.
@@ -41,7 +41,7 @@ export interface Configuration {
  * ratio on the log scale. epochsToTarget: epochs to converge, that is until the
  * validation top-1 (inference mode, so dropout's noise is not counted against
  * it) is within a tenth of the control's improvement over chance of the
- * control's best in the same seed (lib/eval/claims.ts's convergence),
+ * control's best in the same seed (lib/claims/reading.ts's convergence),
  * interpolated between epochs, the budget when not reached; also a log-ratio.
  * (Epochs, not steps: both configurations have the same batch size, so the ratio is the same.)
  */

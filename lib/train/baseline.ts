@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { InMemorySplit } from "../data/in-memory";
 import type { Dataset, SplitReader } from "../data/shards";
-import { fit } from "../train/fit";
+import { fit } from "./fit";
 
 export interface BaselineResult {
   /** "nearest class mean" or "linear classifier". */

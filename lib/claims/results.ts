@@ -8,8 +8,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { projectRoot } from "../data/embedded";
-import { type ClaimsReport, claimsTable } from "./claims";
-import { machineInfo, writeResult } from "./results";
+import { machineInfo, writeResult } from "../eval/results";
+import type { ClaimsReport } from "./reading";
+import { claimsTable } from "./table";
 
 export interface ClaimsEngine {
   engine: string;
