@@ -11,7 +11,8 @@ import { cropRange, lightingBasis, lightingOffset, presentationDraw, writeAugmen
 import { createLoader } from "../lib/data/loader";
 import type { LoaderOptions } from "../lib/data/loader";
 import { Random } from "../lib/data/random";
-import { finalizeDataset, openDataset, ShardWriter } from "../lib/data/shards";
+import { finalizeDataset, ShardWriter } from "../lib/data/shard-writer";
+import { openDataset } from "../lib/data/shards";
 import { median, writeResult } from "./common";
 
 const SIDE = 256;

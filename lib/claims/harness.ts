@@ -7,8 +7,9 @@
 // checkpoint. Before any effect is read, the report says whether the network
 // learned (validation error well below chance); a model at chance shows no
 // effect of anything, so its verdicts are marked unreadable.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../files";
 import { embeddedDataset } from "../data/embedded";
 import { openDataset } from "../data/shards";
 import type { DatasetStatistics } from "../data/stats";
@@ -113,9 +114,7 @@ function readFinished(file: string, identity: FinishedFile["identity"]): Finishe
 }
 
 function writeFinished(file: string, finished: FinishedFile): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(finished, null, 1)}\n`);
-  renameSync(tmp, file); // a reader never sees half a file, even after Ctrl-C
+  writeFileAtomicSync(file, `${JSON.stringify(finished, null, 1)}\n`); // a reader never sees half a file, even after Ctrl-C
 }
 
 /** Runs the claims and reports each one's configurations, effects and verdicts. */

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type PrepareReport, prepareDataset } from "./prepare";
-import { type Dataset, type Manifest, MANIFEST_FILE, openDataset } from "./shards";
+import { type Manifest, MANIFEST_FILE } from "./shard-format";
+import { type Dataset, openDataset } from "./shards";
 import { openCifar10 } from "./sources/cifar10";
 import { FASHION_MNIST_CLASS_NAMES, openIdx } from "./sources/idx";
 import { limitPerClass } from "./sources/index";

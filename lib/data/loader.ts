@@ -16,7 +16,8 @@ import type { LightingScale } from "./augment";
 import { AUGMENT_MODES, type AugmentMode, BatchMaker, type BatchRecipe, isTrainingMode, outputShape, viewsPerImage } from "./batches";
 import type { WorkerJob, WorkerReply } from "./loader-worker";
 import { hashSeed, permutation } from "./random";
-import { Dataset, openDataset, SPLIT_NAMES } from "./shards";
+import { SPLIT_NAMES } from "./shard-format";
+import { Dataset, openDataset } from "./shards";
 import type { ImageShape } from "./stats";
 import type { SplitName } from "./types";
 

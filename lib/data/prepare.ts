@@ -4,7 +4,8 @@
 // shards between them (--shard I/N); the last step merges what they wrote.
 import os from "node:os";
 import { type BadImageReason, type PreprocessOptions, preprocessRecord } from "./preprocess";
-import { type Manifest, ShardWriter, type SkippedRecord, completedShard, finalizeDataset } from "./shards";
+import { type Manifest, type SkippedRecord } from "./shard-format";
+import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
 import type { DataSource, SplitName, SourceRecord } from "./types";
 import { Progress, type ProgressOptions } from "../viz/progress";
 

@@ -8,8 +8,9 @@
 // seeded from those three, so images can be made in any order and in parallel.
 // Pipeline: SVG (shapes, patterns, gradients) -> sharp/librsvg raster ->
 // noise, uneven light and colour cast in JS -> JPEG at a per-image quality.
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../files";
 import sharp from "sharp";
 import { Random, mix32 } from "./random";
 import type { DataSource, SourceRecord, SplitName } from "./types";
@@ -454,9 +455,7 @@ export async function cachedSyntheticImage(cacheDir: string, opts: SyntheticOpti
   const { jpeg } = await generateSyntheticImage(opts, split, index);
   await mkdir(path.dirname(file), { recursive: true });
   // Renamed into place, so an interrupted write never leaves half a JPEG under the final name.
-  const tmp = `${file}.tmp-${process.pid}-${index}`;
-  await writeFile(tmp, jpeg);
-  await rename(tmp, file);
+  await writeFileAtomic(file, jpeg);
   return jpeg;
 }
 

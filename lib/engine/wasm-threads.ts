@@ -14,10 +14,11 @@
 // splits outputs between threads, never a sum, so results are bit-identical to
 // a single-threaded run (test/engine/wasm-threads.test.ts checks it).
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { writeFileAtomicSync } from "../files";
 
 const WORKER = "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
 const MAIN = "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js";
@@ -55,9 +56,7 @@ export function planWasmThreads(threads: number, resolve: (id: string) => string
     if (!privateFolder(dir)) dir = mkdtempSync(path.join(os.tmpdir(), "alexnet-wasm-threads-"));
     const workerFile = path.join(dir, "worker.js");
     if (!existsSync(workerFile) || readFileSync(workerFile, "utf8") !== script) {
-      const tmp = `${workerFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, script, { mode: 0o600 });
-      renameSync(tmp, workerFile);
+      writeFileAtomicSync(workerFile, script, { mode: 0o600 });
     }
     return { threads, workerFile, mainFile };
   } catch (err) {

@@ -3,8 +3,9 @@
 // network is, what its outputs mean, and how pixels must be prepared for it.
 // Without the last part a model imported from PyTorch would be fed the wrong
 // numbers: torchvision's weights expect (x/255 - mean)/std per channel.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../files";
 import type { AlexNetOptions, AlexNetVariant } from "./alexnet";
 
 export const CARD_FILE = "card.json";
@@ -33,10 +34,7 @@ export interface ModelCard {
 }
 
 export function writeCard(dir: string, card: ModelCard): void {
-  const file = path.join(dir, CARD_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(card, null, 2) + "\n");
-  renameSync(tmp, file);
+  writeFileAtomicSync(path.join(dir, CARD_FILE), JSON.stringify(card, null, 2) + "\n");
 }
 
 export function hasCard(dir: string): boolean {

@@ -7,34 +7,16 @@
 // first: an interrupted save leaves the previous files or complete new ones,
 // never a truncated weights.bin (a model.json with weights from another save
 // would be caught on load by the byte-count check).
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { writeFileAtomic } from "../files";
 // Registers the custom layers (LRN, grouped convolution) so model.json can name them.
 import "./layers/index";
 
 export const MODEL_FILE = "model.json";
 export const WEIGHTS_FILE = "weights.bin";
-
-async function writeAtomically(file: string, chunks: readonly ArrayBuffer[] | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    const handle = await open(tmp, "w");
-    try {
-      if (typeof chunks === "string") await handle.writeFile(chunks, "utf8");
-      else for (const c of chunks) await handle.write(new Uint8Array(c));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** Writes DIR/model.json and DIR/weights.bin, creating DIR if needed. */
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
@@ -56,8 +38,8 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
         modelInitializer: artifacts.modelInitializer,
         initializerSignature: artifacts.initializerSignature,
       };
-      await writeAtomically(path.join(dir, WEIGHTS_FILE), chunks);
-      await writeAtomically(path.join(dir, MODEL_FILE), JSON.stringify(modelJSON));
+      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), chunks.map((c) => new Uint8Array(c)));
+      await writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(modelJSON));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );

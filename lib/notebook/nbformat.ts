@@ -1,8 +1,9 @@
 // Reading and writing notebooks in nbformat 4.5 (cells carry ids).
 // https://nbformat.readthedocs.io/en/latest/format_description.html
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../files";
 
 export type MultilineString = string | string[];
 
@@ -139,9 +140,7 @@ export function serialiseNotebook(nb: Notebook): string {
 /** Writes via a temporary file and rename, so an interrupted run never leaves half a notebook. */
 export function writeNotebook(file: string, nb: Notebook): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, serialiseNotebook(nb));
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, serialiseNotebook(nb));
 }
 
 export function codeCells(nb: Notebook): CodeCell[] {

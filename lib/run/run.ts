@@ -10,8 +10,9 @@
 // lib/train/checkpoint.ts's; what a folder holds as a trained network (a run,
 // one of its checkpoints, or a model folder with card.json) is describe.ts's.
 // It imports nothing from train or eval, so both can read runs through it.
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../files";
 import type { AlexNetOptions, AlexNetVariant } from "../model/alexnet";
 import type { InputNormalization } from "../model/card";
 
@@ -113,10 +114,7 @@ export function readRunConfig(runDir: string): RunConfig {
 
 /** Writes RUN/run.json whole or not at all (a reader never sees half of it). */
 export function writeRunConfig(runDir: string, config: RunConfig): void {
-  const file = path.join(runDir, RUN_CONFIG_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(config, null, 2) + "\n");
-  renameSync(tmp, file);
+  writeFileAtomicSync(path.join(runDir, RUN_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
 }
 
 /** Every epoch RUN/metrics.jsonl holds, in order (none when the file is missing); reads only. */

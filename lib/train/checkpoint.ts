@@ -18,6 +18,7 @@ import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import { syncDir } from "../files";
 import { loadModel, readModelArtifacts, saveModel } from "../model/io";
 import { BEST_FILE, bestCheckpoint, CHECKPOINT_FILE, CHECKPOINTS_DIR, checkpointName, checkpointsDir, listCheckpoints } from "../run/run";
 import { isPaperSGD, type PaperSGD } from "./optimizer";
@@ -103,20 +104,6 @@ async function writeSynced(file: string, data: string | Uint8Array): Promise<voi
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-// Makes renames durable; not every platform can open a directory, hence best effort.
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
   }
 }
 

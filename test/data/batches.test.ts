@@ -6,7 +6,8 @@ import { after, before, test } from "node:test";
 import { BatchMaker, outputShape, RecordFiles, viewsPerImage } from "../../lib/data/batches";
 import type { BatchRecipe } from "../../lib/data/batches";
 import { Random } from "../../lib/data/random";
-import { finalizeDataset, openDataset, ShardWriter } from "../../lib/data/shards";
+import { finalizeDataset, ShardWriter } from "../../lib/data/shard-writer";
+import { openDataset } from "../../lib/data/shards";
 
 const SHAPE: [number, number, number] = [12, 12, 3];
 let dir = "";

@@ -9,7 +9,8 @@ import type { Image } from "../../lib/data/augment";
 import { createLoader, epochOrder, stepsPerEpoch } from "../../lib/data/loader";
 import type { Batch, LoaderOptions } from "../../lib/data/loader";
 import { Random } from "../../lib/data/random";
-import { finalizeDataset, openDataset, ShardWriter } from "../../lib/data/shards";
+import { finalizeDataset, ShardWriter } from "../../lib/data/shard-writer";
+import { openDataset } from "../../lib/data/shards";
 import type { SplitName } from "../../lib/data/types";
 
 const root = path.resolve(__dirname, "..", "..");

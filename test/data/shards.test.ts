@@ -4,8 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSyn
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { completedShard, finalizeDataset, MANIFEST_FILE, openDataset, recordBytes, ShardWriter } from "../../lib/data/shards";
-import type { DataRecord, ShardWriterOptions } from "../../lib/data/shards";
+import { MANIFEST_FILE, recordBytes } from "../../lib/data/shard-format";
+import { completedShard, finalizeDataset, ShardWriter, type ShardWriterOptions } from "../../lib/data/shard-writer";
+import { type DataRecord, openDataset } from "../../lib/data/shards";
 import { accumulate, emptyStats, finalizeStats } from "../../lib/data/stats";
 import type { ImageShape } from "../../lib/data/stats";
 import type { SplitName } from "../../lib/data/types";
