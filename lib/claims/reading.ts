@@ -178,22 +178,28 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     effect = seedDifference(control.map((r) => metricOf(r, f.metric, toTarget)), treatment.map((r) => metricOf(r, f.metric, toTarget)), paper);
   }
   const censored = f.metric === "epochsToTarget" ? { control: control.filter((r) => !toTarget(r).reached).length, treatment: treatment.filter((r) => !toTarget(r).reached).length } : undefined;
-  // A run that never got there counts the budget: a treatment censored so is slower than counted (the ratio a lower bound), a control so faster.
-  const note = censored && (censored.control || censored.treatment)
-    ? `${claim.treatment.name} did not converge (come within ${100 * CONVERGED_WITHIN}% of ${claim.control.name}'s improvement over chance) within the budget in ${censored.treatment} of ${treatment.length} seeds; those count the budget's ${treatment[0]?.epochs} epochs, so the ratio is a lower bound`
+  // A treatment run that never converged counts the budget, fewer epochs than it needs: the ratio is a lower
+  // bound, its interval's upper end unknown. So only the lower end is read: it can show the paper's direction
+  // and leave the paper's size possible, never "opposite" nor how many seeds would resolve it.
+  // (The control converges by its own best epoch, by construction.)
+  const lowerBound = !!censored?.treatment;
+  const note = lowerBound
+    ? `${claim.treatment.name} did not converge (come within ${100 * CONVERGED_WITHIN}% of ${claim.control.name}'s improvement over chance) within the budget in ${censored!.treatment} of ${treatment.length} seeds; those count the budget's ${treatment[0]?.epochs} epochs, so the ratio is a lower bound and only the interval's lower end is read`
     : undefined;
   const sized = f.value !== undefined;
   // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
   if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: undefined } : { ...effect, containsPaper: false, seedsToResolve: undefined };
+  const measured = verdictOf(effect, paper);
+  const verdict = lowerBound && measured === "opposite" ? "below resolution" : measured;
   return {
     metric: f.metric,
     says: f.says,
     paper: f.value,
     effect,
-    verdict: verdictOf(effect, paper),
-    reading: learned ? verdictOf(effect, paper) : "not read",
-    containsPaper: sized ? effect.containsPaper : undefined,
-    toResolve: !sized ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
+    verdict,
+    reading: learned ? verdict : "not read",
+    containsPaper: !sized ? undefined : lowerBound ? effect.paper >= effect.low : effect.containsPaper,
+    toResolve: !sized || lowerBound ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
     ...(note ? { note } : {}),
   };
 }
