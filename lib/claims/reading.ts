@@ -58,8 +58,6 @@ export interface FigureResult {
   containsPaper: boolean | undefined;
   /** Seeds (training claims) or validation images (test-time claims) that would resolve the paper's size. */
   toResolve: { seeds?: number; images?: number } | undefined;
-  /** What limits this figure's reading (e.g. runs that did not reach the target within the budget). */
-  note?: string;
 }
 
 export interface ClaimResult {
@@ -135,22 +133,26 @@ export function epochsToTarget(curve: readonly number[] | undefined, target: num
   return { epochs: curve.length, reached: false };
 }
 
-/** A tenth of the way back from the control's best validation top-1 to chance: where a run counts as converged. */
+/** How close to the level both configurations reached a run must come to count as converged: a tenth of the improvement over chance. */
 export const CONVERGED_WITHIN = 0.1;
+
+/** The lowest validation top-1 of a run's curve (Infinity for no curve). */
+const bestOf = (r: RunRecord | undefined) => (r?.valTop1ByEpoch?.length ? Math.min(...r.valTop1ByEpoch) : Infinity);
 
 /**
  * Epochs to converge, for each run of a claim: epochs until its validation
- * top-1 is within CONVERGED_WITHIN of the control's improvement over chance of
- * the control's best, in the same seed ("as far as the control got, nearly").
- * The control reaches it by its best epoch; a treatment that learns more slowly
- * reaches it later, or not within the budget (then the budget is counted).
+ * top-1 comes within CONVERGED_WITHIN of the improvement over chance that both
+ * configurations reached in that seed (the worse of the two best errors). Both
+ * arms get there by construction, so nothing is censored at the budget, and two
+ * identical configurations give a ratio of 1 in expectation: a mark set by the
+ * control alone would have the control reach its own best noise by definition
+ * and the treatment chase it. A run with no curve gives NaN.
  */
-export function convergence(control: readonly RunRecord[], chance: number): ToTarget {
+export function convergence(control: readonly RunRecord[], treatment: readonly RunRecord[], chance: number): ToTarget {
   return (r) => {
-    const c = control.find((x) => x.seed === r.seed)?.valTop1ByEpoch;
-    if (!c || !r.valTop1ByEpoch) return { epochs: NaN, reached: false };
-    const best = Math.min(...c);
-    return epochsToTarget(r.valTop1ByEpoch, best + CONVERGED_WITHIN * (chance - best), chance);
+    const worse = Math.max(bestOf(control.find((x) => x.seed === r.seed)), bestOf(treatment.find((x) => x.seed === r.seed)));
+    if (!r.valTop1ByEpoch?.length || !Number.isFinite(worse)) return { epochs: NaN, reached: false };
+    return epochsToTarget(r.valTop1ByEpoch, worse + CONVERGED_WITHIN * (chance - worse), chance);
   };
 }
 
@@ -177,20 +179,10 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
   } else {
     effect = seedDifference(control.map((r) => metricOf(r, f.metric, toTarget)), treatment.map((r) => metricOf(r, f.metric, toTarget)), paper);
   }
-  const censored = f.metric === "epochsToTarget" ? { control: control.filter((r) => !toTarget(r).reached).length, treatment: treatment.filter((r) => !toTarget(r).reached).length } : undefined;
-  // A treatment run that never converged counts the budget, fewer epochs than it needs: the ratio is a lower
-  // bound, its interval's upper end unknown. So only the lower end is read: it can show the paper's direction
-  // and leave the paper's size possible, never "opposite" nor how many seeds would resolve it.
-  // (The control converges by its own best epoch, by construction.)
-  const lowerBound = !!censored?.treatment;
-  const note = lowerBound
-    ? `${claim.treatment.name} did not converge (come within ${100 * CONVERGED_WITHIN}% of ${claim.control.name}'s improvement over chance) within the budget in ${censored!.treatment} of ${treatment.length} seeds; those count the budget's ${treatment[0]?.epochs} epochs, so the ratio is a lower bound and only the interval's lower end is read`
-    : undefined;
   const sized = f.value !== undefined;
   // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
   if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: undefined } : { ...effect, containsPaper: false, seedsToResolve: undefined };
-  const measured = verdictOf(effect, paper);
-  const verdict = lowerBound && measured === "opposite" ? "below resolution" : measured;
+  const verdict = verdictOf(effect, paper);
   return {
     metric: f.metric,
     says: f.says,
@@ -198,9 +190,8 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     effect,
     verdict,
     reading: learned ? verdict : "not read",
-    containsPaper: !sized ? undefined : lowerBound ? effect.paper >= effect.low : effect.containsPaper,
-    toResolve: !sized || lowerBound ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
-    ...(note ? { note } : {}),
+    containsPaper: sized ? effect.containsPaper : undefined,
+    toResolve: !sized ? undefined : effect.kind === "mcnemar" ? { images: effect.imagesToResolve } : { seeds: effect.seedsToResolve },
   };
 }
 
@@ -223,7 +214,8 @@ export function claimResult(claim: Claim, seeds: number, control: RunRecord[], t
     return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
   }
   const learnedIn = (r: RunRecord) => learnedRun(r, chance);
-  const toTarget = convergence(control, chance);
+  const toTarget = convergence(control, treatment, chance);
+  const timed = claim.figures.some((f) => f.metric === "epochsToTarget") && [...control, ...treatment].every((r) => r.valTop1ByEpoch?.length);
   const summary = (name: string, role: "control" | "treatment", rs: RunRecord[], top1 = rs.map((r) => r.valTop1Error), top5 = rs.map((r) => r.valTop5Error)) => ({
     name,
     role,
@@ -234,7 +226,7 @@ export function claimResult(claim: Claim, seeds: number, control: RunRecord[], t
     trainCentreTop1Error: meanSd(rs.map((r) => r.trainCentreTop1Error)),
     overfittingGap: meanSd(rs.map((r) => metricOf(r, "overfittingGap", toTarget))),
     earlyTrainTop1Error: meanSd(rs.map((r) => r.firstTrainTop1Error)),
-    ...(rs.every((r) => r.valTop1ByEpoch) ? { epochsToTarget: meanSd(rs.map((r) => toTarget(r).epochs)) } : {}),
+    ...(timed ? { epochsToTarget: meanSd(rs.map((r) => toTarget(r).epochs)) } : {}),
     // Training and the training-split evaluation, per run (a test-time claim's second protocol is not counted).
     seconds: meanSd(rs.map((r) => r.seconds)),
   });
@@ -247,9 +239,10 @@ export function claimResult(claim: Claim, seeds: number, control: RunRecord[], t
   const figures = claim.figures.flatMap((f) => {
     if (f.metric === "epochsToTarget") {
       // Records kept from before the curves were recorded, whose run folders are gone, cannot give this figure.
-      if (![...control, ...treatment].every((r) => r.valTop1ByEpoch)) return (unmeasured.push({ metric: f.metric, why: "these runs were kept from before validation curves were recorded, and their run folders are gone" }), []);
-      const flat = control.filter((r) => Math.min(...r.valTop1ByEpoch!) >= chance).map((r) => r.seed);
-      if (flat.length) return (unmeasured.push({ metric: f.metric, why: `${claim.control.name} never got below chance (seed ${flat.join(", ")}), so there is no convergence to time` }), []);
+      if (!timed) return (unmeasured.push({ metric: f.metric, why: "these runs were kept from before validation curves were recorded, and their run folders are gone" }), []);
+      // A configuration that never got below chance reached no level to time the other against.
+      const flat = [...control, ...treatment].filter((r) => bestOf(r) >= chance);
+      if (flat.length) return (unmeasured.push({ metric: f.metric, why: `${[...new Set(flat.map((r) => (control.includes(r) ? claim.control.name : claim.treatment.name)))].join(" and ")} never got below chance (seed ${[...new Set(flat.map((r) => r.seed))].join(", ")}), so there is no convergence to time` }), []);
     }
     return [figureResult(f, claim, control, treatment, learned.ok, toTarget)];
   });

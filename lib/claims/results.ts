@@ -5,9 +5,10 @@
 // one claim must not drop the other nine, nor mix two setups in one table. The
 // file keeps its first date and machine and lists each update with its own, so a
 // caption can say which claims were measured when (provenance in results.ts).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { projectRoot } from "../data/embedded";
+import { writeFileAtomicSync } from "../files";
 import { machineInfo, writeResult } from "../eval/results";
 import type { ClaimsReport } from "./reading";
 import { claimsTable } from "./table";
@@ -59,9 +60,9 @@ export function writeClaimsResult(name: string, report: ClaimsReport, engine: Cl
     const update: ClaimsUpdate = { date: new Date().toISOString(), machine: machineInfo(), engine, claims: report.claims.map((c) => c.id) };
     // The first measurement's date, machine and engine stay at the top; this one is listed under updates.
     const merged: CommittedClaims = { ...old, claims, updates: [...(old.updates ?? []), update] };
-    writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+    writeFileAtomicSync(file, `${JSON.stringify(merged, null, 2)}\n`);
     written = merged;
   }
-  writeFileSync(file.replace(/\.json$/, ".md"), `${heading(written)}\n\n${claimsTable(written)}\n`);
+  writeFileAtomicSync(file.replace(/\.json$/, ".md"), `${heading(written)}\n\n${claimsTable(written)}\n`);
   return file;
 }

@@ -12,6 +12,8 @@ const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 
 export const OVERFITTING_NOTE =
   "overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode on the centre patch (no dropout, no augmentation), so a treatment that makes its training batches harder does not shrink its gap by that alone.";
 
+// Metrics compared as treatment / control on the log scale, shown as x.
+const RATIO_METRICS: readonly string[] = ["stepsToTarget", "epochsToTarget"];
 const ratio = (x: number) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : "-");
 
 export const CLAIMS_COLUMNS = ["claim", "metric", "paper", "control", "treatment", "effect (95% interval)", "verdict", "holds the paper's size", "to resolve it"] as const;
@@ -20,7 +22,7 @@ export const CLAIMS_COLUMNS = ["claim", "metric", "paper", "control", "treatment
 export function claimsRows(report: ClaimsReport, ids?: readonly string[]): string[][] {
   const rows: string[][] = [];
   for (const c of report.claims.filter((x) => !ids || ids.includes(x.id))) {
-    if (c.status === "not applicable" || c.figures.length === 0) {
+    if (c.status === "not applicable" || (c.figures.length === 0 && !c.unmeasured?.length)) {
       rows.push([`${c.title} (${c.section})`, "-", "-", "-", "-", "-", `${c.status === "not applicable" ? "not applicable" : "not measured"}: ${c.why ?? ""}`, "-", "-"]);
       continue;
     }
@@ -38,7 +40,7 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
       const notLearned = steps
         ? `not read: ${ctl.name} did not reach the target in every seed`
         : `not read: in some seed neither configuration learned (the gate: val top-1 at most ${pct(c.learned.chance / 2)}%, half of chance, and training error falling; ${ctl.name} learned in ${ctl.learnedSeeds ?? "?"} seeds, ${trt.name} in ${trt.learnedSeeds ?? "?"})`;
-      const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "") + (f.note ? ` (${f.note})` : "");
+      const verdict = (c.learned.ok ? f.verdict : notLearned) + (c.why ? ` (${c.why})` : "");
       // Infinity (no number of seeds or images at this spread) is null once the report has been through JSON.
       const count = (n: number | null | undefined, what: string) => (n === undefined ? undefined : n === null || !Number.isFinite(n) ? `beyond ${what === "seeds" ? "1,000 seeds" : "any number of images"}` : `${n} ${what}`);
       const resolve = f.toResolve === undefined ? "-" : (count(f.toResolve.seeds, "seeds") ?? count(f.toResolve.images, "images") ?? "-");
@@ -47,7 +49,8 @@ export function claimsRows(report: ClaimsReport, ids?: readonly string[]): strin
     // A figure these runs cannot give is a row that says why, not a row left out.
     for (const u of c.unmeasured ?? []) {
       const f = claim?.figures.find((x) => x.metric === u.metric);
-      rows.push([`${c.title} (${c.section})`, u.metric, f?.value === undefined ? "-" : ratio(f.value), "-", "-", "-", `not measured: ${u.why}`, "-", "-"]);
+      const paper = f?.value === undefined ? (f?.sign === -1 ? "lower" : "higher") : RATIO_METRICS.includes(u.metric) ? ratio(f.value) : signed(f.value);
+      rows.push([`${c.title} (${c.section})`, u.metric, paper, "-", "-", "-", `not measured: ${u.why}`, "-", "-"]);
     }
   }
   return rows;

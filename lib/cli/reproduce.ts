@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { projectRoot } from "../data/embedded";
 import path from "node:path";
 import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
@@ -84,7 +85,8 @@ export async function run(argv: string[]): Promise<number> {
     writeFileSync(path.join(out, "claims.json"), `${JSON.stringify({ engine: { engine: engine.engine, backend: engine.backend, details: engine.details }, ...report }, null, 1)}\n`);
     writeFileSync(path.join(out, "claims.md"), `${heading}\n\n${table}\n`);
     if (values.results !== undefined && report.status === "completed") {
-      const committed = { ...report, data: { ...report.data, dir: path.relative(process.cwd(), report.data.dir) } };
+      // The data folder relative to the project (not to where the command ran), so an update from another folder finds the same setup.
+      const committed = { ...report, data: { ...report.data, dir: path.relative(projectRoot(), report.data.dir) } };
       const file = writeClaimsResult(values.results, committed, { engine: engine.engine, backend: engine.backend, details: engine.details }, headingOf, { partial: positionals.length > 0 });
       console.error(`wrote ${path.relative(process.cwd(), file)} and its .md${positionals.length ? ` (${positionals.join(", ")} updated, the other claims kept)` : ""}`);
     }

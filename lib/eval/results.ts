@@ -1,10 +1,11 @@
 // The laptop-profile results committed under bench/results/, for notebooks and
 // the README to quote instead of retyping figures. Each file is written by a
 // script in bench/ and records its date, machine, engine, data and seeds.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { projectRoot } from "../data/embedded";
+import { writeFileAtomicSync } from "../files";
 
 export interface CommittedResult<T> {
   file: string;
@@ -27,7 +28,7 @@ export function writeResult(name: string, result: Record<string, unknown>, dir =
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`writeResult: '${name}' is not a result name (lowercase letters, digits and dashes).`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ benchmark: name, date: new Date().toISOString(), machine: machineInfo(), ...result }, null, 2) + "\n");
+  writeFileAtomicSync(file, JSON.stringify({ benchmark: name, date: new Date().toISOString(), machine: machineInfo(), ...result }, null, 2) + "\n");
   return file;
 }
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, HEAD_LAYER } from "../model/alexnet";
 import { CARD_FILE, type InputNormalization, type ModelCard, readCard } from "../model/card";
 import { MODEL_FILE } from "../model/io";
-import { CHECKPOINTS_DIR, RUN_CONFIG_FILE, type RunConfig, bestCheckpoint, isCheckpointFolder, isRunFolder, latestCheckpoint, readRunConfig } from "./run";
+import { CHECKPOINTS_DIR, INTERRUPTED_DIR, RUN_CONFIG_FILE, type RunConfig, bestCheckpoint, isCheckpointFolder, isRunFolder, latestCheckpoint } from "./run";
 
 /** A trained network on disk, read without loading any weights. */
 export interface TrainedInfo {
@@ -76,13 +76,18 @@ function fail(role: TrainedRole, what: "missing" | "neither" | "no checkpoint" |
 }
 
 /** Units of fc8 as model.json's weight manifest records them (no tensors loaded). */
-function headUnitsInFile(modelDir: string): number {
+function headUnitsInFile(modelDir: string, role: TrainedRole): number {
   const file = path.join(modelDir, MODEL_FILE);
-  const json = JSON.parse(readFileSync(file, "utf8")) as { weightsManifest?: { weights?: { name: string; shape: number[] }[] }[] };
+  let json: { weightsManifest?: { weights?: { name: string; shape: number[] }[] }[] };
+  try {
+    json = JSON.parse(readFileSync(file, "utf8")) as typeof json;
+  } catch (err) {
+    fail(role, "bad run", modelDir, `${file} is not valid JSON (${(err as Error).message}); save the model again, or pass another checkpoint.`);
+  }
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights ?? []) if (w.name === `${HEAD_LAYER}/bias`) return w.shape[0];
   }
-  throw new Error(`${file} has no ${HEAD_LAYER}/bias weight; it is not an AlexNet from lib/model/alexnet.ts.`);
+  fail(role, "bad run", modelDir, `${file} has no ${HEAD_LAYER}/bias weight; it is not an AlexNet from lib/model/alexnet.ts.`);
 }
 
 function datasetClasses(dataDir: string | undefined): string[] | undefined {
@@ -96,16 +101,17 @@ function datasetClasses(dataDir: string | undefined): string[] | undefined {
 }
 
 function describeRun(runDir: string, checkpoint: string, given: string, role: TrainedRole): TrainedInfo {
+  const file = path.join(runDir, RUN_CONFIG_FILE);
   let config: RunConfig;
   try {
-    config = readRunConfig(runDir);
+    config = JSON.parse(readFileSync(file, "utf8")) as RunConfig;
   } catch (err) {
-    fail(role, "bad run", runDir, (err as Error).message);
+    fail(role, "bad run", runDir, `${file} is not valid JSON (${(err as Error).message}); the run's settings are unreadable; pass another run or a model folder.`);
   }
   if (!config.model || !(ALEXNET_VARIANTS as readonly string[]).includes(config.model) || !config.modelOptions) {
     fail(role, "bad run", runDir, `${path.join(runDir, RUN_CONFIG_FILE)} names no AlexNet variant and model options; it was not written by \`alexnet train\`.`);
   }
-  const numClasses = headUnitsInFile(checkpoint);
+  const numClasses = headUnitsInFile(checkpoint, role);
   return {
     dir: given,
     kind: "run",
@@ -137,8 +143,9 @@ export function describeTrained(dir: string, options: DescribeOptions = {}): Tra
     return describeRun(given, checkpoint, given, role);
   }
   if (isCheckpointFolder(given)) {
-    // RUN/checkpoints/epoch-NNNN: the run's settings are two folders up.
-    const runDir = path.dirname(path.dirname(given));
+    // RUN/checkpoints/epoch-NNNN: the run's settings are two folders up (RUN/interrupted/checkpoints/epoch-NNNN: three).
+    const up = path.dirname(path.dirname(given));
+    const runDir = path.basename(up) === INTERRUPTED_DIR && isRunFolder(path.dirname(up)) ? path.dirname(up) : up;
     if (!isRunFolder(runDir)) fail(role, "no run", given, path.join(runDir, RUN_CONFIG_FILE));
     return describeRun(runDir, given, given, role);
   }

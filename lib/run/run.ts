@@ -10,7 +10,7 @@
 // lib/train/checkpoint.ts's; what a folder holds as a trained network (a run,
 // one of its checkpoints, or a model folder with card.json) is describe.ts's.
 // It imports nothing from train or eval, so both can read runs through it.
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "../files";
 import type { AlexNetOptions, AlexNetVariant } from "../model/alexnet";
@@ -124,15 +124,26 @@ export function readRunMetrics(runDir: string): EpochMetrics[] {
   return readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as EpochMetrics);
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as EpochMetrics;
+      } catch (err) {
+        throw new Error(`${file} line ${i + 1} is not valid JSON (${(err as Error).message}); the line of an epoch cut short: delete that line (the epoch's checkpoint, if any, is still there) and run again.`);
+      }
+    });
 }
 
 /** The epochs up to `upToEpoch`; later lines (epochs a resume redoes) are removed from the file. */
 export function keepRunMetrics(runDir: string, upToEpoch: number): EpochMetrics[] {
+  const file = path.join(runDir, METRICS_FILE);
+  // A fresh start keeps nothing of an earlier run's file, whatever state it is in.
+  if (upToEpoch <= 0) {
+    rmSync(file, { force: true });
+    return [];
+  }
   const all = readRunMetrics(runDir);
   const kept = all.filter((m) => m.epoch <= upToEpoch);
-  if (kept.length === 0 && all.length > 0) rmSync(path.join(runDir, METRICS_FILE));
-  else if (kept.length !== all.length) writeFileSync(path.join(runDir, METRICS_FILE), kept.map((m) => JSON.stringify(m) + "\n").join(""));
+  if (kept.length !== all.length) writeFileAtomicSync(file, kept.map((m) => JSON.stringify(m) + "\n").join(""));
   return kept;
 }
 

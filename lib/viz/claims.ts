@@ -23,7 +23,7 @@ export function showCommittedClaims(ids: readonly string[], results: readonly st
     if (rows.some((row) => row[1] === "overfittingGap")) console.log(OVERFITTING_NOTE);
     shown++;
   }
-  // The first measurement of a file is of every claim; a subset with --results only updates a file measured the same way.
+  // Every claim at once makes the committed file (a subset with --results updates only a file measured the same way).
   if (shown === 0) console.log(`No committed measurement of ${ids.join(", ")} yet (bench/results/claims-*.json); \`npx alexnet reproduce --profile laptop --seeds 3 --results embedded\` measures every claim (\`npx alexnet reproduce ${ids.join(" ")} --profile laptop\` these alone, into runs/).`);
   return shown;
 }

@@ -1,7 +1,7 @@
 // describeTrained tells a run folder, one of its checkpoints and a model folder
 // apart, from their JSON files alone, and says in each caller's words what is wrong.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { selectEngine } from "../../lib/engine/select";
@@ -55,6 +55,23 @@ test("one checkpoint folder: its own weights, the settings of the run two folder
   mkdirSync(loose, { recursive: true });
   writeFileSync(path.join(loose, "checkpoint.json"), "{}");
   assert.throws(() => describeTrained(loose), /epoch-0002 is a checkpoint, but .*loose\/run\.json is missing.*pass the whole run folder/);
+});
+
+test("a stopped run's mid-epoch checkpoint (RUN/interrupted/checkpoints/epoch-N) belongs to the run", () => {
+  const mid = path.join(runDir, "interrupted", "checkpoints", "epoch-0002");
+  cpSync(path.join(checkpointsDir(runDir), "epoch-0002"), mid, { recursive: true });
+  const info = describeTrained(mid);
+  assert.deepEqual([info.runDir, info.modelDir], [runDir, mid]);
+});
+
+test("a checkpoint whose model.json is torn: the file named, in init's words for train --init", () => {
+  const torn = path.join(tmp.dir, "torn", "checkpoints", "epoch-0001");
+  cpSync(path.join(checkpointsDir(runDir), "epoch-0001"), torn, { recursive: true });
+  cpSync(path.join(runDir, "run.json"), path.join(tmp.dir, "torn", "run.json"));
+  writeFileSync(path.join(torn, "model.json"), "{ half");
+  assert.throws(() => describeTrained(torn, { role: "init" }), /^Error: init: .*torn\/checkpoints\/epoch-0001\/model\.json is not valid JSON/);
+  writeFileSync(path.join(tmp.dir, "torn", "run.json"), "{ half");
+  assert.throws(() => describeTrained(path.join(tmp.dir, "torn"), { role: "init" }), /init: .*torn\/run\.json is not valid JSON .*pass another run or a model folder/);
 });
 
 test("a model folder: its card's variant, options, classes and normalisation", async () => {

@@ -36,4 +36,10 @@ test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a
   assert.deepEqual(readRunMetrics(dir).map((m) => m.epoch), [1, 2], "epoch 3 is gone from the file");
   assert.deepEqual(keepRunMetrics(dir, 0), []);
   assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false, "a fresh start keeps no file");
+  // An epoch's line cut short: reading names the file and line; a fresh start removes it without reading it.
+  appendRunMetrics(dir, epoch(1));
+  writeFileSync(path.join(dir, "metrics.jsonl"), `${JSON.stringify(epoch(1))}\n{"epoch": 2, "val`, { flag: "w" });
+  assert.throws(() => readRunMetrics(dir), /metrics\.jsonl line 2 is not valid JSON .*delete that line/);
+  assert.deepEqual(keepRunMetrics(dir, 0), []);
+  assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false);
 });
