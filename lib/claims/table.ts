@@ -4,9 +4,8 @@
 import type { MeanSd } from "../eval/stats";
 import { PAPER_CLAIMS } from "./paper-claims";
 import type { ClaimsReport } from "./reading";
+import { points as pct, signedPoints as signed } from "../viz/format";
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : "-");
-const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}` : "-");
 
 /** What the overfittingGap rows measure, and the bias they carry. */
 export const OVERFITTING_NOTE =

@@ -6,6 +6,7 @@ import { PROFILES } from "../profiles";
 import { FREEZE_MODES, type FreezeMode } from "../run/run";
 import { TRAIN_PROFILES } from "../train/profiles";
 import { train } from "../train/trainer";
+import { pct } from "../viz/format";
 
 const HELP = `usage: alexnet train --out RUN [--data DIR] [options]
 
@@ -118,7 +119,6 @@ export async function run(argv: string[]): Promise<number> {
     // The epochs' wall time (validation passes included), without preparing the embedded set or
     // building the model: the "training time" of a budget. With --resume it adds up every epoch so far.
     const trainingSeconds = result.history.reduce((sum, m) => sum + m.seconds, 0);
-    const pct = (x: number | undefined) => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
     console.log(
       [
         `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,

@@ -13,6 +13,7 @@ import type { PredictionItem, RetrievalRow } from "../viz/gallery";
 import { predictionGalleryHtml, predictionGalleryPng, retrievalGridPng, confusionMatrixSvg } from "../viz/gallery";
 import { conv1Kernels, filterMosaic, towerColourStats, type TowerColourStats } from "../viz/filters";
 import { pngFromPixels } from "../viz/images";
+import { pct } from "../viz/format";
 import { type InputTransform, inputTransformFor } from "../model/input";
 import { evaluateModel, type Evaluation } from "./evaluate";
 import { type ConfusedPair, ConfusionMatrix } from "./metrics";
@@ -326,7 +327,6 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
 
 /** Lines for a terminal. */
 export function formatEvalSummary(s: EvalSummary): string {
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const lines = [`${s.weights} on ${s.data} (${s.count} val images)`];
   for (const [k, e] of Object.entries(s.protocols)) lines.push(`  ${k === "center" ? "centre patch " : "10-patch avg "}  top-1 error ${pct(e.top1Error)}   top-5 error ${pct(e.top5Error)}`);
   if (s.mostConfused.length) lines.push(`  most confused: ${s.mostConfused.slice(0, 3).map((p) => `${p.actualName} → ${p.predictedName} (${p.count})`).join(", ")}`);

@@ -40,6 +40,7 @@ import { type EpochMetrics, FREEZE_MODES, type FreezeMode, INTERRUPTED_DIR, RUN_
 import { inKernel } from "../viz/display";
 import { type Figure, LivePlot } from "../viz/plot";
 import { Progress } from "../viz/progress";
+import { pct } from "../viz/format";
 import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "./checkpoint";
 import { inputTransform, normalizeInput } from "../model/input";
 import { featuresLrMultipliers, freeze, headClasses, loadInitModel, replaceHead } from "./finetune";
@@ -330,10 +331,6 @@ function openData(dir: string): Dataset {
     throw new Error(`no prepared dataset at ${dir} (manifest.json is missing); prepare one with \`alexnet prepare --format ... --out ${dir}\`, or leave --data out to use the embedded dataset.`);
   }
   return openDataset(dir);
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
 }
 
 /** One line per epoch for terminals and logs. */
