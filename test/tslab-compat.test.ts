@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ts = require("@tslab/typescript-for-tslab") as typeof import("typescript");
 
 const root = path.resolve(__dirname, "..");

@@ -143,7 +143,11 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
   }
   const cells = nb.cells;
   result.codeCells = cells.filter((c) => c.cell_type === "code").length;
-  for (const c of cells) if (c.cell_type === "code") (c.outputs = []), (c.execution_count = null);
+  for (const c of cells) {
+    if (c.cell_type !== "code") continue;
+    c.outputs = [];
+    c.execution_count = null;
+  }
 
   let kernel: Kernel | undefined;
   const recorder = new OutputRecorder();

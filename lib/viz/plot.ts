@@ -63,7 +63,8 @@ export function svgChart(fig: Figure): string {
   const m = { l: 64, r: 16 + legendWidth, t: fig.layout?.title ? 36 : 16, b: categorical ? 84 : 48 };
   const categories = categorical ? [...new Set(traces.flatMap((t) => t.x.map(String)))] : [];
   const ys = traces.flatMap((t) => t.y).filter(Number.isFinite);
-  let [y0, y1] = fig.layout?.yaxis?.range ?? [Math.min(0, ...ys), Math.max(...ys, 0)];
+  const [y0, yTop] = fig.layout?.yaxis?.range ?? [Math.min(0, ...ys), Math.max(...ys, 0)];
+  let y1 = yTop;
   if (y1 === y0) y1 = y0 + 1;
   if (!fig.layout?.yaxis?.range) y1 += (y1 - y0) * 0.05; // headroom above the highest point
   const xs = categorical ? [] : traces.flatMap((t) => t.x as number[]);

@@ -5,8 +5,6 @@ import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
 import { GroupedConv2D, convOutputSize, convolveGroups, groupedConv2d, splitGroupsConv } from "../../lib/model/layers/grouped-conv";
 
-type Shape4 = [number, number, number, number];
-
 function uniform(shape: number[], seed: number, scale = 1): tf.Tensor {
   const r = seededUniform(seed);
   const n = shape.reduce((a, b) => a * b, 1);
