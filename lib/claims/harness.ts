@@ -117,35 +117,92 @@ function writeFinished(file: string, finished: FinishedFile): void {
   writeFileAtomicSync(file, `${JSON.stringify(finished, null, 1)}\n`); // a reader never sees half a file, even after Ctrl-C
 }
 
+/** One training run (or test-time evaluation) a claim needs: settings and a seed. */
+interface ClaimsJob {
+  claim: Claim;
+  configuration: string;
+  settings: ClaimSettings;
+  seed: number;
+  testTime: boolean;
+}
+
+/** What every job of one reproduce call shares. */
+interface JobContext {
+  profile: ProfileName;
+  budget: ClaimsBudget;
+  dataDir: string;
+  runs: RunRecord[];
+  runDirOf: (key: string, seed: number) => string;
+  /** Writes finished.json: called after each run, so Ctrl-C loses at most the run in progress. */
+  save: () => void;
+  options: ReproduceOptions;
+}
+
 /** Runs the claims and reports each one's configurations, effects and verdicts. */
 export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport> {
   const profile = parseProfile(options.profile ?? "smoke");
   const budget = CLAIMS_BUDGET[profile];
-  const recipe = trainProfile(profile);
   const seeds = [...(options.seeds ?? [1, 2, 3])];
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new Error(`reproduce: seeds must be whole numbers, got [${seeds.join(", ")}].`);
   const claims = (options.claims?.length ? options.claims : PAPER_CLAIMS.map((c) => c.id)).map(claimById);
-  const dataDir = options.data
-    ? path.resolve(options.data)
-    : (await embeddedDataset(profile, { size: recipe.recordSize, ...(budget.perClass ? { perClass: budget.perClass } : {}), progress: options.progress === "silent" ? "silent" : undefined })).dir;
-  const dataset = openDataset(dataDir);
-  const data = { dir: dataDir, classes: dataset.classes.length, train: dataset.split("train").length, val: dataset.split("val").length, greyscale: isGreyscale(dataset.statistics()), source: dataset.manifest.preprocessing.source };
-  await dataset.close();
+  const data = await claimsData(options, profile, budget);
 
   mkdirSync(options.dir, { recursive: true });
   const finishedFile = path.join(options.dir, "finished.json");
-  const identity = { profile, data: dataDir, budget, harness: HARNESS_VERSION };
-  const finished = readFinished(finishedFile, identity);
-  const { runs } = finished;
-  const figure1 = finished.figure1!;
-  const applicable = (c: Claim) => !(c.colour && data.greyscale);
+  const finished = readFinished(finishedFile, { profile, data: data.dir, budget, harness: HARNESS_VERSION });
   const runDirOf = (key: string, seed: number) => path.join(options.dir, "runs", `${key}-seed${seed}`);
-  if (backfillCurves(runs, runDirOf)) writeFinished(finishedFile, finished);
+  if (backfillCurves(finished.runs, runDirOf)) writeFinished(finishedFile, finished);
+  const save = () => writeFinished(finishedFile, finished);
+  const applicable = (c: Claim) => !(c.colour && data.greyscale);
 
-  // Every (settings, seed) pair the claims need, each once.
-  const jobs: { claim: Claim; configuration: string; settings: ClaimSettings; seed: number; testTime: boolean }[] = [];
+  const jobs = claimJobs(claims.filter((c) => applicable(c) && !c.figure1), seeds, profile);
+  let status = await runJobs(jobs, { profile, budget, dataDir: data.dir, runs: finished.runs, runDirOf, save, options });
+
+  const figure1 = finished.figure1!;
+  let figure1Data: string | undefined;
+  if (status === "completed" && claims.some((c) => c.figure1)) {
+    const got = await figure1Runs({ profile, seeds, data: options.data, finished: figure1, save, onRun: options.onRun, signal: options.signal });
+    figure1Data = got.why;
+    if (got.interrupted) status = "interrupted";
+  }
+
+  const chance = 1 - 1 / data.classes;
+  const results = claims.map((claim): ClaimResult => {
+    if (claim.figure1) return figure1Result(claim, seeds, figure1, figure1Data, profile);
+    if (!applicable(claim)) return notApplicable(claim, chance, "PCA lighting works on the RGB covariance; this data is greyscale");
+    const recordsOf = (s: ClaimSettings) => seeds.map((seed) => findRun(finished.runs, settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
+    return claimResult(claim, seeds.length, recordsOf(claim.control.settings), claim.testTime ? undefined : recordsOf(claim.treatment.settings), chance);
+  });
+  return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
+}
+
+/** The data every claim trains on (the profile's embedded set at the budget's size unless given), and the facts the report states of it. */
+async function claimsData(options: ReproduceOptions, profile: ProfileName, budget: ClaimsBudget): Promise<ClaimsReport["data"]> {
+  const recipe = trainProfile(profile);
+  const progress = options.progress === "silent" ? "silent" : undefined;
+  const dir = options.data
+    ? path.resolve(options.data)
+    : (await embeddedDataset(profile, { size: recipe.recordSize, ...(budget.perClass ? { perClass: budget.perClass } : {}), progress })).dir;
+  const dataset = openDataset(dir);
+  try {
+    return {
+      dir,
+      classes: dataset.classes.length,
+      train: dataset.split("train").length,
+      val: dataset.split("val").length,
+      greyscale: isGreyscale(dataset.statistics()),
+      source: dataset.manifest.preprocessing.source,
+    };
+  } finally {
+    await dataset.close();
+  }
+}
+
+/** Every (settings, seed) pair the claims need, each once: the recipe several claims share trains once per seed. */
+function claimJobs(claims: Claim[], seeds: number[], profile: ProfileName): ClaimsJob[] {
+  const jobs: ClaimsJob[] = [];
   const seen = new Set<string>();
-  for (const claim of claims.filter((c) => applicable(c) && !c.figure1)) {
+  for (const claim of claims) {
     for (const seed of seeds) {
       for (const conf of claim.testTime ? [claim.control] : [claim.control, claim.treatment]) {
         const id = `${settingsKey(conf.settings, profile)}|${seed}|${claim.testTime ? "test" : ""}`;
@@ -155,86 +212,97 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
       }
     }
   }
-  const find = (key: string, seed: number, testTime = false) => runs.find((r) => r.key === key && r.seed === seed && (!testTime || r.tenWrong !== undefined));
-  let status: ClaimsReport["status"] = "completed";
+  return jobs;
+}
+
+/** A finished run of these settings and seed; for a test-time job, one that was also tested both ways. */
+function findRun(runs: RunRecord[], key: string, seed: number, testTime = false): RunRecord | undefined {
+  return runs.find((r) => r.key === key && r.seed === seed && (!testTime || r.tenWrong !== undefined));
+}
+
+/** Runs the jobs not already finished, in order; "interrupted" when the signal or a stopped run ends them early. */
+async function runJobs(jobs: ClaimsJob[], ctx: JobContext): Promise<ClaimsReport["status"]> {
+  const { options } = ctx;
   for (const [index, job] of jobs.entries()) {
-    const key = settingsKey(job.settings, profile);
-    const kept = !!find(key, job.seed, job.testTime);
+    const key = settingsKey(job.settings, ctx.profile);
+    const kept = !!findRun(ctx.runs, key, job.seed, job.testTime);
     options.onRun?.({ claim: job.claim.id, configuration: job.configuration, seed: job.seed, index, total: jobs.length, kept });
     if (kept) continue;
-    if (options.signal?.aborted) {
-      status = "interrupted";
-      break;
-    }
-    const runDir = runDirOf(key, job.seed);
-    let record = find(key, job.seed);
+    if (options.signal?.aborted) return "interrupted";
+    const runDir = ctx.runDirOf(key, job.seed);
+    let record = findRun(ctx.runs, key, job.seed);
     if (!record) {
-      const s = trainingSettings(job.settings);
-      const t0 = performance.now();
-      const r = await train({
-        runDir,
-        resume: isRunFolder(runDir),
-        profile,
-        data: dataDir,
-        seed: job.seed,
-        epochs: budget.epochs,
-        ...(budget.batchSize ? { batchSize: budget.batchSize } : {}),
-        modelOptions: { ...recipe.modelOptions, ...s.modelOptions },
-        ...(s.cropsAndReflections !== undefined ? { cropsAndReflections: s.cropsAndReflections } : {}),
-        ...(s.lighting !== undefined ? { lighting: s.lighting } : {}),
-        ...(s.inputScale !== undefined ? { inputScale: s.inputScale } : {}),
-        keepLast: 1,
-        workers: options.workers,
-        progress: options.progress ?? "silent",
-        signal: options.signal,
-      });
-      r.model.dispose();
-      if (r.status === "interrupted" || !r.final) {
-        status = "interrupted";
-        break;
-      }
-      // The trainer's training error is counted on augmented batches with dropout on; the gap wants the
-      // last model's error on the training images as the validation images are seen (centre patch, inference).
-      const target = await openEvalTarget(runDir, { checkpoint: "last" });
-      let trainCentreTop1Error: number;
-      try {
-        trainCentreTop1Error = (await evaluateProtocols(target, ["center"], { workers: options.workers, split: "train" })).center!.top1Error;
-      } finally {
-        await closeEvalTarget(target);
-      }
-      record = { key, seed: job.seed, valTop1Error: r.final.valTop1Error, valTop5Error: r.final.valTop5Error, trainTop1Error: r.final.trainTop1Error, trainCentreTop1Error, firstTrainTop1Error: r.history[0].trainTop1Error, valTop1ByEpoch: r.history.map((h) => h.valTop1Error), epochs: r.history.length, seconds: (performance.now() - t0) / 1000 };
-      runs.push(record);
-      writeFinished(finishedFile, finished);
+      record = await trainRun(job, key, runDir, ctx);
+      if (!record) return "interrupted";
+      ctx.runs.push(record);
+      ctx.save();
     }
     if (job.testTime) {
-      // The last epoch's model, as every other claim reads: the best checkpoint was picked by the centre patch's error on these same images.
-      const target = await openEvalTarget(runDir, { checkpoint: "last" });
-      try {
-        const e = await evaluateProtocols(target, ["center", "ten-crop"], { workers: options.workers });
-        const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) => ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
-        Object.assign(record, { centreWrong: bits(wrong(1)(e.center!)), tenWrong: bits(wrong(1)(e["ten-crop"]!)), centreTop5Wrong: bits(wrong(5)(e.center!)), tenTop5Wrong: bits(wrong(5)(e["ten-crop"]!)) });
-      } finally {
-        await closeEvalTarget(target);
-      }
-      writeFinished(finishedFile, finished);
+      Object.assign(record, await testBothWays(runDir, options.workers));
+      ctx.save();
     }
   }
+  return "completed";
+}
 
-  let figure1Data: string | undefined;
-  if (status === "completed" && claims.some((c) => c.figure1)) {
-    const got = await figure1Runs({ profile, seeds, data: options.data, finished: figure1, save: () => writeFinished(finishedFile, finished), onRun: options.onRun, signal: options.signal });
-    figure1Data = got.why;
-    if (got.interrupted) status = "interrupted";
-  }
-
-  const chance = 1 - 1 / data.classes;
-  const results = claims.map((claim): ClaimResult => {
-    if (claim.figure1) return figure1Result(claim, seeds, figure1, figure1Data, profile);
-    if (!applicable(claim)) return notApplicable(claim, chance, "PCA lighting works on the RGB covariance; this data is greyscale");
-    const recordsOf = (s: ClaimSettings) => seeds.map((seed) => find(settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
-    return claimResult(claim, seeds.length, recordsOf(claim.control.settings), claim.testTime ? undefined : recordsOf(claim.treatment.settings), chance);
+/** Trains one configuration and seed (resuming its folder if a run was cut short); undefined when it was stopped. */
+async function trainRun(job: ClaimsJob, key: string, runDir: string, ctx: JobContext): Promise<RunRecord | undefined> {
+  const { budget, options } = ctx;
+  const s = trainingSettings(job.settings);
+  const t0 = performance.now();
+  const r = await train({
+    runDir,
+    resume: isRunFolder(runDir),
+    profile: ctx.profile,
+    data: ctx.dataDir,
+    seed: job.seed,
+    epochs: budget.epochs,
+    ...(budget.batchSize ? { batchSize: budget.batchSize } : {}),
+    modelOptions: { ...trainProfile(ctx.profile).modelOptions, ...s.modelOptions },
+    ...(s.cropsAndReflections !== undefined ? { cropsAndReflections: s.cropsAndReflections } : {}),
+    ...(s.lighting !== undefined ? { lighting: s.lighting } : {}),
+    ...(s.inputScale !== undefined ? { inputScale: s.inputScale } : {}),
+    keepLast: 1,
+    workers: options.workers,
+    progress: options.progress ?? "silent",
+    signal: options.signal,
   });
-  return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
+  r.model.dispose();
+  if (r.status === "interrupted" || !r.final) return undefined;
+  // The trainer's training error is counted on augmented batches with dropout on; the gap wants the
+  // last model's error on the training images as the validation images are seen (centre patch, inference).
+  const target = await openEvalTarget(runDir, { checkpoint: "last" });
+  let trainCentreTop1Error: number;
+  try {
+    trainCentreTop1Error = (await evaluateProtocols(target, ["center"], { workers: options.workers, split: "train" })).center!.top1Error;
+  } finally {
+    await closeEvalTarget(target);
+  }
+  return {
+    key,
+    seed: job.seed,
+    valTop1Error: r.final.valTop1Error,
+    valTop5Error: r.final.valTop5Error,
+    trainTop1Error: r.final.trainTop1Error,
+    trainCentreTop1Error,
+    firstTrainTop1Error: r.history[0].trainTop1Error,
+    valTop1ByEpoch: r.history.map((h) => h.valTop1Error),
+    epochs: r.history.length,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Which validation images the last model gets wrong by the centre patch and by ten patches, top-1 and top-5, as bit strings. */
+async function testBothWays(runDir: string, workers: number | undefined): Promise<Pick<RunRecord, "centreWrong" | "tenWrong" | "centreTop5Wrong" | "tenTop5Wrong">> {
+  // The last epoch's model, as every other claim reads: the best checkpoint was picked by the centre patch's error on these same images.
+  const target = await openEvalTarget(runDir, { checkpoint: "last" });
+  try {
+    const e = await evaluateProtocols(target, ["center", "ten-crop"], { workers });
+    const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) => ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
+    return { centreWrong: bits(wrong(1)(e.center!)), tenWrong: bits(wrong(1)(e["ten-crop"]!)), centreTop5Wrong: bits(wrong(5)(e.center!)), tenTop5Wrong: bits(wrong(5)(e["ten-crop"]!)) };
+  } finally {
+    await closeEvalTarget(target);
+  }
 }
 
 /** Fills each record's valTop1ByEpoch from its run folder's metrics.jsonl where it can; true when any was filled. */

@@ -142,12 +142,7 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
     return result;
   }
   const cells = nb.cells;
-  result.codeCells = cells.filter((c) => c.cell_type === "code").length;
-  for (const c of cells) {
-    if (c.cell_type !== "code") continue;
-    c.outputs = [];
-    c.execution_count = null;
-  }
+  result.codeCells = clearOutputs(cells);
 
   let kernel: Kernel | undefined;
   const recorder = new OutputRecorder();
@@ -204,18 +199,10 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
         await sleep(TSLAB_ABORT_WINDOW_MS);
         continue;
       }
-      const aborted = outcome.kind === "died" && options.signal?.aborted === true;
-      const message =
-        outcome.kind === "timeout"
-          ? `timed out after ${options.timeout} s${outcome.killed ? " (killed: it did not stop on SIGINT)" : " (interrupted)"}`
-          : aborted
-            ? "the run was interrupted (Ctrl-C or a signal) during this cell"
-            : `the kernel died (${describeExit(outcome.exit)})${kernel.log ? `: ${kernel.log.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
-      // A dead kernel's last words (up to 4,000 characters of its stderr) go into the notebook, where the cause usually is.
-      const lastWords = outcome.kind === "died" && !aborted && kernel.log.trim() ? [`the kernel's last output on stderr:\n${kernel.log.trim()}`] : [];
-      cell.outputs.push({ output_type: "error", ename: outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError", evalue: message, traceback: [message, ...lastWords] });
+      const { output, status, message } = unrepliedFailure(outcome, options, kernel.log);
+      cell.outputs.push(output);
       result.failures.push({ ...where, message });
-      result.status = outcome.kind === "timeout" ? "timed out" : aborted ? "interrupted" : "kernel died";
+      result.status = status;
       log(`${name}: cell ${i + 1} ${message}`);
       break;
     }
@@ -228,6 +215,34 @@ export async function runNotebook(file: string, options: RunOptions): Promise<No
     save();
   }
   return result;
+}
+
+/** Empties every code cell's outputs and count, so the copy shows only this run; returns how many code cells there are. */
+function clearOutputs(cells: Notebook["cells"]): number {
+  let code = 0;
+  for (const c of cells) {
+    if (c.cell_type !== "code") continue;
+    c.outputs = [];
+    c.execution_count = null;
+    code++;
+  }
+  return code;
+}
+
+/** What a cell that never replied (it timed out, or its kernel died or was stopped) puts in the notebook and the result. */
+function unrepliedFailure(outcome: Exclude<CellOutcome, { kind: "reply" }>, options: RunOptions, kernelLog: string): { output: ErrorOutput; status: NotebookStatus; message: string } {
+  const aborted = outcome.kind === "died" && options.signal?.aborted === true;
+  const message =
+    outcome.kind === "timeout"
+      ? `timed out after ${options.timeout} s${outcome.killed ? " (killed: it did not stop on SIGINT)" : " (interrupted)"}`
+      : aborted
+        ? "the run was interrupted (Ctrl-C or a signal) during this cell"
+        : `the kernel died (${describeExit(outcome.exit)})${kernelLog ? `: ${kernelLog.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
+  // A dead kernel's last words (up to 4,000 characters of its stderr) go into the notebook, where the cause usually is.
+  const lastWords = outcome.kind === "died" && !aborted && kernelLog.trim() ? [`the kernel's last output on stderr:\n${kernelLog.trim()}`] : [];
+  const ename = outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError";
+  const status: NotebookStatus = outcome.kind === "timeout" ? "timed out" : aborted ? "interrupted" : "kernel died";
+  return { output: { output_type: "error", ename, evalue: message, traceback: [message, ...lastWords] }, status, message };
 }
 
 type CellOutcome = { kind: "reply"; reply: { status: string; execution_count?: number } } | { kind: "timeout"; killed: boolean } | { kind: "died"; exit: KernelExit };

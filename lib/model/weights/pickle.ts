@@ -71,326 +71,371 @@ export class PickleGlobal {
 
 const MARK = Symbol("mark");
 
-const OPCODE_NAMES: Record<number, string> = {
-  0x80: "PROTO", 0x95: "FRAME", 0x2e: "STOP", 0x28: "MARK", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP",
-  0x7d: "EMPTY_DICT", 0x5d: "EMPTY_LIST", 0x29: "EMPTY_TUPLE", 0x74: "TUPLE", 0x85: "TUPLE1", 0x86: "TUPLE2", 0x87: "TUPLE3",
-  0x6c: "LIST", 0x64: "DICT", 0x71: "BINPUT", 0x72: "LONG_BINPUT", 0x94: "MEMOIZE", 0x68: "BINGET", 0x6a: "LONG_BINGET",
-  0x58: "BINUNICODE", 0x8c: "SHORT_BINUNICODE", 0x8d: "BINUNICODE8", 0x42: "BINBYTES", 0x43: "SHORT_BINBYTES", 0x8e: "BINBYTES8",
-  0x4a: "BININT", 0x4b: "BININT1", 0x4d: "BININT2", 0x8a: "LONG1", 0x8b: "LONG4", 0x47: "BINFLOAT",
-  0x4e: "NONE", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x73: "SETITEM", 0x75: "SETITEMS", 0x61: "APPEND", 0x65: "APPENDS",
-  0x63: "GLOBAL", 0x93: "STACK_GLOBAL", 0x52: "REDUCE", 0x62: "BUILD", 0x81: "NEWOBJ", 0x51: "BINPERSID",
-};
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Reads one pickle; returns its value and the offset just past its STOP. */
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: unknown; end: number } {
-  const source = options.source ?? "pickle";
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const memo = new Map<number, unknown>();
-  // Which handler made each object, so BUILD asks the right one.
-  const madeBy = new WeakMap<object, GlobalHandler>();
-  const metastack: unknown[][] = [];
-  let stack: unknown[] = [];
-  let pos = options.offset ?? 0;
-  let at = pos; // offset of the current opcode, for errors
-  let op = 0;
+  const vm = new Unpickler(bytes, options);
+  for (;;) {
+    const op = vm.next();
+    const run = OPCODES[op]?.run;
+    if (!run) vm.unsupported();
+    else if (run(vm) === STOP) return { value: vm.pop(), end: vm.pos };
+  }
+}
 
-  const fail = (message: string): never => {
-    throw new PickleError(`${source}: ${message} (${OPCODE_NAMES[op] ?? `opcode 0x${hex(op)}`} at byte ${at}).`, at);
-  };
-  const truncated = (detail: string): never => {
-    throw new PickleTruncatedError(`${source}: the pickle is truncated: ${detail} (${OPCODE_NAMES[op] ?? `opcode 0x${hex(op)}`} at byte ${at}).`, at);
-  };
-  const take = (n: number): number => {
-    if (!Number.isSafeInteger(n) || n < 0) fail(`length ${n} is invalid`);
-    if (pos + n > bytes.length) truncated(`${n} more bytes needed, ${bytes.length - pos} left`);
-    const start = pos;
-    pos += n;
-    return start;
-  };
-  const u8 = () => bytes[take(1)];
-  const u16 = () => view.getUint16(take(2), true);
-  const u32 = () => view.getUint32(take(4), true);
-  const u64 = (): number => {
-    const big = view.getBigUint64(take(8), true);
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) fail(`length ${big} is too large`);
-    return Number(big);
-  };
-  const pop = (): unknown => {
-    if (stack.length === 0) fail("stack underflow");
-    const v = stack.pop();
-    if (v === MARK) fail("unexpected MARK");
-    return v;
-  };
-  const top = (): unknown => {
-    if (stack.length === 0) fail("stack underflow");
-    return stack[stack.length - 1];
-  };
-  const popMark = (): unknown[] => {
-    if (metastack.length === 0) fail("no MARK to pop to");
-    const items = stack;
-    stack = metastack.pop() as unknown[];
-    return items;
-  };
-  const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0) truncated("a GLOBAL's name has no end of line");
-    const text = utf8.decode(bytes.subarray(pos, end));
-    pos = end + 1;
-    return text;
-  };
-  const text = (n: number): string => {
-    const start = take(n);
-    try {
-      return utf8.decode(bytes.subarray(start, start + n));
-    } catch {
-      return fail("a string is not valid UTF-8");
+/**
+ * The pickle machine's state (stack, marks, memo, read position) and the reads
+ * and checks its opcodes share. Each opcode is one entry of OPCODES below: a
+ * dispatch table, as Python's own pickle.py has, so that an opcode reads on its
+ * own and the loop stays a loop.
+ */
+class Unpickler {
+  readonly source: string;
+  readonly view: DataView;
+  readonly memo = new Map<number, unknown>();
+  // Which handler made each object, so BUILD asks the right one.
+  readonly madeBy = new WeakMap<object, GlobalHandler>();
+  readonly metastack: unknown[][] = [];
+  stack: unknown[] = [];
+  pos: number;
+  /** Offset of the current opcode, for errors. */
+  at: number;
+  op = 0;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly options: UnpickleOptions,
+  ) {
+    this.source = options.source ?? "pickle";
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = this.at = options.offset ?? 0;
+  }
+
+  /** The next opcode; the bytes must not end before a STOP. */
+  next(): number {
+    this.at = this.pos;
+    if (this.pos >= this.bytes.length) {
+      this.op = -1;
+      throw new PickleTruncatedError(`${this.source}: the pickle is truncated: it ends at byte ${this.pos} without a STOP opcode.`, this.pos);
     }
-  };
-  const resolve = (module: string, name: string): PickleGlobal => {
+    this.op = this.bytes[this.pos++];
+    return this.op;
+  }
+
+  private opName(): string {
+    return OPCODES[this.op]?.name ?? `opcode 0x${hex(this.op)}`;
+  }
+
+  fail(message: string): never {
+    throw new PickleError(`${this.source}: ${message} (${this.opName()} at byte ${this.at}).`, this.at);
+  }
+
+  truncated(detail: string): never {
+    throw new PickleTruncatedError(`${this.source}: the pickle is truncated: ${detail} (${this.opName()} at byte ${this.at}).`, this.at);
+  }
+
+  unsupported(): never {
+    const op = this.op;
+    const printable = op >= 0x20 && op < 0x7f ? ` '${String.fromCharCode(op)}'` : "";
+    throw new PickleError(
+      `${this.source}: unsupported pickle opcode 0x${hex(op)}${printable} at byte ${this.at}; only the binary opcodes torch.save writes (protocols 2-5) are read.`,
+      this.at,
+    );
+  }
+
+  /** Claims n bytes; returns where they start. */
+  take(n: number): number {
+    if (!Number.isSafeInteger(n) || n < 0) this.fail(`length ${n} is invalid`);
+    if (this.pos + n > this.bytes.length) this.truncated(`${n} more bytes needed, ${this.bytes.length - this.pos} left`);
+    const start = this.pos;
+    this.pos += n;
+    return start;
+  }
+
+  u8(): number {
+    return this.bytes[this.take(1)];
+  }
+
+  u16(): number {
+    return this.view.getUint16(this.take(2), true);
+  }
+
+  u32(): number {
+    return this.view.getUint32(this.take(4), true);
+  }
+
+  u64(): number {
+    const big = this.view.getBigUint64(this.take(8), true);
+    if (big > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`length ${big} is too large`);
+    return Number(big);
+  }
+
+  push(v: unknown): void {
+    this.stack.push(v);
+  }
+
+  pop(): unknown {
+    if (this.stack.length === 0) this.fail("stack underflow");
+    const v = this.stack.pop();
+    if (v === MARK) this.fail("unexpected MARK");
+    return v;
+  }
+
+  top(): unknown {
+    if (this.stack.length === 0) this.fail("stack underflow");
+    return this.stack[this.stack.length - 1];
+  }
+
+  mark(): void {
+    this.metastack.push(this.stack);
+    this.stack = [];
+  }
+
+  /** The items pushed since the last MARK; the stack before it comes back. */
+  popMark(): unknown[] {
+    if (this.metastack.length === 0) this.fail("no MARK to pop to");
+    const items = this.stack;
+    this.stack = this.metastack.pop() as unknown[];
+    return items;
+  }
+
+  line(): string {
+    const end = this.bytes.indexOf(0x0a, this.pos);
+    if (end < 0) this.truncated("a GLOBAL's name has no end of line");
+    const text = utf8.decode(this.bytes.subarray(this.pos, end));
+    this.pos = end + 1;
+    return text;
+  }
+
+  text(n: number): string {
+    const start = this.take(n);
+    try {
+      return utf8.decode(this.bytes.subarray(start, start + n));
+    } catch {
+      return this.fail("a string is not valid UTF-8");
+    }
+  }
+
+  rawBytes(n: number): Uint8Array {
+    const start = this.take(n);
+    return this.bytes.slice(start, start + n);
+  }
+
+  resolve(module: string, name: string): PickleGlobal {
     const qualified = `${module}.${name}`;
-    const handler = Object.prototype.hasOwnProperty.call(options.globals, qualified) ? options.globals[qualified] : undefined;
+    const globals = this.options.globals;
+    const handler = Object.prototype.hasOwnProperty.call(globals, qualified) ? globals[qualified] : undefined;
     if (!handler) {
+      const hint = this.options.refusalHint;
       throw new RefusedGlobalError(
-        `${source}: refused to load: the pickle names ${qualified} (${OPCODE_NAMES[op]} at byte ${at}), which is not on the allow-list; ` +
-          `nothing from the file was run.${options.refusalHint ? ` ${options.refusalHint}` : ""}`,
-        at,
+        `${this.source}: refused to load: the pickle names ${qualified} (${this.opName()} at byte ${this.at}), which is not on the allow-list; ` +
+          `nothing from the file was run.${hint ? ` ${hint}` : ""}`,
+        this.at,
         qualified,
       );
     }
     return new PickleGlobal(qualified, handler);
-  };
-  // A handler's complaint about its arguments, reported with the file and the opcode's offset.
-  const guarded = <T>(what: string, fn: () => T): T => {
+  }
+
+  /** A handler's complaint about its arguments, reported with the file and the opcode's offset. */
+  guarded<T>(what: string, fn: () => T): T {
     try {
       return fn();
     } catch (err) {
       if (err instanceof PickleError) throw err;
-      return fail(`${what}: ${(err as Error).message}`);
-    }
-  };
-  const call = (fn: unknown, args: unknown): unknown => {
-    if (!(fn instanceof PickleGlobal)) return fail(`only an allowed global can be called, got ${describe(fn)}`);
-    if (!Array.isArray(args)) return fail(`${fn.qualifiedName}'s arguments must be a tuple, got ${describe(args)}`);
-    const obj = guarded(fn.qualifiedName, () => fn.handler.call(args));
-    if (obj !== null && typeof obj === "object") madeBy.set(obj, fn.handler);
-    return obj;
-  };
-  const setItems = (dict: unknown, items: unknown[]): void => {
-    if (!(dict instanceof Map)) fail(`SETITEM(S) needs a dict, got ${describe(dict)}`);
-    if (items.length % 2) fail("SETITEMS needs key/value pairs");
-    for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
-  };
-  const append = (list: unknown, items: unknown[]): void => {
-    if (!Array.isArray(list) || Object.isFrozen(list)) fail(`APPEND(S) needs a list, got ${describe(list)}`);
-    (list as unknown[]).push(...items);
-  };
-  const memoGet = (i: number): unknown => {
-    if (!memo.has(i)) fail(`memo entry ${i} was never stored`);
-    return memo.get(i);
-  };
-  const tuple = (items: unknown[]): readonly unknown[] => Object.freeze(items);
-
-  for (;;) {
-    at = pos;
-    if (pos >= bytes.length) {
-      op = -1;
-      throw new PickleTruncatedError(`${source}: the pickle is truncated: it ends at byte ${pos} without a STOP opcode.`, pos);
-    }
-    op = bytes[pos++];
-    switch (op) {
-      case 0x80: // PROTO
-        if (u8() > 5) fail("pickle protocols above 5 are not supported");
-        break;
-      case 0x95: // FRAME: a length hint only
-        u64();
-        break;
-      case 0x2e: // STOP
-        return { value: pop(), end: pos };
-      case 0x28: // MARK
-        metastack.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        if (stack.length && stack[stack.length - 1] === MARK) stack.pop();
-        else pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        stack.push(top());
-        break;
-      case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push(tuple([]));
-        break;
-      case 0x74: { // TUPLE (popMark swaps `stack`, so it runs before stack.push is looked up)
-        const items = popMark();
-        stack.push(tuple(items));
-        break;
-      }
-      case 0x85: // TUPLE1
-        stack.push(tuple([pop()]));
-        break;
-      case 0x86: { // TUPLE2
-        const b = pop();
-        stack.push(tuple([pop(), b]));
-        break;
-      }
-      case 0x87: { // TUPLE3
-        const c = pop();
-        const b = pop();
-        stack.push(tuple([pop(), b, c]));
-        break;
-      }
-      case 0x6c: { // LIST
-        const items = popMark();
-        stack.push(items);
-        break;
-      }
-      case 0x64: { // DICT
-        const dict = new Map();
-        const items = popMark();
-        setItems(dict, items);
-        stack.push(dict);
-        break;
-      }
-      case 0x71: // BINPUT
-        memo.set(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x68: // BINGET
-        stack.push(memoGet(u8()));
-        break;
-      case 0x6a: // LONG_BINGET
-        stack.push(memoGet(u32()));
-        break;
-      case 0x58: // BINUNICODE
-        stack.push(text(u32()));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(text(u8()));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(text(u64()));
-        break;
-      case 0x42: // BINBYTES
-      case 0x43: // SHORT_BINBYTES
-      case 0x8e: { // BINBYTES8
-        const n = op === 0x42 ? u32() : op === 0x43 ? u8() : u64();
-        const start = take(n);
-        stack.push(bytes.slice(start, start + n));
-        break;
-      }
-      case 0x4a: // BININT
-        stack.push(view.getInt32(take(4), true));
-        break;
-      case 0x4b: // BININT1
-        stack.push(u8());
-        break;
-      case 0x4d: // BININT2
-        stack.push(u16());
-        break;
-      case 0x8a: // LONG1
-      case 0x8b: { // LONG4
-        const n = op === 0x8a ? u8() : u32();
-        // torch writes sizes and offsets (8 bytes at most); decoding is quadratic in n, so a huge one would hang the reader.
-        if (n > MAX_LONG_BYTES) fail(`a ${n}-byte integer (LONG${op === 0x8a ? "1" : "4"}); a state dict's integers take at most ${MAX_LONG_BYTES} bytes`);
-        stack.push(decodeLong(bytes.subarray(take(n), pos)));
-        break;
-      }
-      case 0x47: // BINFLOAT: big-endian, unlike everything else
-        stack.push(view.getFloat64(take(8), false));
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x73: { // SETITEM
-        const value = pop();
-        const key = pop();
-        setItems(top(), [key, value]);
-        break;
-      }
-      case 0x75: { // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x61: { // APPEND
-        const value = pop();
-        append(top(), [value]);
-        break;
-      }
-      case 0x65: { // APPENDS
-        const items = popMark();
-        append(top(), items);
-        break;
-      }
-      case 0x63: { // GLOBAL: "module\nname\n", checked before anything else is read
-        const module = line();
-        stack.push(resolve(module, line()));
-        break;
-      }
-      case 0x93: { // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
-        stack.push(resolve(module as string, name as string));
-        break;
-      }
-      case 0x52: { // REDUCE
-        const args = pop();
-        stack.push(call(pop(), args));
-        break;
-      }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args), the same call for our handlers
-        const args = pop();
-        stack.push(call(pop(), args));
-        break;
-      }
-      case 0x62: { // BUILD
-        const state = pop();
-        const obj = pop();
-        const build = obj !== null && typeof obj === "object" ? madeBy.get(obj)?.build : undefined;
-        if (!build) return fail(`BUILD (setting an object's state) is not supported on ${describe(obj)}`);
-        stack.push(guarded("BUILD", () => build(obj, state)));
-        break;
-      }
-      case 0x51: { // BINPERSID
-        const pid = pop();
-        const load = options.persistentLoad;
-        if (!load) return fail("persistent ids are not expected in this pickle");
-        stack.push(guarded("persistent id", () => load(pid)));
-        break;
-      }
-      default: {
-        const printable = op >= 0x20 && op < 0x7f ? ` '${String.fromCharCode(op)}'` : "";
-        throw new PickleError(
-          `${source}: unsupported pickle opcode 0x${hex(op)}${printable} at byte ${at}; only the binary opcodes torch.save writes (protocols 2-5) are read.`,
-          at,
-        );
-      }
+      return this.fail(`${what}: ${(err as Error).message}`);
     }
   }
+
+  call(fn: unknown, args: unknown): unknown {
+    if (!(fn instanceof PickleGlobal)) return this.fail(`only an allowed global can be called, got ${describe(fn)}`);
+    if (!Array.isArray(args)) return this.fail(`${fn.qualifiedName}'s arguments must be a tuple, got ${describe(args)}`);
+    const obj = this.guarded(fn.qualifiedName, () => fn.handler.call(args));
+    if (obj !== null && typeof obj === "object") this.madeBy.set(obj, fn.handler);
+    return obj;
+  }
+
+  build(obj: unknown, state: unknown): unknown {
+    const build = obj !== null && typeof obj === "object" ? this.madeBy.get(obj)?.build : undefined;
+    if (!build) return this.fail(`BUILD (setting an object's state) is not supported on ${describe(obj)}`);
+    return this.guarded("BUILD", () => build(obj, state));
+  }
+
+  persistent(pid: unknown): unknown {
+    const load = this.options.persistentLoad;
+    if (!load) return this.fail("persistent ids are not expected in this pickle");
+    return this.guarded("persistent id", () => load(pid));
+  }
+
+  setItems(dict: unknown, items: unknown[]): void {
+    if (!(dict instanceof Map)) this.fail(`SETITEM(S) needs a dict, got ${describe(dict)}`);
+    if (items.length % 2) this.fail("SETITEMS needs key/value pairs");
+    for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
+  }
+
+  append(list: unknown, items: unknown[]): void {
+    if (!Array.isArray(list) || Object.isFrozen(list)) this.fail(`APPEND(S) needs a list, got ${describe(list)}`);
+    (list as unknown[]).push(...items);
+  }
+
+  memoGet(i: number): unknown {
+    if (!this.memo.has(i)) this.fail(`memo entry ${i} was never stored`);
+    return this.memo.get(i);
+  }
+
+  /** LONG1 / LONG4: a little-endian two's-complement int of n bytes. */
+  long(n: number, which: string): number | bigint {
+    // torch writes sizes and offsets (8 bytes at most); decoding is quadratic in n, so a huge one would hang the reader.
+    if (n > MAX_LONG_BYTES) this.fail(`a ${n}-byte integer (${which}); a state dict's integers take at most ${MAX_LONG_BYTES} bytes`);
+    return decodeLong(this.bytes.subarray(this.take(n), this.pos));
+  }
 }
+
+const STOP = Symbol("stop");
+const tuple = (items: unknown[]): readonly unknown[] => Object.freeze(items);
+
+/** The binary opcodes torch.save writes (protocols 2 to 5), by byte. */
+const OPCODES: Record<number, { name: string; run: (vm: Unpickler) => void | typeof STOP }> = {
+  0x80: {
+    name: "PROTO",
+    run: (vm) => {
+      if (vm.u8() > 5) vm.fail("pickle protocols above 5 are not supported");
+    },
+  },
+  0x95: { name: "FRAME", run: (vm) => void vm.u64() }, // a length hint only
+  0x2e: { name: "STOP", run: () => STOP },
+  0x28: { name: "MARK", run: (vm) => vm.mark() },
+  0x30: {
+    name: "POP",
+    run: (vm) => {
+      if (vm.stack.length && vm.stack[vm.stack.length - 1] === MARK) vm.stack.pop();
+      else vm.pop();
+    },
+  },
+  0x31: { name: "POP_MARK", run: (vm) => void vm.popMark() },
+  0x32: { name: "DUP", run: (vm) => vm.push(vm.top()) },
+  0x7d: { name: "EMPTY_DICT", run: (vm) => vm.push(new Map()) },
+  0x5d: { name: "EMPTY_LIST", run: (vm) => vm.push([]) },
+  0x29: { name: "EMPTY_TUPLE", run: (vm) => vm.push(tuple([])) },
+  // popMark swaps the stack, so it runs before push.
+  0x74: { name: "TUPLE", run: (vm) => vm.push(tuple(vm.popMark())) },
+  0x85: { name: "TUPLE1", run: (vm) => vm.push(tuple([vm.pop()])) },
+  0x86: {
+    name: "TUPLE2",
+    run: (vm) => {
+      const b = vm.pop();
+      vm.push(tuple([vm.pop(), b]));
+    },
+  },
+  0x87: {
+    name: "TUPLE3",
+    run: (vm) => {
+      const c = vm.pop();
+      const b = vm.pop();
+      vm.push(tuple([vm.pop(), b, c]));
+    },
+  },
+  0x6c: { name: "LIST", run: (vm) => vm.push(vm.popMark()) },
+  0x64: {
+    name: "DICT",
+    run: (vm) => {
+      const dict = new Map();
+      vm.setItems(dict, vm.popMark());
+      vm.push(dict);
+    },
+  },
+  0x71: { name: "BINPUT", run: (vm) => void vm.memo.set(vm.u8(), vm.top()) },
+  0x72: { name: "LONG_BINPUT", run: (vm) => void vm.memo.set(vm.u32(), vm.top()) },
+  0x94: { name: "MEMOIZE", run: (vm) => void vm.memo.set(vm.memo.size, vm.top()) },
+  0x68: { name: "BINGET", run: (vm) => vm.push(vm.memoGet(vm.u8())) },
+  0x6a: { name: "LONG_BINGET", run: (vm) => vm.push(vm.memoGet(vm.u32())) },
+  0x58: { name: "BINUNICODE", run: (vm) => vm.push(vm.text(vm.u32())) },
+  0x8c: { name: "SHORT_BINUNICODE", run: (vm) => vm.push(vm.text(vm.u8())) },
+  0x8d: { name: "BINUNICODE8", run: (vm) => vm.push(vm.text(vm.u64())) },
+  0x42: { name: "BINBYTES", run: (vm) => vm.push(vm.rawBytes(vm.u32())) },
+  0x43: { name: "SHORT_BINBYTES", run: (vm) => vm.push(vm.rawBytes(vm.u8())) },
+  0x8e: { name: "BINBYTES8", run: (vm) => vm.push(vm.rawBytes(vm.u64())) },
+  0x4a: { name: "BININT", run: (vm) => vm.push(vm.view.getInt32(vm.take(4), true)) },
+  0x4b: { name: "BININT1", run: (vm) => vm.push(vm.u8()) },
+  0x4d: { name: "BININT2", run: (vm) => vm.push(vm.u16()) },
+  0x8a: { name: "LONG1", run: (vm) => vm.push(vm.long(vm.u8(), "LONG1")) },
+  0x8b: { name: "LONG4", run: (vm) => vm.push(vm.long(vm.u32(), "LONG4")) },
+  // Big-endian, unlike everything else.
+  0x47: { name: "BINFLOAT", run: (vm) => vm.push(vm.view.getFloat64(vm.take(8), false)) },
+  0x4e: { name: "NONE", run: (vm) => vm.push(null) },
+  0x88: { name: "NEWTRUE", run: (vm) => vm.push(true) },
+  0x89: { name: "NEWFALSE", run: (vm) => vm.push(false) },
+  0x73: {
+    name: "SETITEM",
+    run: (vm) => {
+      const value = vm.pop();
+      const key = vm.pop();
+      vm.setItems(vm.top(), [key, value]);
+    },
+  },
+  0x75: {
+    name: "SETITEMS",
+    run: (vm) => {
+      const items = vm.popMark();
+      vm.setItems(vm.top(), items);
+    },
+  },
+  0x61: {
+    name: "APPEND",
+    run: (vm) => {
+      const value = vm.pop();
+      vm.append(vm.top(), [value]);
+    },
+  },
+  0x65: {
+    name: "APPENDS",
+    run: (vm) => {
+      const items = vm.popMark();
+      vm.append(vm.top(), items);
+    },
+  },
+  // "module\nname\n", checked against the allow-list before anything else is read.
+  0x63: {
+    name: "GLOBAL",
+    run: (vm) => {
+      const module = vm.line();
+      vm.push(vm.resolve(module, vm.line()));
+    },
+  },
+  0x93: {
+    name: "STACK_GLOBAL",
+    run: (vm) => {
+      const name = vm.pop();
+      const module = vm.pop();
+      if (typeof module !== "string" || typeof name !== "string") vm.fail("STACK_GLOBAL needs two strings");
+      vm.push(vm.resolve(module as string, name as string));
+    },
+  },
+  0x52: {
+    name: "REDUCE",
+    run: (vm) => {
+      const args = vm.pop();
+      vm.push(vm.call(vm.pop(), args));
+    },
+  },
+  // cls.__new__(cls, *args): the same call for our handlers.
+  0x81: {
+    name: "NEWOBJ",
+    run: (vm) => {
+      const args = vm.pop();
+      vm.push(vm.call(vm.pop(), args));
+    },
+  },
+  0x62: {
+    name: "BUILD",
+    run: (vm) => {
+      const state = vm.pop();
+      vm.push(vm.build(vm.pop(), state));
+    },
+  },
+  0x51: { name: "BINPERSID", run: (vm) => vm.push(vm.persistent(vm.pop())) },
+};
 
 const MAX_LONG_BYTES = 64;
 
