@@ -1,6 +1,9 @@
 // A tslab kernel in a child process, and a Jupyter client for it over ZeroMQ.
-// The kernel runs in its own process group so that killing it also kills
-// anything a notebook started; it exits by itself if the runner disappears.
+// The kernel runs under a guard (bin/kernel-guard.js) in a process group of its
+// own, so that killing the group also kills anything a notebook started. The
+// guard holds the runner's pipe and never runs notebook code: when the runner
+// goes, however it goes (SIGKILL included), the guard kills the group and
+// removes the kernel's temp folder, even while a cell loops forever.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +37,7 @@ export interface KernelOptions {
 }
 
 const LAUNCHER = path.resolve(__dirname, "..", "..", "bin", "tslab-kernel.js");
+const GUARD = path.resolve(__dirname, "..", "..", "bin", "kernel-guard.js");
 const live = new Set<ChildProcess>();
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -123,6 +127,7 @@ export class Kernel {
     void this.pump(this.iopub, (msg) => this.iopubHandlers.get(msg.parent_header.msg_id ?? "")?.(msg));
   }
 
+  /** The guard's pid, which is also the kernel's process group. */
   get pid(): number {
     return this.child.pid ?? -1;
   }
@@ -142,11 +147,11 @@ export class Kernel {
       JSON.stringify({ shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab" }),
       { mode: 0o600 },
     );
-    const [command, ...args] = options.argv?.map((a) => a.replaceAll("{connection_file}", connectionFile)) ?? [process.execPath, LAUNCHER, connectionFile];
-    const child = spawn(command, args, {
+    const kernelArgv = options.argv?.map((a) => a.replaceAll("{connection_file}", connectionFile)) ?? [process.execPath, LAUNCHER, connectionFile];
+    const child = spawn(process.execPath, [GUARD, dir, "--", ...kernelArgv], {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      detached: true, // its own process group: one kill reaches everything it started
+      detached: true, // the guard leads a process group of its own: one kill reaches everything the kernel started
       stdio: ["pipe", "pipe", "pipe"],
     });
     live.add(child);
@@ -252,7 +257,7 @@ export class Kernel {
     }
   }
 
-  /** tslab stops a running cell only on SIGINT (it ignores interrupt_request). */
+  /** tslab stops a running cell only on SIGINT (it ignores interrupt_request); the guard passes it on. */
   interrupt(): void {
     if (this.child.pid !== undefined && this.child.exitCode === null) this.child.kill("SIGINT");
   }

@@ -165,6 +165,31 @@ test("the CLI exits non-zero naming notebook and cell, and SIGTERM leaves no ker
   assert.equal((written.metadata.alexnet as { status: string }).status, "interrupted", "what ran so far is written");
 });
 
+test("a runner killed with SIGKILL mid-loop leaves no kernel, no process the notebook started and no temp folder", async () => {
+  // The cell starts a child process, says where it all is, then holds the kernel's thread for good.
+  const facts = path.join(tmp.dir, "sigkill-facts.json");
+  const looping = writeNotebookFile(tmp.dir, "sigkill.ipynb", [
+    [
+      'const started = require("child_process").spawn("sleep", ["300"], { stdio: "ignore" });',
+      `require("fs").writeFileSync(${JSON.stringify(facts)}, JSON.stringify({ kernel: process.pid, child: started.pid, dir: require("path").dirname(process.argv[2]) }));`,
+      "while (true) {}",
+    ].join("\n"),
+  ]);
+  const script = `require(${JSON.stringify(path.join(root, "lib", "notebook", "runner"))}).runNotebook(${JSON.stringify(looping)}, { out: ${JSON.stringify(out)} })`;
+  const runner = spawn(process.execPath, ["--require", "ts-node/register/transpile-only", "-e", script], { cwd: root, stdio: "ignore" });
+  try {
+    assert.ok(await waitUntil(() => existsSync(facts), 60_000), "the looping cell started");
+    const { kernel, child, dir } = JSON.parse(readFileSync(facts, "utf8")) as { kernel: number; child: number; dir: string };
+    assert.ok(alive(kernel) && alive(child) && existsSync(dir), "kernel, its child and its temp folder exist while the cell runs");
+    runner.kill("SIGKILL");
+    assert.ok(await waitUntil(() => !alive(kernel), 10_000), `kernel ${kernel} outlived the runner`);
+    assert.ok(await waitUntil(() => !alive(child), 10_000), `the notebook's child process ${child} outlived the runner`);
+    assert.ok(await waitUntil(() => !existsSync(dir), 10_000), `the kernel's temp folder ${dir} is still there`);
+  } finally {
+    runner.kill("SIGKILL");
+  }
+});
+
 test("OutputRecorder: clear_output with wait clears on the next output", () => {
   const cell: CodeCell = { cell_type: "code", id: "x", metadata: {}, source: "", outputs: [], execution_count: null };
   const rec = new OutputRecorder();
