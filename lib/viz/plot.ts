@@ -183,12 +183,21 @@ export async function showPlot(fig: Figure, description: string): Promise<void> 
   show(bundle, metadata);
 }
 
+/**
+ * JSON to embed in an inline <script>: `<` (and `>`, `&`) as \u escapes, which
+ * mean the same in JavaScript, so a trace name such as "</script><script>..."
+ * cannot end the script and start another.
+ */
+export function jsonInScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** A self-contained interactive page (plotly.js embedded): opens offline in any browser. */
 export function plotHtmlPage(figures: Figure[], title: string): string {
   // An inline script ends at the first "</script"; plotly's source contains none today, but escape it anyway.
   const plotly = readFileSync(require.resolve("plotly.js-dist-min"), "utf8").replace(/<\/script/gi, "<\\/script");
   const divs = figures.map((_, i) => `<div id="fig${i}" style="max-width:900px"></div>`).join("\n");
-  const calls = figures.map((f, i) => `Plotly.newPlot("fig${i}", ${JSON.stringify(f.data)}, ${JSON.stringify(plotlyFigure(f).layout)});`).join("\n");
+  const calls = figures.map((f, i) => `Plotly.newPlot("fig${i}", ${jsonInScript(f.data)}, ${jsonInScript(plotlyFigure(f).layout)});`).join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><script>${plotly}</script></head><body><h1>${escapeHtml(title)}</h1>\n${divs}\n<script>${calls}</script></body></html>\n`;
 }
 

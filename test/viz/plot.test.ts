@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { LivePlot, histogram, histogramFigure, niceTicks, plotHtmlPage, plotPng, plotlyFigure, showPlot, svgChart } from "../../lib/viz/plot";
+import { LivePlot, histogram, histogramFigure, jsonInScript, niceTicks, plotHtmlPage, plotPng, plotlyFigure, showPlot, svgChart } from "../../lib/viz/plot";
 
 test("niceTicks picks steps of 1, 2 or 5 times a power of ten", () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -39,6 +39,18 @@ test("plotHtmlPage embeds plotly.js and one newPlot call per figure", () => {
   const html = plotHtmlPage([{ data: [{ x: [1], y: [1] }] }, { data: [{ x: [1], y: [2] }] }], "run");
   assert.equal(html.match(/Plotly\.newPlot\("fig/g)?.length, 2);
   assert.ok(html.length > 1_000_000, "plotly.js is inlined, so the page works offline");
+});
+
+test("a trace name cannot break out of the page's script, and reads back as given", () => {
+  const name = "</script><script>alert(1)</script> & <!--";
+  const html = plotHtmlPage([{ data: [{ x: [1], y: [1], name }] }], "run");
+  const scripts = html.split("<script>").slice(1).map((s) => s.split("</script>")[0]);
+  assert.equal(scripts.length, 2, "plotly.js and the calls: no third script was opened by the name");
+  assert.doesNotMatch(scripts[1], /alert\(1\)<\/script>/);
+  const data = JSON.parse(scripts[1].slice(scripts[1].indexOf("["), scripts[1].lastIndexOf("]", scripts[1].indexOf(", {")) + 1)) as { name: string }[];
+  assert.equal(data[0].name, name, "the escapes mean the same string");
+  assert.equal(jsonInScript({ a: "<>&\u2028" }), '{"a":"\\u003c\\u003e\\u0026\\u2028"}');
+  assert.deepEqual(JSON.parse(jsonInScript({ a: "<>&\u2028" })), { a: "<>&\u2028" });
 });
 
 test("histogram counts values into equal bins, including the top edge", () => {
