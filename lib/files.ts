@@ -72,6 +72,21 @@ export async function readExactly(fh: FileHandle, length: number, position: numb
   return out;
 }
 
+/**
+ * Writes a file and fsyncs it, without the temporary name and rename of
+ * writeFileAtomic: for files inside a folder that is itself renamed into place
+ * once whole (a checkpoint's), where a half-written file is never seen.
+ */
+export async function writeFileSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await fsp.open(file, "w");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

@@ -2,7 +2,7 @@
 //
 //   RUN/checkpoints/epoch-0003/model.json       topology and weight specs (lib/model/io.ts)
 //                             /weights.bin
-//                             /optimizer.json    PaperSGD's settings and the index of optimizer.bin
+//                             /optimizer.json    PaperSGD's settings and the index of optimizer.bin (optimizer-state.ts)
 //                             /optimizer.bin     one float32 velocity per trainable weight, in model order
 //                             /checkpoint.json   epoch, step, lr, schedule state, rng state, metrics
 //   RUN/checkpoints/best.json                    which epoch folder is best by a metric
@@ -12,22 +12,33 @@
 // named epoch-NNNN with a checkpoint.json is always whole; a crash mid-save
 // leaves only a temporary folder, which loaders ignore and the next save removes.
 // best.json is a pointer, not a copy, and the folder it names is never pruned.
+//
+// checkpoint.json also records the size and sha256 of every file the checkpoint
+// is made of. A file can be damaged after it was written (a disk error, a copy
+// cut short, someone's edit), and random floats of the right length in
+// weights.bin would otherwise load without complaint. loadCheckpoint checks
+// them, and the fields it needs, before restoring anything, and names the file
+// at fault (CheckpointDamagedError); newestIntactCheckpoint lets a resume fall
+// back to the newest checkpoint that passes.
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { syncDir } from "../files";
-import { loadModel, readModelArtifacts, saveModel } from "../model/io";
+import { sha256File, syncDir, writeFileSynced } from "../files";
+import { MODEL_FILE, WEIGHTS_FILE, loadModel, readModelArtifacts, saveModel } from "../model/io";
 import { BEST_FILE, bestCheckpoint, CHECKPOINT_FILE, CHECKPOINTS_DIR, checkpointName, checkpointsDir, listCheckpoints } from "../run/run";
 import { isPaperSGD, type PaperSGD } from "./optimizer";
+import { OPTIMIZER_FILE, OPTIMIZER_INDEX_FILE, restoreOptimizer, writeOptimizer } from "./optimizer-state";
 import { type LrSchedule, restoreSchedule, type ScheduleState } from "./schedule";
 
-export const OPTIMIZER_INDEX_FILE = "optimizer.json";
-export const OPTIMIZER_FILE = "optimizer.bin";
 const FORMAT = "alexnet-checkpoint";
-const VERSION = 1;
+// Version 2 added `files` (size and sha256 of each file); version 1 checkpoints still load, unverified.
+const VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
+/** The files a checkpoint is made of, besides checkpoint.json itself. */
+export const CHECKPOINT_PARTS = [MODEL_FILE, WEIGHTS_FILE, OPTIMIZER_INDEX_FILE, OPTIMIZER_FILE] as const;
 // Leftovers of interrupted saves: temporary checkpoint folders and pointer files.
 const TEMP_ENTRY = /^\..*\.(tmp|old)-\d+-[0-9a-f]+$/;
 
@@ -62,22 +73,6 @@ export interface SavedCheckpoint {
   removed: string[];
 }
 
-interface VelocityEntry {
-  /** The model weight's saved name (LayerVariable.originalName). */
-  weight: string;
-  shape: number[];
-  dtype: "float32";
-  byteOffset: number;
-  byteLength: number;
-}
-
-interface OptimizerIndex {
-  class: "PaperSGD";
-  config: { learningRate: number; momentum: number; weightDecay: number; decayBiases: boolean };
-  iterations: number;
-  velocities: VelocityEntry[];
-}
-
 export interface CheckpointInfo {
   path: string;
   epoch: number;
@@ -90,28 +85,45 @@ export interface CheckpointInfo {
   savedAt: string;
 }
 
-/** checkpoint.json: the info without the folder it sits in. */
-type CheckpointFile = Omit<CheckpointInfo, "path"> & { format: string; version: number };
+/** Size and sha256 of one file of a checkpoint. */
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+/** checkpoint.json: the info without the folder it sits in, and the digest of each part. */
+type CheckpointFile = Omit<CheckpointInfo, "path"> & { format: string; version: number; files?: Record<string, FileDigest> };
+
+/** A checkpoint that cannot be trusted: a file missing, cut short, changed since it was saved, or checkpoint.json without the fields it needs. */
+export class CheckpointDamagedError extends Error {
+  override name = "CheckpointDamagedError";
+  constructor(
+    message: string,
+    /** The file at fault. */
+    readonly file: string,
+  ) {
+    super(message);
+  }
+}
 
 function tempSuffix(kind: "tmp" | "old"): string {
   return `${kind}-${process.pid}-${randomBytes(4).toString("hex")}`;
-}
-
-async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, "w");
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function checkCount(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0) throw new Error(`saveCheckpoint: ${what} must be an integer >= 0, got ${String(value)}.`);
 }
 
-function checkpointJson(c: CheckpointContents): string {
+async function digests(dir: string): Promise<Record<string, FileDigest>> {
+  const files: Record<string, FileDigest> = {};
+  for (const name of CHECKPOINT_PARTS) {
+    const file = path.join(dir, name);
+    files[name] = { bytes: (await stat(file)).size, sha256: await sha256File(file) };
+  }
+  return files;
+}
+
+function checkpointJson(c: CheckpointContents, files: Record<string, FileDigest>): string {
   checkCount(c.epoch, "epoch");
   checkCount(c.step, "step");
   const metrics = c.metrics ?? {};
@@ -128,6 +140,7 @@ function checkpointJson(c: CheckpointContents): string {
     rng: c.rng === undefined ? null : c.rng,
     metrics,
     savedAt: new Date().toISOString(),
+    files,
   };
   let text: string;
   try {
@@ -138,35 +151,6 @@ function checkpointJson(c: CheckpointContents): string {
   // What JSON cannot hold would come back different; an exact resume needs it identical.
   if (!isDeepStrictEqual((JSON.parse(text) as CheckpointFile).rng, body.rng)) throw new Error("saveCheckpoint: the rng state does not survive JSON unchanged; pass plain JSON (no undefined, NaN or Infinity inside).");
   return text;
-}
-
-async function writeOptimizer(dir: string, model: tf.LayersModel, optimizer: PaperSGD): Promise<void> {
-  const entries: VelocityEntry[] = [];
-  const parts: Uint8Array[] = [];
-  let offset = 0;
-  for (const w of model.trainableWeights) {
-    const v = optimizer.velocityOf(w.name);
-    // A weight without a velocity has not been stepped yet: its velocity is zero.
-    const values = v ? ((await v.data()) as Float32Array) : new Float32Array(w.shape.reduce((a: number, b) => a * (b ?? 1), 1));
-    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    entries.push({ weight: w.originalName, shape: w.shape.map((d) => d ?? 1), dtype: "float32", byteOffset: offset, byteLength: bytes.byteLength });
-    parts.push(bytes);
-    offset += bytes.byteLength;
-  }
-  const index: OptimizerIndex = {
-    class: "PaperSGD",
-    config: { learningRate: optimizer.learningRate, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay, decayBiases: optimizer.decayBiases },
-    iterations: optimizer.stepsTaken,
-    velocities: entries,
-  };
-  const all = new Uint8Array(offset);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  await writeSynced(path.join(dir, OPTIMIZER_FILE), all);
-  await writeSynced(path.join(dir, OPTIMIZER_INDEX_FILE), JSON.stringify(index, null, 2));
 }
 
 async function removeLeftovers(dir: string): Promise<void> {
@@ -192,7 +176,7 @@ async function updateBest(runDir: string, metric: string, mode: "min" | "max"): 
   const dir = checkpointsDir(runDir);
   const pointer = { checkpoint: path.basename(best.path), metric, mode, value: best.value };
   const tmp = path.join(dir, `.${BEST_FILE}.${tempSuffix("tmp")}`);
-  await writeSynced(tmp, JSON.stringify(pointer, null, 2));
+  await writeFileSynced(tmp, JSON.stringify(pointer, null, 2));
   await rename(tmp, path.join(dir, BEST_FILE));
   return best.path;
 }
@@ -210,7 +194,7 @@ export async function saveCheckpoint(runDir: string, contents: CheckpointContent
   if (options.best && metricOfContents(contents, options.best.metric) === undefined) {
     throw new Error(`saveCheckpoint: best is tracked by metrics.${options.best.metric}, but this save's metrics have no finite ${options.best.metric} (got keys: ${Object.keys(contents.metrics ?? {}).join(", ") || "none"}).`);
   }
-  const stateText = checkpointJson(contents);
+  checkpointJson(contents, {}); // its checks, before anything is written
 
   const dir = checkpointsDir(runDir);
   await mkdir(dir, { recursive: true });
@@ -224,8 +208,8 @@ export async function saveCheckpoint(runDir: string, contents: CheckpointContent
     await options.afterWrite?.("model.json");
     await writeOptimizer(tmp, contents.model, contents.optimizer);
     await options.afterWrite?.(OPTIMIZER_INDEX_FILE);
-    // Written last: a folder is a checkpoint only with this file.
-    await writeSynced(path.join(tmp, CHECKPOINT_FILE), stateText);
+    // Written last, with the digests of the files as they are on disk: a folder is a checkpoint only with this file.
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILE), checkpointJson(contents, await digests(tmp)));
     await options.afterWrite?.(CHECKPOINT_FILE);
     await syncDir(tmp);
     if (existsSync(final)) {
@@ -260,16 +244,76 @@ function metricOfContents(c: CheckpointContents, metric: string): number | undef
 }
 
 function parseInfo(dir: string, text: string): CheckpointInfo {
+  return parseFile(dir, text).info;
+}
+
+function parseFile(dir: string, text: string): { info: CheckpointInfo; files?: Record<string, FileDigest> } {
   const file = path.join(dir, CHECKPOINT_FILE);
   let body: CheckpointFile;
   try {
     body = JSON.parse(text) as CheckpointFile;
   } catch (err) {
-    throw new Error(`loadCheckpoint: ${file} is not valid JSON (${(err as Error).message}); resume from another checkpoint (latestCheckpoint lists complete ones).`);
+    throw new CheckpointDamagedError(`loadCheckpoint: ${file} is not valid JSON (${(err as Error).message}); resume from another checkpoint (latestCheckpoint lists complete ones).`, file);
   }
+  if (body === null || typeof body !== "object") throw new CheckpointDamagedError(`loadCheckpoint: ${file} holds ${JSON.stringify(body)}, not a checkpoint's fields; resume from another checkpoint.`, file);
   if (body.format !== FORMAT) throw new Error(`loadCheckpoint: ${file} is not a checkpoint written by saveCheckpoint (format "${String(body.format)}").`);
-  if (body.version !== VERSION) throw new Error(`loadCheckpoint: ${file} has version ${String(body.version)}; this code reads version ${VERSION}.`);
-  return { path: dir, epoch: body.epoch, step: body.step, lr: body.lr, schedule: body.schedule, rng: body.rng, metrics: body.metrics, savedAt: body.savedAt };
+  if (!READABLE_VERSIONS.includes(body.version)) throw new Error(`loadCheckpoint: ${file} has version ${String(body.version)}; this code reads versions ${READABLE_VERSIONS.join(" and ")}.`);
+  const bad = badFields(body);
+  if (bad.length > 0) throw new CheckpointDamagedError(`loadCheckpoint: ${file} lacks or garbles ${bad.join(", ")}; the checkpoint is damaged, resume from another one.`, file);
+  const info = { path: dir, epoch: body.epoch, step: body.step, lr: body.lr, schedule: body.schedule, rng: body.rng, metrics: body.metrics, savedAt: body.savedAt };
+  return { info, files: body.files };
+}
+
+/** The fields of checkpoint.json that are missing or of the wrong kind. */
+function badFields(body: CheckpointFile): string[] {
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  const checks: [string, boolean][] = [
+    ["epoch", count(body.epoch)],
+    ["step", count(body.step)],
+    ["lr", typeof body.lr === "number" && Number.isFinite(body.lr)],
+    ["schedule", body.schedule === null || (typeof body.schedule === "object" && body.schedule !== undefined && !Array.isArray(body.schedule))],
+    ["metrics", typeof body.metrics === "object" && body.metrics !== null && !Array.isArray(body.metrics)],
+    ["files", body.version < 2 || (typeof body.files === "object" && body.files !== null && CHECKPOINT_PARTS.every((n) => isDigest(body.files?.[n])))],
+  ];
+  return checks.filter(([, ok]) => !ok).map(([name]) => name);
+}
+
+function isDigest(d: unknown): d is FileDigest {
+  const x = d as FileDigest | undefined;
+  return typeof x === "object" && x !== null && Number.isInteger(x.bytes) && typeof x.sha256 === "string" && /^[0-9a-f]{64}$/.test(x.sha256);
+}
+
+/**
+ * Checks a checkpoint folder before anything is restored from it: checkpoint.json
+ * has its fields, and each file has the size and sha256 it was saved with.
+ * Throws CheckpointDamagedError naming the file; returns what checkpoint.json says.
+ * A version 1 checkpoint (saved before digests were kept) passes on its fields alone.
+ */
+export async function verifyCheckpoint(dir: string): Promise<CheckpointInfo> {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw missing(dir);
+  const { info, files } = parseFile(dir, await readFile(file, "utf8"));
+  for (const [name, want] of Object.entries(files ?? {})) {
+    const part = path.join(dir, name);
+    const size = await stat(part).then((s) => s.size, () => undefined);
+    if (size === undefined) throw new CheckpointDamagedError(`loadCheckpoint: ${part} is missing; the checkpoint is damaged, resume from another one.`, part);
+    if (size !== want.bytes) throw new CheckpointDamagedError(`loadCheckpoint: ${part} has ${size} bytes, but ${want.bytes} were saved; the checkpoint is damaged, resume from another one.`, part);
+    if ((await sha256File(part)) !== want.sha256) throw new CheckpointDamagedError(`loadCheckpoint: ${part} is not the file that was saved (its sha256 differs); the checkpoint is damaged, resume from another one.`, part);
+  }
+  return info;
+}
+
+/** The newest checkpoint that passes verifyCheckpoint among `candidates` (newest last), and those skipped on the way with why. */
+export async function newestIntactCheckpoint(candidates: readonly string[]): Promise<{ checkpoint?: CheckpointInfo; skipped: { path: string; reason: string }[] }> {
+  const skipped: { path: string; reason: string }[] = [];
+  for (const dir of [...candidates].reverse()) {
+    try {
+      return { checkpoint: await verifyCheckpoint(dir), skipped };
+    } catch (err) {
+      skipped.push({ path: dir, reason: (err as Error).message });
+    }
+  }
+  return { skipped };
 }
 
 function missing(dir: string): Error {
@@ -313,41 +357,6 @@ async function restoreWeights(model: tf.LayersModel, dir: string): Promise<void>
   }
 }
 
-async function restoreOptimizer(model: tf.LayersModel, optimizer: PaperSGD, dir: string): Promise<void> {
-  const indexFile = path.join(dir, OPTIMIZER_INDEX_FILE);
-  const index = JSON.parse(await readFile(indexFile, "utf8")) as OptimizerIndex;
-  const c = index.config;
-  const differs = (["momentum", "weightDecay", "decayBiases"] as const).filter((k) => c[k] !== optimizer[k]);
-  if (differs.length > 0) {
-    const saved = differs.map((k) => `${k} ${String(c[k])}`).join(", ");
-    const now = differs.map((k) => `${k} ${String(optimizer[k])}`).join(", ");
-    throw new Error(`loadCheckpoint: ${dir} was trained with ${saved} but this PaperSGD has ${now}; construct it with the saved settings to resume exactly.`);
-  }
-  const trainable = model.trainableWeights;
-  if (index.velocities.length !== trainable.length) {
-    throw new Error(`loadCheckpoint: ${indexFile} holds velocities for ${index.velocities.length} weights but the model has ${trainable.length} trainable weights; restore into the architecture that was saved.`);
-  }
-  const bytes = await readFile(path.join(dir, OPTIMIZER_FILE));
-  optimizer.resetVelocities();
-  trainable.forEach((w, i) => {
-    const e = index.velocities[i];
-    const shape = w.shape.map((d) => d ?? 1);
-    if (!tf.util.arraysEqual(shape, e.shape)) {
-      throw new Error(`loadCheckpoint: velocity ${i} is for ${e.weight} [${e.shape}] but the model's trainable weight ${i} is ${w.originalName} [${shape}]; restore into the architecture that was saved.`);
-    }
-    if (e.byteOffset + e.byteLength > bytes.byteLength) throw new Error(`loadCheckpoint: ${path.join(dir, OPTIMIZER_FILE)} is shorter than ${OPTIMIZER_INDEX_FILE} says; the checkpoint is damaged, resume from another one.`);
-    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.byteOffset, bytes.byteOffset + e.byteOffset + e.byteLength));
-    const t = tf.tensor(values, e.shape, "float32");
-    try {
-      optimizer.setVelocity(w.name, t);
-    } finally {
-      t.dispose();
-    }
-  });
-  optimizer.learningRate = c.learningRate;
-  optimizer.stepsTaken = index.iterations;
-}
-
 export interface RestoreTargets {
   /** Restore weights into this model; without it the model is rebuilt from model.json. */
   model?: tf.LayersModel;
@@ -362,9 +371,9 @@ export interface LoadedCheckpoint extends CheckpointInfo {
   model: tf.LayersModel;
 }
 
-/** Restores a checkpoint folder (from latestCheckpoint or bestCheckpoint) into a model, optimiser and schedule. */
+/** Restores a checkpoint folder (from latestCheckpoint or bestCheckpoint) into a model, optimiser and schedule, after verifyCheckpoint. */
 export async function loadCheckpoint(dir: string, targets: RestoreTargets = {}): Promise<LoadedCheckpoint> {
-  const info = await readCheckpointInfo(dir);
+  const info = await verifyCheckpoint(dir);
   if (targets.schedule && info.schedule === null) throw new Error(`loadCheckpoint: ${dir} was saved without a schedule; omit schedule, or resume from a checkpoint saved with one.`);
   let model: tf.LayersModel;
   if (targets.model) {

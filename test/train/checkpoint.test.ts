@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectEngine } from "../../lib/engine/select";
 import { bestCheckpoint, checkpointName, checkpointsDir, latestCheckpoint, listCheckpoints, runCheckpoint } from "../../lib/run/run";
-import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../../lib/train/checkpoint";
+import { loadCheckpoint, newestIntactCheckpoint, readCheckpointInfo, saveCheckpoint, verifyCheckpoint } from "../../lib/train/checkpoint";
 import { assertNoLeak, NonFiniteLossError } from "../../lib/train/guard";
 import { PaperSGD } from "../../lib/train/optimizer";
 import { PlateauSchedule } from "../../lib/train/schedule";
@@ -270,4 +270,66 @@ test("bad input is refused with the fix: missing metric, non-JSON rng, other arc
   await assert.rejects(loadCheckpoint(saved.path, { schedule: new PlateauSchedule() }), /was saved without a schedule/);
   for (const m of [model, other, wide]) m.dispose();
   for (const o of [opt, wrongOpt]) o.dispose();
+});
+
+test("a damaged checkpoint is refused naming the file, and newestIntactCheckpoint falls back to the one before", async () => {
+  const run = newRun();
+  const model = tinyConvNet(3);
+  const opt = new PaperSGD({ learningRate: 0.01 });
+  train(model, opt, 0, 2);
+  const first = await saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 2 }, { keepLast: Infinity });
+  const digests = JSON.parse(readFileSync(path.join(first.path, "checkpoint.json"), "utf8")).files as Record<string, { bytes: number; sha256: string }>;
+  assert.deepEqual(Object.keys(digests).sort(), ["model.json", "optimizer.bin", "optimizer.json", "weights.bin"]);
+  assert.equal(digests["weights.bin"].bytes, readFileSync(path.join(first.path, "weights.bin")).length);
+
+  const damages: [string, string, (dir: string) => void, RegExp][] = [
+    ["truncated weights", "weights.bin", (d) => writeFileSync(path.join(d, "weights.bin"), readFileSync(path.join(d, "weights.bin")).subarray(0, 10)), /weights\.bin has 10 bytes, but \d+ were saved/],
+    ["garbage optimizer.json", "optimizer.json", (d) => writeFileSync(path.join(d, "optimizer.json"), "garbage"), /optimizer\.json has 7 bytes/],
+    ["checkpoint.json without its fields", "checkpoint.json", (d) => writeFileSync(path.join(d, "checkpoint.json"), JSON.stringify({ format: "alexnet-checkpoint", version: 2 })), /checkpoint\.json lacks or garbles epoch, step, lr, schedule, metrics, files/],
+    [
+      "random floats of the right length",
+      "weights.bin",
+      (d) => {
+        const n = readFileSync(path.join(d, "weights.bin")).length;
+        const random = new Float32Array(n / 4).map(() => Math.random());
+        writeFileSync(path.join(d, "weights.bin"), new Uint8Array(random.buffer));
+      },
+      /weights\.bin is not the file that was saved \(its sha256 differs\)/,
+    ],
+  ];
+  for (const [what, file, damage, message] of damages) {
+    train(model, opt, 2, 3);
+    const newest = await saveCheckpoint(run, { model, optimizer: opt, epoch: 2, step: 3 }, { keepLast: Infinity });
+    damage(newest.path);
+    const fresh = tinyConvNet(4);
+    await assert.rejects(loadCheckpoint(newest.path, { model: fresh }), (err: Error & { file?: string }) => {
+      assert.equal(err.name, "CheckpointDamagedError", what);
+      assert.equal(err.file, path.join(newest.path, file), what);
+      assert.match(err.message, message, what);
+      return true;
+    });
+    const { checkpoint, skipped } = await newestIntactCheckpoint(listCheckpoints(run).map((c) => c.path));
+    assert.equal(checkpoint?.path, first.path, `${what}: the resume falls back to the checkpoint before`);
+    assert.deepEqual(skipped.map((s) => s.path), [newest.path], what);
+    assert.match(skipped[0].reason, message, `${what}: it says why it skipped the newest`);
+    fresh.dispose();
+  }
+  model.dispose();
+  opt.dispose();
+});
+
+test("a checkpoint saved before digests were kept (version 1) still loads, on its fields alone", async () => {
+  const run = newRun();
+  const model = tinyConvNet(5);
+  const opt = new PaperSGD();
+  const saved = await saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 0 });
+  const file = path.join(saved.path, "checkpoint.json");
+  const { files: _files, ...body } = JSON.parse(readFileSync(file, "utf8"));
+  writeFileSync(file, JSON.stringify({ ...body, version: 1 }));
+  const info = await verifyCheckpoint(saved.path);
+  assert.equal(info.epoch, 1);
+  const loaded = await loadCheckpoint(saved.path);
+  assert.deepEqual(weightBytes(loaded.model), weightBytes(model));
+  for (const m of [model, loaded.model]) m.dispose();
+  opt.dispose();
 });
