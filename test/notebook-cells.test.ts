@@ -11,7 +11,7 @@ const MAX_LOGIC_LINES = 15;
 const notebooksDir = path.resolve(__dirname, "..", "notebooks");
 
 /** Lines of logic: not blank, not a comment, not an import. */
-export function logicLines(source: string): number {
+function logicLines(source: string): number {
   return source.split("\n").filter((l) => {
     const t = l.trim();
     return t !== "" && !t.startsWith("//") && !t.startsWith("import ");
