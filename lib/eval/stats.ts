@@ -43,3 +43,19 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): Pa
   const half = m.n > 1 ? (tQuantile975(m.n - 1) * m.sd) / Math.sqrt(m.n) : NaN;
   return { ...m, perPair, low: m.mean - half, high: m.mean + half };
 }
+
+/**
+ * Runs of two configurations paired by seed, in the order the seeds first
+ * appear: for each seed its run where `isTreated` holds and its run where it
+ * does not, ready for pairedDifference. A seed without exactly one run of each
+ * is an error: an unpaired run would shift every pair after it.
+ */
+export function pairBySeed<R extends { seed: number }>(runs: readonly R[], isTreated: (r: R) => boolean): { seed: number; treated: R; control: R }[] {
+  const seeds = [...new Set(runs.map((r) => r.seed))];
+  return seeds.map((seed) => {
+    const treated = runs.filter((r) => r.seed === seed && isTreated(r));
+    const control = runs.filter((r) => r.seed === seed && !isTreated(r));
+    if (treated.length !== 1 || control.length !== 1) throw new Error(`pairBySeed: seed ${seed} has ${treated.length} treated and ${control.length} control runs; a pair needs one of each.`);
+    return { seed, treated: treated[0], control: control[0] };
+  });
+}

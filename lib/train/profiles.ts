@@ -141,3 +141,31 @@ export function trainProfile(name: string): TrainProfile {
   return TRAIN_PROFILES[parseProfile(name)];
 }
 
+
+/** The recipe line by line: what section 5 of the paper says, then each profile's value. Defaults a model leaves unset are the paper's (init "paper", dropout 0.5). */
+const RECIPE_ROWS: { setting: string; paper: string | number; value: (p: TrainProfile) => string | number }[] = [
+  { setting: "model", paper: "8 layers, two GPUs", value: (p) => p.model },
+  { setting: "input crop", paper: "224 from 256", value: (p) => `${p.crop} from ${p.recordSize}` },
+  { setting: "batch", paper: 128, value: (p) => p.batchSize },
+  { setting: "momentum", paper: 0.9, value: (p) => p.momentum },
+  { setting: "weight decay", paper: 0.0005, value: (p) => p.weightDecay },
+  { setting: "learning rate", paper: "0.01", value: (p) => p.lr },
+  { setting: "schedule", paper: "÷10 when val error stops improving, 3×", value: (p) => describeSchedule(p.schedule, p.epochs) },
+  { setting: "epochs", paper: "about 90", value: (p) => p.epochs },
+  { setting: "initialization", paper: "N(0, 0.01), biases 1 or 0", value: (p) => p.modelOptions.init ?? "paper" },
+  { setting: "dropout", paper: 0.5, value: (p) => p.modelOptions.dropout ?? 0.5 },
+  { setting: "PCA lighting α std", paper: 0.1, value: (p) => p.lighting },
+  { setting: "input scale", paper: "raw pixels − mean", value: (p) => p.inputScale },
+];
+
+/**
+ * The training profiles side by side with the paper's section 5, one row per
+ * setting, for a table: the first column names the setting, the second quotes
+ * the paper, then one column per profile (paper, laptop, smoke by default).
+ */
+export function profilesTable(profiles: readonly TrainProfile[] = [TRAIN_PROFILES.paper, TRAIN_PROFILES.laptop, TRAIN_PROFILES.smoke]): { header: string[]; rows: (string | number)[][] } {
+  return {
+    header: ["setting", "paper (section 5)", ...profiles.map((p) => `${p.name} profile`)],
+    rows: RECIPE_ROWS.map((r) => [r.setting, r.paper, ...profiles.map(r.value)]),
+  };
+}

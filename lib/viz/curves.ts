@@ -28,3 +28,68 @@ export function imagesSeenFigure(series: CurveSeries[], metric: string, options:
   if (options.chance !== undefined) data.push({ type: "scatter", mode: "lines", name: "chance", x: [0, right], y: [options.chance, options.chance] });
   return { data, layout: { title: options.title, xaxis: { title: "training images seen (thousands)" }, yaxis: { title: options.yTitle, ...(options.range ? { range: options.range } : {}) } } };
 }
+
+// ------------------------------------------------ runs compared epoch by epoch
+
+export type ErrorCurve = "trainTop1Error" | "valTop1Error" | "valTop5Error";
+export type LossCurve = "trainLoss" | "valLoss";
+
+/** How each curve is named: short in a legend, long as a figure's title. */
+export const CURVE_LABELS: Record<ErrorCurve | LossCurve, { short: string; long: string }> = {
+  trainTop1Error: { short: "train top-1", long: "training top-1 error" },
+  valTop1Error: { short: "val top-1", long: "validation top-1 error" },
+  valTop5Error: { short: "val top-5", long: "validation top-5 error" },
+  trainLoss: { short: "train loss", long: "training loss" },
+  valLoss: { short: "val loss", long: "validation loss" },
+};
+
+export interface RunCurves {
+  name: string;
+  /** One entry per finished epoch, in order (e.g. the trainer's EpochMetrics). */
+  history: readonly ({ epoch: number } & Partial<Record<ErrorCurve | LossCurve, number>>)[];
+}
+
+export interface ComparisonOptions {
+  /** Error curves drawn for every run, on one axis from 0 to 1; default: validation top-1. */
+  errors?: ErrorCurve[];
+  /** Loss curves drawn for every run; default: training loss. */
+  loss?: LossCurve[];
+  /** The top-1 error of guessing (1 - 1/classes): a flat line on the error figure. */
+  chance?: number;
+}
+
+/**
+ * Two figures, errors and loss against epochs, for runs of the same length
+ * compared epoch by epoch (fine-tuned against from scratch, one setting
+ * changed). A line per run and curve: named by the run when there is one
+ * curve, by the curve when there is one run (one run with every curve is the
+ * trainer's live plot, curvesFigures), by both otherwise. For runs whose epochs
+ * differ in size, imagesSeenFigure puts them on one axis of images seen.
+ */
+export function comparisonFigures(runs: readonly RunCurves[], options: ComparisonOptions = {}): { errors: Figure; loss: Figure } {
+  if (runs.length === 0) throw new Error("comparisonFigures: no runs to compare.");
+  const errors = options.errors ?? ["valTop1Error"];
+  const loss = options.loss ?? ["trainLoss"];
+  const traces = (metrics: readonly (ErrorCurve | LossCurve)[]): Figure["data"] =>
+    metrics.length === 0 ? [] : runs.flatMap((run) => metrics.map((metric) => ({
+      type: "scatter" as const,
+      mode: "lines+markers" as const,
+      name: metrics.length === 1 ? run.name : runs.length === 1 ? CURVE_LABELS[metric].short : `${run.name}, ${CURVE_LABELS[metric].short}`,
+      x: run.history.map((h) => h.epoch),
+      y: run.history.map((h) => {
+        const v = h[metric];
+        if (typeof v !== "number") throw new Error(`comparisonFigures: epoch ${h.epoch} of "${run.name}" has no number "${metric}".`);
+        return v;
+      }),
+    })));
+  const title = (metrics: readonly (ErrorCurve | LossCurve)[], several: string) => (metrics.length === 1 ? CURVE_LABELS[metrics[0]].long : several);
+  const errorFigure: Figure = { data: traces(errors), layout: { title: title(errors, "error rates"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } } };
+  const epochs = runs.flatMap((r) => r.history.map((h) => h.epoch));
+  if (options.chance !== undefined && epochs.length > 0) {
+    // After one epoch the line still needs a length: it spans the axis, which then runs one epoch on.
+    const first = Math.min(...epochs);
+    errorFigure.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [first, Math.max(...epochs, first + 1)], y: [options.chance, options.chance] });
+  }
+  const lossFigure: Figure = { data: traces(loss), layout: { title: title(loss, "loss (cross-entropy)"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } } };
+  return { errors: errorFigure, loss: lossFigure };
+}

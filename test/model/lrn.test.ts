@@ -14,6 +14,8 @@ import {
   localResponseNormalization,
   lrn,
   lrnConventionTable,
+  lrnDivisors,
+  lrnSettingsEffect,
   lrnRelativeChange,
   lrnWindowSums,
   resolveLrnConfig,
@@ -416,4 +418,36 @@ test("lrnWindowSums is the clipped sum of squares over n maps; lrnRelativeChange
   const sums = lrnWindowSums(loud, 5).dataSync();
   for (let i = 0; i < 6; i++) assert.ok(Math.abs(Math.abs(b[i] / a[i] - 1) - lrnRelativeChange(sums[i], PAPER_LRN, code2012)) < 1e-4, `map ${i}`);
   tf.dispose([x, S, loud]);
+});
+
+test("lrnDivisors: a / b of the active units, k^beta where the neighbours are quiet", async () => {
+  await selectEngine({ force: "wasm" });
+  const x = tf.tensor4d([0, 0.5, 10, 0, 0, 0, 0, 300], [1, 1, 1, 8]);
+  const d = lrnDivisors(x, PAPER_LRN);
+  assert.equal(d.length, 2, "units at or below 1 are left out");
+  assert.ok(Math.abs(d[0] - (2 + 1e-4 * 100) ** 0.75) < 1e-4, `map 2 sees only itself: ${d[0]}`);
+  assert.ok(Math.abs(d[1] - (2 + 1e-4 * 90000) ** 0.75) < 1e-3, `map 7 sees only itself: ${d[1]}`);
+  assert.equal(lrnDivisors(x, PAPER_LRN, 0.1).length, 3);
+  x.dispose();
+});
+
+test("lrnSettingsEffect: the load alpha S / k and the change between two settings, measured and from the formula", async () => {
+  await selectEngine({ force: "wasm" });
+  const code2012 = fromFrameworkLrn(LRN_AS_RUN[1].settings);
+  const x = tf.tensor4d([0, 100, 0, 0, 0, 0, 0, 400, -5], [1, 1, 1, 9]);
+  const e = lrnSettingsEffect(x, PAPER_LRN, code2012);
+  assert.equal(e.units, 2, "zeros and negatives are left out");
+  // Map 1 sees 100^2; map 7 sees 400^2 + 5^2.
+  assert.ok(Math.abs(e.medianLoad - (1e-4 * 160025) / 2) < 1e-6, `the median of two is the larger: ${e.medianLoad}`);
+  assert.ok(Math.abs(e.largestLoad - (1e-4 * 160025) / 2) < 1e-6);
+  const changes = [lrnRelativeChange(10000, PAPER_LRN, code2012), lrnRelativeChange(160025, PAPER_LRN, code2012)];
+  assert.ok(Math.abs(e.meanChange - (changes[0] + changes[1]) / 2) < 1e-4, `${e.meanChange}`);
+  assert.ok(Math.abs(e.largestChange - changes[1]) < 1e-4);
+  assert.ok(Math.abs(e.changeAtLargestS - changes[1]) < 1e-9);
+  const same = lrnSettingsEffect(x, PAPER_LRN, PAPER_LRN);
+  assert.equal(same.largestChange, 0);
+  assert.equal(same.changeAtLargestS, 0);
+  const quiet = tf.zeros([1, 1, 1, 4]) as tf.Tensor4D;
+  assert.throws(() => lrnSettingsEffect(quiet, PAPER_LRN, code2012), /no unit is active/);
+  tf.dispose([x, quiet]);
 });

@@ -351,3 +351,58 @@ export const LRN_AS_RUN: readonly { source: string; settings: FrameworkLrnSettin
   { source: "original 2012 code and akrizhevsky/cuda-convnet2 (scale divided by size in code)", settings: { framework: "cuda-convnet", size: 5, scale: 1e-4, pow: 0.75, minDiv: 2 } },
   { source: "BVLC/caffe models/bvlc_alexnet", settings: { framework: "caffe", localSize: 5, alpha: 1e-4, beta: 0.75, k: 1 } },
 ];
+
+/**
+ * What LRN divides each active unit by: a / b for every unit with a > minActivity
+ * (units near 0 give 0/0). k^beta alone when the neighbours are quiet; more
+ * where maps are loud.
+ */
+export function lrnDivisors(x: tf.Tensor4D, config: LrnConfig = {}, minActivity = 1): number[] {
+  const out = lrn(x, config);
+  const a = x.dataSync();
+  const b = out.dataSync();
+  out.dispose();
+  const divisors: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] > minActivity) divisors.push(a[i] / b[i]);
+  return divisors;
+}
+
+export interface LrnSettingsEffect {
+  /** Units with a > 0 (b = 0 under any setting for the others). */
+  units: number;
+  /** alpha S / k of `from` over the active units, S its window sum: how far the neighbour term is from negligible. */
+  medianLoad: number;
+  largestLoad: number;
+  /** |b_to / b_from - 1| over the active units, as lrn computes it. */
+  meanChange: number;
+  largestChange: number;
+  /** lrnRelativeChange at the largest S: what the formula says the largest change is. */
+  changeAtLargestS: number;
+}
+
+/**
+ * How much switching LRN settings from `from` to `to` changes the outputs on
+ * activations x, and why: how large alpha S gets against k (while it is small
+ * both divisors are about k^beta; past k their ratio tends to the ratio of the
+ * alphas to the power beta). Window sums use `from`'s size.
+ */
+export function lrnSettingsEffect(x: tf.Tensor4D, from: LrnConfig, to: LrnConfig): LrnSettingsEffect {
+  const f = resolveLrnConfig(from);
+  const alpha = effectiveAlpha(f);
+  const [S, bFrom, bTo] = [lrnWindowSums(x, f.size), lrn(x, from), lrn(x, to)];
+  const a = x.dataSync(), sums = S.dataSync(), p = bFrom.dataSync(), c = bTo.dataSync();
+  tf.dispose([S, bFrom, bTo]);
+  const loads: number[] = [];
+  let largestChange = 0, changeSum = 0, largestS = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] <= 0) continue;
+    loads.push((alpha * sums[i]) / f.k);
+    const change = Math.abs(c[i] / p[i] - 1);
+    largestChange = Math.max(largestChange, change);
+    changeSum += change;
+    largestS = Math.max(largestS, sums[i]);
+  }
+  if (loads.length === 0) throw new Error("lrnSettingsEffect: no unit is active (a > 0); LRN changes nothing there.");
+  loads.sort((u, v) => u - v);
+  return { units: loads.length, medianLoad: loads[Math.floor(loads.length / 2)], largestLoad: loads[loads.length - 1], meanChange: changeSum / loads.length, largestChange, changeAtLargestS: lrnRelativeChange(largestS, from, to) };
+}
