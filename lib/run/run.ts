@@ -5,6 +5,7 @@
 //   RUN/checkpoints/epoch-NNNN/    after every epoch; checkpoint.json marks it complete
 //   RUN/checkpoints/best.json      which epoch folder is best by validation top-1
 //   RUN/interrupted/checkpoints/   a mid-epoch checkpoint of a stopped run
+//   RUN/run.lock                   held by the process training the run (lock.ts)
 //
 // What is inside a checkpoint folder (weights, velocities, schedule state) is
 // lib/train/checkpoint.ts's; what a folder holds as a trained network (a run,
@@ -23,6 +24,8 @@ export const CHECKPOINTS_DIR = "checkpoints";
 /** Written last into a checkpoint folder: a folder without it is not a checkpoint. */
 export const CHECKPOINT_FILE = "checkpoint.json";
 export const BEST_FILE = "best.json";
+/** Exists while a process trains the run: its pid, host and start (lock.ts). */
+export const LOCK_FILE = "run.lock";
 /** A finished epoch's checkpoint folder: epoch-0003 after three epochs. */
 export const EPOCH_DIR = /^epoch-(\d+)$/;
 
