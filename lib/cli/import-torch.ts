@@ -17,18 +17,21 @@ from the tensors, so width-reduced or fine-tuned copies import too.
 
   FILE              a state dict saved by torch.save (zip or legacy format),
                     or a .safetensors file with torchvision's parameter names
-  --out MODEL_DIR   where the model and card.json go
+  --out MODEL_DIR   where the model and card.json go: an empty folder, or one
+                    holding an import of the same file
+  --force           replace another model in MODEL_DIR, or write beside other
+                    files (which are kept)
   --json            print a JSON summary as the last line`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { out: { type: "string" }, json: { type: "boolean" } }, HELP);
+  const { values, positionals } = parse(argv, { out: { type: "string" }, json: { type: "boolean" }, force: { type: "boolean" } }, HELP);
   if (positionals.length === 0) throw new UsageError(`a checkpoint FILE is required\n\n${HELP}`);
   if (positionals.length > 1) throw new UsageError(`one checkpoint at a time; got ${positionals.join(", ")}`);
   if (!values.out) throw new UsageError("--out MODEL_DIR is required: the folder the imported model goes to");
   const file = path.resolve(positionals[0]);
   const engine = await selectEngine();
   console.log(formatEngineReport(engine));
-  const result = await importTorchvision(file, values.out);
+  const result = await importTorchvision(file, values.out, { force: values.force });
   const { card } = result;
   const o = card.modelOptions;
   const classes = card.classes.length > 3 ? `${card.classes.slice(0, 3).join(", ")}, ... (${card.classes.length})` : card.classes.join(", ");

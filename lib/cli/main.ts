@@ -1,6 +1,8 @@
 // `alexnet <command>`: one module per command, loaded only when used so that
 // `alexnet notebooks` does not pay for TensorFlow.js start-up.
 import { UsageError } from "./args";
+import { FolderInUseError } from "../folders";
+import { RunLockedError } from "../run/lock";
 
 interface Command {
   summary: string;
@@ -41,7 +43,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await (await command.load()).run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
+    // Bad usage, and refusals to write where the output would harm something (a folder in use, a locked run): exit 2.
+    if (err instanceof UsageError || err instanceof FolderInUseError || err instanceof RunLockedError) {
       console.error(`alexnet ${name}: ${err.message}`);
       process.exitCode = 2;
     } else {

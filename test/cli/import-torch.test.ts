@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -48,4 +49,28 @@ test("import-torch: usage errors and refused files", async () => {
   const out = path.join(tmp, "evil");
   await assert.rejects(quietly([path.join(FIXTURES, "evil.pth"), "--out", out]), /refused to load/);
   assert.equal(existsSync(out), false, "nothing is written for a refused file");
+});
+
+test("import-torch writes only into an empty folder or one holding an import of the same file, unless --force", async () => {
+  const out = path.join(tmp, "again");
+  const tiny = path.join(FIXTURES, "alexnet-tiny.safetensors");
+  assert.equal((await quietly([tiny, "--out", out])).code, 0);
+  const weights = readFileSync(path.join(out, WEIGHTS_FILE));
+  assert.equal((await quietly([tiny, "--out", out])).code, 0, "the same file again is the same model");
+  await assert.rejects(quietly([path.join(FIXTURES, "alexnet-tiny.pth"), "--out", out]), (e: Error) => {
+    assert.equal(e.name, "FolderInUseError");
+    assert.match(e.message, /already holds a model \(card\.json, model\.json, weights\.bin\); import the same file into it again, choose another folder, or pass --force to replace it/);
+    return true;
+  });
+  assert.deepEqual(readFileSync(path.join(out, WEIGHTS_FILE)), weights, "the refused import wrote nothing");
+  assert.equal((await quietly([path.join(FIXTURES, "alexnet-tiny.pth"), "--out", out, "--force"])).code, 0);
+  assert.match(readCard(out).source, /^alexnet-tiny\.pth sha256:/);
+
+  const foreign = path.join(tmp, "foreign");
+  mkdirSync(foreign);
+  writeFileSync(path.join(foreign, "notes.txt"), "mine");
+  const cli = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "import-torch", tiny, "--out", foreign], { encoding: "utf8", env: { ...process.env, ALEXNET_BACKEND: "wasm" } });
+  assert.equal(cli.status, 2, "a refusal exits 2");
+  assert.match(cli.stderr, /holds files that are not a model's \(notes\.txt\)/);
+  assert.equal(existsSync(path.join(foreign, MODEL_FILE)), false);
 });

@@ -6,14 +6,15 @@
 //           (c, h, w), tfjs channels last (h, w, c).
 // Widths and class count are read from the tensors, so a width-reduced copy of
 // torchvision's network imports as well as alexnet-owt-7be5be79.pth.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { IMAGENET_CLASS_COUNT, imagenetClassNames } from "../../data/imagenet";
 import { type AlexNetOptions, buildAlexNet, planAlexNet } from "../alexnet";
-import { IMAGENET_NORMALIZATION, type ModelCard, writeCard } from "../card";
-import { saveModel } from "../io";
+import { sha256File } from "../../files";
+import { checkOutputFolder } from "../../folders";
+import { CARD_FILE, IMAGENET_NORMALIZATION, type ModelCard, readCard, writeCard } from "../card";
+import { MODEL_FILE, WEIGHTS_FILE, saveModel } from "../io";
 import { type CheckpointFormat, type StateDict, detectCheckpointFormat, readPyTorchCheckpoint } from "./pytorch";
 import { readSafetensors } from "./safetensors";
 import { isRunFolder, RUN_CONFIG_FILE } from "../../run/run";
@@ -179,10 +180,13 @@ export async function readStateDict(file: string): Promise<{ format: CheckpointF
   return { format, stateDict };
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+/** The source a model folder's card names, or undefined when the card cannot be read. */
+function readCardSource(dir: string): string | undefined {
+  try {
+    return readCard(dir).source;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Output names: ImageNet's 1000 classes for 1000 outputs, otherwise "class 0".."class N-1". */
@@ -202,11 +206,20 @@ export interface TorchvisionImport {
   outDir?: string;
 }
 
-/** Imports a torchvision AlexNet checkpoint; with outDir, saves the model and its card.json there. */
-export async function importTorchvision(file: string, outDir?: string): Promise<TorchvisionImport> {
+/**
+ * Imports a torchvision AlexNet checkpoint; with outDir, saves the model and its
+ * card.json there. outDir must be empty, or hold an import of the same file
+ * (imported again); `force` replaces another model and writes beside other files.
+ */
+export async function importTorchvision(file: string, outDir?: string, options: { force?: boolean } = {}): Promise<TorchvisionImport> {
   // A folder with both run.json and card.json would be read as a run by eval and as a model by predict.
   if (outDir !== undefined && isRunFolder(outDir)) throw new Error(`${outDir} holds a training run (${RUN_CONFIG_FILE}); import into a folder of its own, e.g. --out ${path.join(path.dirname(outDir), "torchvision")}.`);
   const [{ format, stateDict }, sha256] = await Promise.all([readStateDict(file), sha256File(file)]);
+  const source = `${path.basename(file)} sha256:${sha256}`;
+  if (outDir !== undefined) {
+    const sameImport = existsSync(path.join(outDir, CARD_FILE)) && readCardSource(outDir) === source;
+    checkOutputFolder(outDir, { kind: "a model", own: [MODEL_FILE, WEIGHTS_FILE, CARD_FILE], continuing: sameImport, force: options.force, continueHint: "import the same file into it again" });
+  }
   const modelOptions = inferTorchvisionOptions(stateDict);
   const model = stateDictToTorchvision(stateDict);
   const card: ModelCard = {
@@ -214,7 +227,7 @@ export async function importTorchvision(file: string, outDir?: string): Promise<
     modelOptions,
     classes: classNamesFor(modelOptions.numClasses as number),
     input: IMAGENET_NORMALIZATION,
-    source: `${path.basename(file)} sha256:${sha256}`,
+    source,
   };
   if (outDir !== undefined) {
     await saveModel(model, outDir);
