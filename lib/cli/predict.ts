@@ -1,4 +1,5 @@
 import { UsageError, parse, parseNumber } from "./args";
+import { DEFAULT_MAX_PIXELS } from "../data/preprocess";
 import { selectEngine } from "../engine/select";
 import { formatPredictions, loadPredictor, predictFiles } from "../eval/predict";
 
@@ -16,12 +17,14 @@ size, the centre square cut out, the training mean subtracted, the centre patch
                 (its mean image and class names are needed)
   --ten-crop    average the softmax over the ten patches (section 4.1)
   --top K       labels per image (default 5)
+  --max-pixels N  refuse images of more than N pixels (width x height; default
+                ${DEFAULT_MAX_PIXELS.toLocaleString("en-US")}): a guard against decompression bombs
   --json        print one JSON array instead of the table`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { run: { type: "string" }, data: { type: "string" }, "ten-crop": { type: "boolean" }, top: { type: "string" }, json: { type: "boolean" } },
+    { run: { type: "string" }, data: { type: "string" }, "ten-crop": { type: "boolean" }, top: { type: "string" }, json: { type: "boolean" }, "max-pixels": { type: "string" } },
     HELP,
   );
   if (!values.run) throw new UsageError("--run RUN is required: a training run folder or a model folder");
@@ -30,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   await selectEngine();
   const predictor = await loadPredictor(values.run, { data: values.data });
   try {
-    const predictions = await predictFiles(predictor, positionals, { k, views: values["ten-crop"] ? "ten-crop" : "center" });
+    const predictions = await predictFiles(predictor, positionals, { k, views: values["ten-crop"] ? "ten-crop" : "center", maxPixels: parseNumber("max-pixels", values["max-pixels"], { min: 1, integer: true }) });
     if (values.json) console.log(JSON.stringify(predictions));
     else console.log(`${predictor.weights} (${predictor.classes.length} classes, ${values["ten-crop"] ? "10-patch average" : "centre patch"})\n${formatPredictions(predictions)}`);
     return 0;

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { UsageError, parse, parseNumber } from "./args";
 import { type PrepareOptions, formatPrepareReport, parseWorkerSlice, prepareDataset } from "../data/prepare";
-import { RESIZE_KERNELS, type ResizeKernel } from "../data/preprocess";
+import { DEFAULT_MAX_PIXELS, RESIZE_KERNELS, type ResizeKernel } from "../data/preprocess";
 import { SOURCE_FORMATS, isSourceFormat, openSource } from "../data/sources/index";
 import { syntheticDescription } from "../data/synthetic";
 
@@ -25,6 +25,8 @@ skipped and listed with a reason. Running the same command again resumes.
   --kernel K            resampling: ${RESIZE_KERNELS.join(", ")} (default linear)
   --limit-per-class N   keep the first N images of each class in each split
   --records-per-shard N records per shard (default: about 64 MiB of pixels)
+  --max-pixels N        skip images of more than N pixels (width x height; default
+                        ${DEFAULT_MAX_PIXELS.toLocaleString("en-US")}): a guard against decompression bombs
   --jobs N              images in flight at once (default 2 x CPU threads)
   --shard I/N           prepare only worker I's share of N; the last to finish
                         writes the manifest
@@ -32,6 +34,12 @@ skipped and listed with a reason. Running the same command again resumes.
   --train-per-class N   synthetic: training images per class (default 260)
   --val-per-class N     synthetic: validation images per class (default 50)
   --json                print the report as one JSON object on the last line`;
+
+/** The command line that resumes this run, quoted for a POSIX shell where needed. */
+export function resumeCommand(argv: readonly string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+  return ["alexnet", "prepare", ...argv.filter((a) => a !== "--json").map(quote)].join(" ");
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -48,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       "limit-per-class": { type: "string" },
       "records-per-shard": { type: "string" },
       jobs: { type: "string" },
+      "max-pixels": { type: "string" },
       shard: { type: "string" },
       seed: { type: "string" },
       "train-per-class": { type: "string" },
@@ -84,11 +93,24 @@ export async function run(argv: string[]): Promise<number> {
     kernel,
     recordsPerShard: parseNumber("records-per-shard", values["records-per-shard"], { min: 1, integer: true }),
     jobs: parseNumber("jobs", values.jobs, { min: 1, integer: true }),
+    maxPixels: parseNumber("max-pixels", values["max-pixels"], { min: 1, integer: true }),
     worker: values.shard ? parseWorkerSlice(values.shard) : undefined,
     // Identical for every worker and every resume: no worker-specific values here.
     sourceDescription: { format, path: sourcePath || undefined, valSource: values["val-source"], limitPerClass: values["limit-per-class"], ...(format === "synthetic" ? syntheticDescription(Object.fromEntries(Object.entries(synthetic).filter(([, v]) => v !== undefined))) : {}) },
   };
-  const report = await prepareDataset(options);
+  // Finished shards are kept and a half-written one is redone, so stopping loses at most one shard's work:
+  // say so, with the command that carries on, rather than leaving the user to guess.
+  const onSigint = (): void => {
+    console.error(`\nstopped. Finished shards in ${path.resolve(values.out as string)} are kept; carry on with the same command:\n  ${resumeCommand(argv)}`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSigint);
+  let report;
+  try {
+    report = await prepareDataset(options);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
   console.log(formatPrepareReport(report));
   if (values.json) {
     const { manifest, ...rest } = report;

@@ -3,7 +3,7 @@
 // rerun knows which shards are done (resume) and N workers can split the
 // shards between them (--shard I/N); the last step merges what they wrote.
 import os from "node:os";
-import { type BadImageReason, type PreprocessOptions, preprocessRecord } from "./preprocess";
+import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
 import { type Manifest, type SkippedRecord } from "./shard-format";
 import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
 import type { DataSource, SplitName, SourceRecord } from "./types";
@@ -198,6 +198,10 @@ export function formatPrepareReport(r: PrepareReport): string {
     lines.push(`  skipped ${r.skipped.length}: ${Object.entries(r.skippedByReason).map(([k, n]) => `${n} ${k}`).join(", ")}`);
     for (const s of r.skipped.slice(0, 10)) lines.push(`    ${s.origin}: ${s.reason}`);
     if (r.skipped.length > 10) lines.push(`    ... and ${r.skipped.length - 10} more (see the shard sidecars, or --json)`);
+    for (const reason of Object.keys(r.skippedByReason)) {
+      const fix = fixFor(reason);
+      if (fix) lines.push(`  ${reason}: ${fix}`);
+    }
   }
   if (r.pending) lines.push(`  ${r.pending}`);
   return lines.join("\n");

@@ -103,9 +103,14 @@ const FIXES: Record<BadImageReason, string> = {
   "empty file": "re-download the file or delete it",
   "not an image": "convert it to JPEG or PNG, or remove it from the data set",
   "corrupt or truncated": "re-download the file or delete it",
-  "too many pixels": "raise maxPixels if the image is genuine, or downscale the file",
+  "too many pixels": "raise the limit if the image is genuine (--max-pixels N on alexnet prepare and predict, maxPixels in lib), or downscale the file",
   unreadable: "check that the file exists and that its permissions allow reading",
 };
+
+/** What to do about an image skipped for this reason; undefined for a reason not named here. */
+export function fixFor(reason: string): string | undefined {
+  return (FIXES as Record<string, string>)[reason];
+}
 
 /** An image that cannot be used, with the reason; callers skip it and report. */
 export class BadImageError extends Error {

@@ -153,7 +153,7 @@ export async function predictRecords(predictor: LoadedPredictor, records: Uint8A
 }
 
 /** Reads image files and prepares each as `alexnet prepare` would for this model: Resize(record size) of the shorter side, centre crop. */
-export async function readImageRecords(files: string[], input: InputPipeline): Promise<Uint8Array[]> {
+export async function readImageRecords(files: string[], input: InputPipeline, options: { maxPixels?: number } = {}): Promise<Uint8Array[]> {
   const records: Uint8Array[] = [];
   for (const file of files) {
     let data: Buffer;
@@ -163,7 +163,7 @@ export async function readImageRecords(files: string[], input: InputPipeline): P
       throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path.`);
     }
     try {
-      records.push((await preprocessImage({ kind: "encoded", data }, { size: input.recordSize, kernel: input.kernel })).pixels);
+      records.push((await preprocessImage({ kind: "encoded", data }, { size: input.recordSize, kernel: input.kernel, maxPixels: options.maxPixels })).pixels);
     } catch (err) {
       throw new Error(`${file}: ${(err as Error).message}`);
     }
@@ -172,9 +172,10 @@ export async function readImageRecords(files: string[], input: InputPipeline): P
 }
 
 /** Top-k predictions for image files (JPEG, PNG, WebP, ...). */
-export async function predictFiles(predictor: LoadedPredictor, files: string[], options: { k?: number; views?: "center" | "ten-crop" } = {}): Promise<ImagePrediction[]> {
-  const records = await readImageRecords(files, predictor.input);
-  return predictRecords(predictor, records, { ...options, sources: files });
+export async function predictFiles(predictor: LoadedPredictor, files: string[], options: { k?: number; views?: "center" | "ten-crop"; maxPixels?: number } = {}): Promise<ImagePrediction[]> {
+  const { maxPixels, ...predictOptions } = options;
+  const records = await readImageRecords(files, predictor.input, { maxPixels });
+  return predictRecords(predictor, records, { ...predictOptions, sources: files });
 }
 
 /** "file: name 83.1%, name 9.0%, ..." lines for a terminal. */

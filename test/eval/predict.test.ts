@@ -172,3 +172,16 @@ test("alexnet predict --json prints top-k per image", async () => {
   assert.equal(parsed.length, 1);
   assert.equal(parsed[0].top.length, 3);
 });
+
+test("--max-pixels refuses a larger image, naming it and the way to raise the limit", async () => {
+  // outside.jpg is 120x90 = 10,800 pixels.
+  await assert.rejects(predictCli(["--run", runDir, "--max-pixels", "10000", outside]), /outside\.jpg: .*120x90 = 10800 pixels, over the limit of 10000.*--max-pixels N/);
+  const log = console.log;
+  console.log = () => undefined;
+  try {
+    assert.equal(await predictCli(["--run", runDir, "--max-pixels", "10800", outside]), 0);
+  } finally {
+    console.log = log;
+  }
+  await assert.rejects(predictCli(["--run", runDir, "--max-pixels", "0", outside]), /--max-pixels 0: expected a whole number of at least 1/);
+});
