@@ -1,8 +1,8 @@
 // Reading a prepared dataset (the format: shard-format.ts; written by
 // shard-writer.ts): openDataset checks manifest.json, then each split's
 // SplitReader reads records by index, in batches or in order, through a small
-// cache of open shard files (both from records.ts); Dataset also gives the training statistics and a
-// verify pass over every shard's checksum.
+// cache of open shard files (both from records.ts); Dataset also gives the
+// training statistics and a verify pass over every shard's checksum.
 import { existsSync, readFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
@@ -76,11 +76,6 @@ export class SplitReader {
     return this.info.classCounts;
   }
 
-  /** [shard, record within shard] of record i. */
-  private locate(i: number): [number, number] {
-    return this.index.locate(i);
-  }
-
   private readRun(shard: number, first: number, count: number): Promise<Uint8Array> {
     const rb = this.dataset.recordBytes;
     return this.dataset.readBytes(this.info.shards[shard].file, count * rb, first * rb);
@@ -91,7 +86,7 @@ export class SplitReader {
   }
 
   async readRecord(i: number, options: ReadOptions = {}): Promise<DataRecord> {
-    const [shard, j] = this.locate(i);
+    const [shard, j] = this.index.locate(i);
     const bytes = await this.readRun(shard, j, 1);
     const record: DataRecord = { index: i, label: new DataView(bytes.buffer).getInt32(0, true), pixels: bytes.subarray(4) };
     if (options.origins !== false) record.origin = this.origins(shard)[j];
@@ -106,7 +101,7 @@ export class SplitReader {
     const labels = new Int32Array(indices.length);
     const pixels = new Uint8Array(indices.length * size);
     const origins = options.origins === false ? undefined : new Array<string>(indices.length);
-    const wanted = indices.map((i, k) => ({ k, at: this.locate(i) })).sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
+    const wanted = indices.map((i, k) => ({ k, at: this.index.locate(i) })).sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
     const runs: { shard: number; first: number; count: number; members: typeof wanted }[] = [];
     for (const want of wanted) {
       const last = runs[runs.length - 1];
@@ -146,7 +141,7 @@ export class SplitReader {
     const chunk = Math.max(1, Math.floor(options.chunkRecords ?? (8 << 20) / rb));
     const chunks: { shard: number; first: number; count: number; index: number }[] = [];
     for (let i = start; i < end; ) {
-      const [shard, j] = this.locate(i);
+      const [shard, j] = this.index.locate(i);
       const count = Math.min(chunk, this.info.shards[shard].records - j, end - i);
       chunks.push({ shard, first: j, count, index: i });
       i += count;
@@ -184,7 +179,7 @@ export class SplitReader {
   }
 
   origin(i: number): string {
-    const [shard, j] = this.locate(i);
+    const [shard, j] = this.index.locate(i);
     return this.origins(shard)[j];
   }
 }
