@@ -21,7 +21,7 @@ export interface BootstrapData {
   name: string;
 }
 
-/** The workerData key of the bootstrap's own data (not a sibling import: see above). */
+/** TS_WORKER_KEY of ts-worker.ts, repeated: this file can import no sibling (see above). */
 const KEY = "tsWorker";
 
 interface LoadedModule {
@@ -30,6 +30,7 @@ interface LoadedModule {
 
 function run({ entry, files, name }: BootstrapData): void {
   if (!files) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(entry);
     return;
   }
@@ -42,6 +43,7 @@ function run({ entry, files, name }: BootstrapData): void {
     cache.set(file, module); // before running it, so that an import cycle gets the partial exports, as Node does
     const dir = path.dirname(file);
     const local = (id: string): unknown => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       if (!id.startsWith(".")) return require(id);
       const base = path.resolve(dir, id);
       const hit = [base, `${base}.ts`, path.join(base, "index.ts")].find((f) => f in sources);
