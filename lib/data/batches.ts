@@ -7,6 +7,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import { cropRange, centerOffset, lightingOffset, presentationDraw, tenPatchPlaces, writeAugmented } from "./augment";
 import type { CropWindow, PcaBasis } from "./augment";
+import { OpenFiles, ShardIndex } from "./records";
 import type { ImageShape } from "./stats";
 import type { SplitName } from "./types";
 
@@ -60,68 +61,52 @@ export function outputShape(recipe: Pick<BatchRecipe, "augment" | "crop" | "reco
 
 /** Reads records by index with synchronous reads into a caller's buffer: no allocation per record. */
 export class RecordFiles {
-  private readonly starts: number[] = [];
-  private readonly fds = new Map<number, number>();
+  private readonly index: ShardIndex;
+  private readonly fds: OpenFiles<number>;
   readonly length: number;
 
   constructor(
     private readonly dir: string,
     private readonly shards: { file: string; records: number }[],
     private readonly recordBytes: number,
-    private readonly maxOpen = 64,
+    maxOpen = 64,
   ) {
-    let n = 0;
-    for (const s of shards) {
-      this.starts.push(n);
-      n += s.records;
-    }
-    this.length = n;
-  }
-
-  private fd(shard: number): number {
-    let fd = this.fds.get(shard);
-    if (fd !== undefined) {
-      this.fds.delete(shard);
-    } else {
-      if (this.fds.size >= this.maxOpen) {
-        const [oldest, oldFd] = this.fds.entries().next().value as [number, number];
-        this.fds.delete(oldest);
-        closeSync(oldFd);
-      }
-      const file = path.join(this.dir, this.shards[shard].file);
-      try {
-        fd = openSync(file, "r");
-      } catch (err) {
-        throw new Error(`cannot open ${file} (${(err as Error).message}); check the dataset with Dataset.verify() or prepare it again.`);
-      }
-    }
-    this.fds.set(shard, fd); // most recently used last
-    return fd;
+    this.index = new ShardIndex(shards);
+    this.length = this.index.length;
+    this.fds = new OpenFiles<number>(
+      maxOpen,
+      (file) => {
+        try {
+          return openSync(file, "r");
+        } catch (err) {
+          throw new Error(`cannot open ${file} (${(err as Error).message}); check the dataset with Dataset.verify() or prepare it again.`);
+        }
+      },
+      closeSync,
+    );
   }
 
   /** Copies record `index` (int32 label, then pixels) into `into` at `offset`; returns the label. */
   read(index: number, into: Uint8Array, offset = 0): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`record ${index} is outside the split, which has ${this.length} records (0..${this.length - 1}).`);
-    let lo = 0, hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    const fd = this.fd(lo);
-    const position = (index - this.starts[lo]) * this.recordBytes;
-    let done = 0;
-    while (done < this.recordBytes) {
-      const n = readSync(fd, into, offset + done, this.recordBytes - done, position + done);
-      if (n === 0) throw new Error(`${path.join(this.dir, this.shards[lo].file)} ended before record ${index}: the shard is truncated; delete it, its .json and manifest.json, and prepare again.`);
-      done += n;
+    const [shard, j] = this.index.locate(index);
+    const file = path.join(this.dir, this.shards[shard].file);
+    const lease = this.fds.acquire(file);
+    try {
+      const position = j * this.recordBytes;
+      let done = 0;
+      while (done < this.recordBytes) {
+        const n = readSync(lease.handle, into, offset + done, this.recordBytes - done, position + done);
+        if (n === 0) throw new Error(`${file} ended before record ${index}: the shard is truncated; delete it, its .json and manifest.json, and prepare again.`);
+        done += n;
+      }
+    } finally {
+      lease.release();
     }
     return into[offset] | (into[offset + 1] << 8) | (into[offset + 2] << 16) | (into[offset + 3] << 24);
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
+    this.fds.closeAll();
   }
 }
 

@@ -1,6 +1,6 @@
 // The loader's worker thread: makes the batches the main thread asks for, into
-// shared memory, so nothing is copied on the way back. Started by lib/data/loader.ts;
-// importing this file outside a worker does nothing.
+// shared memory, so nothing is copied on the way back. Started by lib/data/loader.ts
+// through ts-worker.ts; importing this file outside a worker does nothing.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { BatchMaker } from "./batches";
 import type { BatchRecipe } from "./batches";

@@ -7,10 +7,9 @@
 // record's crop, reflection and lighting come from (seed, e, index). Neither depends
 // on the number of workers, the prefetch depth or where a run started, so a run
 // resumed at (epoch, step) sees exactly the batches an uninterrupted run would.
-import { existsSync, readFileSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { LIGHTING_SCALES, lightingBasis } from "./augment";
 import type { LightingScale } from "./augment";
 import { AUGMENT_MODES, type AugmentMode, BatchMaker, type BatchRecipe, isTrainingMode, outputShape, viewsPerImage } from "./batches";
@@ -18,6 +17,7 @@ import type { WorkerJob, WorkerReply } from "./loader-worker";
 import { hashSeed, permutation } from "./random";
 import { SPLIT_NAMES } from "./shard-format";
 import { Dataset, openDataset } from "./shards";
+import { startTsWorker } from "./ts-worker";
 import type { ImageShape } from "./stats";
 import type { SplitName } from "./types";
 
@@ -113,96 +113,8 @@ function defaultWorkers(): number {
 
 // ---------------------------------------------------------------- worker threads
 
-// A worker_threads Worker runs JavaScript, and lib/ is TypeScript (run through
-// ts-node by the CLI and tests, compiled in memory by tslab in a notebook). So the
-// main thread transpiles the worker's few modules once (TypeScript is loaded
-// already, or is a dependency) and the worker runs them through the small
-// CommonJS loader below: a worker starts in tens of milliseconds, without loading
-// a compiler of its own. Paths go through realpath: in a notebook this file is
-// reached as notebooks/lib/data, a link to lib/data.
-const BOOTSTRAP = `
-const { workerData } = require("node:worker_threads");
-const path = require("node:path");
-const { entry, files } = workerData;
-if (!files) require(entry);
-else {
-  const cache = new Map();
-  const load = (file) => {
-    if (cache.has(file)) return cache.get(file).exports;
-    const module = { exports: {} };
-    cache.set(file, module);
-    const dir = path.dirname(file);
-    const local = (id) => {
-      if (!id.startsWith(".")) return require(id);
-      const base = path.resolve(dir, id);
-      const hit = [base, base + ".ts", path.join(base, "index.ts")].find((f) => f in files);
-      if (!hit) throw new Error("loader worker: " + id + " (imported by " + file + ") was not transpiled for the worker");
-      return load(hit);
-    };
-    new Function("exports", "require", "module", "__filename", "__dirname", files[file] + "\\n//# sourceURL=" + file)(module.exports, local, module, file, dir);
-    return module.exports;
-  };
-  load(entry);
-}
-`;
-
-interface WorkerCode {
-  entry: string;
-  /** Transpiled CommonJS by absolute .ts path; absent when lib/ is compiled JavaScript on disk. */
-  files?: Record<string, string>;
-}
-
-let workerCodeCache: WorkerCode | undefined;
-
-/** The part of the typescript package used here (its own types need not resolve where a notebook runs). */
-interface Transpiler {
-  transpileModule(input: string, options: { fileName: string; compilerOptions: Record<string, unknown> }): { outputText: string };
-  ModuleKind: { CommonJS: number };
-  ScriptTarget: { ES2022: number };
-}
-
-function findUp(from: string, relative: string): string | undefined {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) return undefined;
-  }
-}
-
-function workerCode(): WorkerCode {
-  if (workerCodeCache) return workerCodeCache;
-  const here = realpathSync(__dirname);
-  const js = path.join(here, "loader-worker.js");
-  if (__filename.endsWith(".js") && existsSync(js)) return (workerCodeCache = { entry: js });
-  const entry = path.join(here, "loader-worker.ts");
-  if (!existsSync(entry)) throw new Error(`createLoader: the worker module ${entry} is missing; reinstall the project, or pass workers: 0.`);
-  let tsPath: string | undefined;
-  try {
-    tsPath = require.resolve("typescript", { paths: [here] });
-  } catch {
-    const pkg = findUp(here, path.join("node_modules", "typescript", "package.json"));
-    tsPath = pkg ? path.dirname(pkg) : undefined;
-  }
-  if (!tsPath) throw new Error(`createLoader: worker threads need the typescript package to prepare ${entry}, and it is not installed; run \`npm ci\` in the project, or pass workers: 0.`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require(tsPath) as Transpiler;
-  const files: Record<string, string> = {};
-  const visit = (file: string): void => {
-    if (file in files) return;
-    files[file] = ts.transpileModule(readFileSync(file, "utf8"), {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    }).outputText;
-    for (const m of files[file].matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
-      const base = path.resolve(path.dirname(file), m[1]);
-      const hit = [base, `${base}.ts`, path.join(base, "index.ts")].find((f) => existsSync(f) && f.endsWith(".ts"));
-      if (!hit) throw new Error(`createLoader: ${file} imports ${m[1]}, which is not a TypeScript file next to it; the worker cannot load it. Pass workers: 0.`);
-      visit(hit);
-    }
-  };
-  visit(entry);
-  return (workerCodeCache = { entry, files });
-}
+// The worker runs loader-worker.ts, which is TypeScript: ts-worker.ts starts it.
+const WORKER_ENTRY = path.join(__dirname, "loader-worker.ts");
 
 /** Shared memory for one full batch, reused from batch to batch. */
 interface Slot {
@@ -299,9 +211,8 @@ class WorkerPool {
   }
 
   constructor(recipe: BatchRecipe, count: number) {
-    const code = workerCode();
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(BOOTSTRAP, { eval: true, execArgv: [], workerData: { ...code, recipe } });
+      const worker = startTsWorker(WORKER_ENTRY, { recipe }, { caller: "createLoader", fallback: "pass workers: 0", name: "loader worker" });
       worker.unref();
       const thread: Thread = { worker, pending: 0, slots: new Set() };
       worker.on("message", (reply: WorkerReply) => this.settle(thread, reply));

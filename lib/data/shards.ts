@@ -1,8 +1,8 @@
 // Reading a prepared dataset (the format: shard-format.ts; written by
 // shard-writer.ts): openDataset checks manifest.json, then each split's
 // SplitReader reads records by index, in batches or in order, through a small
-// cache of open shard files; Dataset also gives the training statistics and a
-// verify pass over every shard's checksum.
+// cache of open shard files (both from records.ts); Dataset also gives the
+// training statistics and a verify pass over every shard's checksum.
 import { existsSync, readFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileSize, readExactly, readLE, sha256File } from "../files";
 import type { DatasetStatistics, ImageShape } from "./stats";
 import type { SplitName } from "./types";
+import { OpenFiles, ShardIndex } from "./records";
 import { MANIFEST_FILE, SPLIT_NAMES, RESUME_HINT, REDO_HINT, type ShardSidecar, type SplitManifest, type Manifest, readSidecar, checkManifest, type StatsFile } from "./shard-format";
 
 export interface DataRecord {
@@ -56,96 +57,23 @@ export interface VerifyReport {
   fix?: string;
 }
 
-/** Open shard files, at most `limit` at a time; a file in use is closed only once its reads end. */
-class HandleCache {
-  private readonly open = new Map<string, { handle: Promise<FileHandle>; users: number; evicted: boolean }>();
-  constructor(private readonly limit: number) {}
-
-  async use<T>(file: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.open.get(file);
-    if (entry) {
-      this.open.delete(file);
-      this.open.set(file, entry); // most recently used last
-    } else {
-      entry = { handle: fsp.open(file, "r"), users: 0, evicted: false };
-      entry.handle.catch(() => undefined);
-      this.open.set(file, entry);
-      this.evict();
-    }
-    const e = entry;
-    e.users++;
-    try {
-      let fh: FileHandle;
-      try {
-        fh = await e.handle;
-      } catch (err) {
-        if (this.open.get(file) === e) this.open.delete(file); // let the next read try to open it again
-        throw new Error(`cannot open ${file} (${(err as Error).message}); ${REDO_HINT}.`);
-      }
-      return await fn(fh);
-    } finally {
-      e.users--;
-      if (e.evicted && e.users === 0) await this.close(e.handle);
-    }
-  }
-
-  private evict(): void {
-    for (const [file, entry] of this.open) {
-      if (this.open.size <= this.limit) break;
-      this.open.delete(file);
-      entry.evicted = true;
-      if (entry.users === 0) void this.close(entry.handle);
-    }
-  }
-
-  private async close(handle: Promise<FileHandle>): Promise<void> {
-    try {
-      await (await handle).close();
-    } catch {
-      /* never opened, or already closed */
-    }
-  }
-
-  async closeAll(): Promise<void> {
-    const entries = [...this.open.values()];
-    this.open.clear();
-    await Promise.all(entries.map((e) => this.close(e.handle)));
-  }
-}
-
 /** One split of an open dataset: records by index, in batches, or streamed in order. */
 export class SplitReader {
   /** Records in the split. */
   readonly length: number;
-  private readonly starts: number[] = [];
+  private readonly index: ShardIndex;
 
   constructor(
     private readonly dataset: Dataset,
     readonly name: SplitName,
     readonly info: SplitManifest,
   ) {
-    let n = 0;
-    for (const s of info.shards) {
-      this.starts.push(n);
-      n += s.records;
-    }
-    this.length = n;
+    this.index = new ShardIndex(info.shards, `split ${name} of ${dataset.dir}`);
+    this.length = this.index.length;
   }
 
   get classCounts(): number[] {
     return this.info.classCounts;
-  }
-
-  /** [shard, record within shard] of record i. */
-  private locate(i: number): [number, number] {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`record ${i} is outside split ${this.name} of ${this.dataset.dir}, which has ${this.length} records (0..${this.length - 1}).`);
-    let lo = 0, hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid] <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return [lo, i - this.starts[lo]];
   }
 
   private readRun(shard: number, first: number, count: number): Promise<Uint8Array> {
@@ -158,7 +86,7 @@ export class SplitReader {
   }
 
   async readRecord(i: number, options: ReadOptions = {}): Promise<DataRecord> {
-    const [shard, j] = this.locate(i);
+    const [shard, j] = this.index.locate(i);
     const bytes = await this.readRun(shard, j, 1);
     const record: DataRecord = { index: i, label: new DataView(bytes.buffer).getInt32(0, true), pixels: bytes.subarray(4) };
     if (options.origins !== false) record.origin = this.origins(shard)[j];
@@ -173,7 +101,7 @@ export class SplitReader {
     const labels = new Int32Array(indices.length);
     const pixels = new Uint8Array(indices.length * size);
     const origins = options.origins === false ? undefined : new Array<string>(indices.length);
-    const wanted = indices.map((i, k) => ({ k, at: this.locate(i) })).sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
+    const wanted = indices.map((i, k) => ({ k, at: this.index.locate(i) })).sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
     const runs: { shard: number; first: number; count: number; members: typeof wanted }[] = [];
     for (const want of wanted) {
       const last = runs[runs.length - 1];
@@ -213,7 +141,7 @@ export class SplitReader {
     const chunk = Math.max(1, Math.floor(options.chunkRecords ?? (8 << 20) / rb));
     const chunks: { shard: number; first: number; count: number; index: number }[] = [];
     for (let i = start; i < end; ) {
-      const [shard, j] = this.locate(i);
+      const [shard, j] = this.index.locate(i);
       const count = Math.min(chunk, this.info.shards[shard].records - j, end - i);
       chunks.push({ shard, first: j, count, index: i });
       i += count;
@@ -246,12 +174,12 @@ export class SplitReader {
   /** Every record's label, from the sidecars (no pixel reads). */
   labels(): Int32Array {
     const out = new Int32Array(this.length);
-    this.info.shards.forEach((s, k) => out.set(this.dataset.sidecar(s.sidecar).labels, this.starts[k]));
+    this.info.shards.forEach((s, k) => out.set(this.dataset.sidecar(s.sidecar).labels, this.index.start(k)));
     return out;
   }
 
   origin(i: number): string {
-    const [shard, j] = this.locate(i);
+    const [shard, j] = this.index.locate(i);
     return this.origins(shard)[j];
   }
 }
@@ -261,7 +189,22 @@ export class Dataset {
   readonly recordShape: ImageShape;
   readonly recordBytes: number;
   readonly classes: string[];
-  private readonly handles = new HandleCache(32);
+  /** Shard files stay open between reads, up to 32; a file in use is closed only once its reads end. */
+  private readonly handles = new OpenFiles<Promise<FileHandle>>(
+    32,
+    (file) => {
+      const handle = fsp.open(file, "r");
+      handle.catch(() => undefined); // the read that asked for it reports the failure
+      return handle;
+    },
+    async (handle) => {
+      try {
+        await (await handle).close();
+      } catch {
+        /* never opened, or already closed */
+      }
+    },
+  );
   private readonly sidecars = new Map<string, ShardSidecar>();
   private readonly readers = new Map<SplitName, SplitReader>();
 
@@ -290,7 +233,23 @@ export class Dataset {
   /** Bytes of a file of the dataset; shard files stay open (a bounded number) between reads. */
   readBytes(file: string, length: number, position: number): Promise<Uint8Array> {
     const where = path.join(this.dir, file);
-    return this.handles.use(where, (fh) => readExactly(fh, length, position, where, REDO_HINT));
+    return this.withHandle(where, (fh) => readExactly(fh, length, position, where, REDO_HINT));
+  }
+
+  private async withHandle<T>(file: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const lease = this.handles.acquire(file);
+    try {
+      let fh: FileHandle;
+      try {
+        fh = await lease.handle;
+      } catch (err) {
+        lease.discard(); // let the next read try to open it again
+        throw new Error(`cannot open ${file} (${(err as Error).message}); ${REDO_HINT}.`);
+      }
+      return await fn(fh);
+    } finally {
+      await lease.release();
+    }
   }
 
   /** A shard's sidecar, parsed; the last few stay cached. */
@@ -359,7 +318,7 @@ export class Dataset {
   }
 
   async close(): Promise<void> {
-    await this.handles.closeAll();
+    await Promise.all(this.handles.closeAll());
     this.sidecars.clear();
   }
 }

@@ -11,11 +11,11 @@ import {
   detectCheckpointFormat,
   halfToFloat,
   materialize,
-  openZip,
   readLegacyCheckpoint,
   readPyTorchCheckpoint,
   readZipCheckpoint,
 } from "../../../lib/model/weights/pytorch";
+import { openZip } from "../../../lib/model/weights/zip";
 
 const FIXTURES = path.join(__dirname, "..", "..", "fixtures", "torch");
 const fixture = (name: string) => path.join(FIXTURES, name);
