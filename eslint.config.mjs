@@ -14,6 +14,8 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
       // Tests match terminal output whose columns are aligned with runs of spaces.
       "no-regex-spaces": "off",
+      // A callback made before the value exists may read it later (the loader's pool): that is not a constant.
+      "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
     },
   },
   {

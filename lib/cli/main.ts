@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   "import-torch": { summary: "import torchvision's AlexNet checkpoint (.pth or .safetensors) without running its code", load: () => import("./import-torch") },
   "jupyter-kernel": { summary: "register the notebooks' TypeScript (tslab) kernel with Jupyter, by absolute path", load: () => import("./jupyter-kernel") },
   show: { summary: "write one prepared record as a PNG", load: () => import("./show") },
+  verify: { summary: "check a prepared dataset's shards against its manifest (sizes and sha256)", load: () => import("./verify") },
 };
 
 export function usage(): string {

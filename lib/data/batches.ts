@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import { cropRange, centerOffset, lightingOffset, presentationDraw, tenPatchPlaces, writeAugmented } from "./augment";
 import type { CropWindow, PcaBasis } from "./augment";
-import { OpenFiles, ShardIndex } from "./records";
+import { OpenFiles, ShardIndex, checkedLabel } from "./records";
 import type { ImageShape } from "./stats";
 import type { SplitName } from "./types";
 
@@ -36,6 +36,8 @@ export interface BatchRecipe {
   shards: { file: string; records: number }[];
   recordShape: ImageShape;
   recordBytes: number;
+  /** Classes in the dataset: a stored label outside 0..classes-1 means a damaged shard. */
+  classes: number;
   augment: AugmentMode;
   /** Side of the square crop; ignored by "none". */
   crop: number;
@@ -69,6 +71,8 @@ export class RecordFiles {
     private readonly dir: string,
     private readonly shards: { file: string; records: number }[],
     private readonly recordBytes: number,
+    /** When given, each label read is checked against it (checkedLabel). */
+    private readonly classes?: number,
     maxOpen = 64,
   ) {
     this.index = new ShardIndex(shards);
@@ -102,7 +106,8 @@ export class RecordFiles {
     } finally {
       lease.release();
     }
-    return into[offset] | (into[offset + 1] << 8) | (into[offset + 2] << 16) | (into[offset + 3] << 24);
+    const label = into[offset] | (into[offset + 1] << 8) | (into[offset + 2] << 16) | (into[offset + 3] << 24);
+    return this.classes === undefined ? label : checkedLabel(label, this.classes, file, index);
   }
 
   close(): void {
@@ -118,7 +123,7 @@ export class BatchMaker {
   readonly views: number;
 
   constructor(readonly recipe: BatchRecipe) {
-    this.files = new RecordFiles(recipe.dir, recipe.shards, recipe.recordBytes);
+    this.files = new RecordFiles(recipe.dir, recipe.shards, recipe.recordBytes, recipe.classes);
     this.stage = new Uint8Array(recipe.recordBytes);
     this.imageShape = outputShape(recipe);
     this.views = viewsPerImage(recipe.augment);

@@ -490,6 +490,7 @@ export function createLoader(source: string | Dataset, options: LoaderOptions): 
     shards: (dataset.manifest.splits[split]?.shards ?? []).map((s) => ({ file: s.file, records: s.records })),
     recordShape: [H, W, C],
     recordBytes: dataset.recordBytes,
+    classes: dataset.classes.length,
     augment,
     crop: resolved.crop,
     seed: resolved.seed,

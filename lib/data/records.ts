@@ -4,6 +4,32 @@
 // reads on a loader worker), so record i is found the same way by both, and
 // both bound their open files the same way.
 
+import { REDO_HINT } from "./shard-format";
+
+/** A shard whose bytes are not what was prepared (found by a label no class has, or by verify). */
+export class DamagedShardError extends Error {
+  override name = "DamagedShardError";
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A record's stored label, checked against the class count. Bytes flipped in a
+ * shard otherwise train and evaluate on a label such as -6 and exit 0; a label
+ * outside 0..classes-1 is the one damage a reader can see for itself.
+ */
+export function checkedLabel(label: number, classes: number, file: string, record: number): number {
+  if (Number.isInteger(label) && label >= 0 && label < classes) return label;
+  throw new DamagedShardError(
+    `${file}: record ${record} has label ${label}, but the dataset has ${classes} classes (0..${classes - 1}), so the shard is damaged; \`alexnet verify DATA_DIR\` lists every damaged shard; ${REDO_HINT}.`,
+    file,
+  );
+}
+
 /**
  * Record index -> (shard, record within it), for a split whose shards hold their
  * records one after another: record i is found by walking the shards in order.

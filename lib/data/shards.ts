@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileSize, readExactly, readLE, sha256File } from "../files";
 import type { DatasetStatistics, ImageShape } from "./stats";
 import type { SplitName } from "./types";
-import { OpenFiles, ShardIndex } from "./records";
+import { DamagedShardError, OpenFiles, ShardIndex, checkedLabel } from "./records";
 import { MANIFEST_FILE, SPLIT_NAMES, RESUME_HINT, REDO_HINT, type ShardSidecar, type SplitManifest, type Manifest, readSidecar, checkManifest, type StatsFile } from "./shard-format";
 
 export interface DataRecord {
@@ -81,6 +81,11 @@ export class SplitReader {
     return this.dataset.readBytes(this.info.shards[shard].file, count * rb, first * rb);
   }
 
+  /** The label stored at `offset` of bytes read from `shard`, checked against the class count (checkedLabel). */
+  private label(view: DataView, offset: number, shard: number, record: number): number {
+    return checkedLabel(view.getInt32(offset, true), this.dataset.classes.length, path.join(this.dataset.dir, this.info.shards[shard].file), record);
+  }
+
   private origins(shard: number): string[] {
     return this.dataset.sidecar(this.info.shards[shard].sidecar).origins;
   }
@@ -88,7 +93,7 @@ export class SplitReader {
   async readRecord(i: number, options: ReadOptions = {}): Promise<DataRecord> {
     const [shard, j] = this.index.locate(i);
     const bytes = await this.readRun(shard, j, 1);
-    const record: DataRecord = { index: i, label: new DataView(bytes.buffer).getInt32(0, true), pixels: bytes.subarray(4) };
+    const record: DataRecord = { index: i, label: this.label(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), 0, shard, i), pixels: bytes.subarray(4) };
     if (options.origins !== false) record.origin = this.origins(shard)[j];
     return record;
   }
@@ -119,7 +124,7 @@ export class SplitReader {
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
         for (const m of run.members) {
           const off = (m.at[1] - run.first) * rb;
-          labels[m.k] = view.getInt32(off, true);
+          labels[m.k] = this.label(view, off, run.shard, indices[m.k]);
           pixels.set(bytes.subarray(off + 4, off + rb), m.k * size);
           if (origins) origins[m.k] = this.origins(run.shard)[m.at[1]];
         }
@@ -160,7 +165,7 @@ export class SplitReader {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
       const origins = options.origins === false ? undefined : this.origins(shard);
       for (let r = 0; r < count; r++) {
-        const record: DataRecord = { index: index + r, label: view.getInt32(r * rb, true), pixels: bytes.subarray(r * rb + 4, (r + 1) * rb) };
+        const record: DataRecord = { index: index + r, label: this.label(view, r * rb, shard, index + r), pixels: bytes.subarray(r * rb + 4, (r + 1) * rb) };
         if (origins) record.origin = origins[first + r];
         yield record;
       }
@@ -320,6 +325,32 @@ export class Dataset {
   async close(): Promise<void> {
     await Promise.all(this.handles.closeAll());
     this.sidecars.clear();
+  }
+}
+
+/** Lines for a terminal: every shard that differs from the manifest, and how to repair. */
+export function formatVerifyReport(dir: string, report: VerifyReport): string {
+  if (report.failures.length === 0) return `${dir}: all ${report.checked} shards match the manifest's sizes and sha256`;
+  return [
+    `${dir}: ${report.failures.length} of ${report.checked} shards differ from the manifest`,
+    ...report.failures.map((f) => `  ${f.file}: ${f.problem}`),
+    `  ${report.fix ?? ""}`,
+  ].join("\n");
+}
+
+/**
+ * Checks every shard of the dataset at `dir` against its manifest (sizes and
+ * sha256) and throws DamagedShardError naming the damaged ones and the repair;
+ * for `--verify` on train and eval, and after prepare.
+ */
+export async function verifyDataset(dir: string, onFile?: (file: string, done: number, total: number) => void): Promise<VerifyReport> {
+  const dataset = openDataset(dir);
+  try {
+    const report = await dataset.verify(onFile);
+    if (report.failures.length > 0) throw new DamagedShardError(formatVerifyReport(dir, report), report.failures[0].file);
+    return report;
+  } finally {
+    await dataset.close();
   }
 }
 

@@ -51,7 +51,6 @@ function run({ entry, files, name }: BootstrapData): void {
       return load(hit);
     };
     // sourceURL: stack traces name the .ts file rather than an anonymous function.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
     new Function("exports", "require", "module", "__filename", "__dirname", `${sources[file]}\n//# sourceURL=${file}`)(module.exports, local, module, file, dir);
     return module.exports;
   };

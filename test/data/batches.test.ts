@@ -33,6 +33,7 @@ function recipe(overrides: Partial<BatchRecipe> = {}): BatchRecipe {
     shards: ds.manifest.splits.train!.shards.map((s) => ({ file: s.file, records: s.records })),
     recordShape: SHAPE,
     recordBytes: ds.recordBytes,
+    classes: ds.classes.length,
     augment: "train",
     crop: 8,
     seed: 3,
