@@ -9,6 +9,44 @@ import * as fsp from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 
+/** Write failures that are the machine's state, not a bug: said in words, with the path and what to do. */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: "the disk is full",
+  EDQUOT: "the disk quota is used up",
+  EACCES: "permission denied",
+  EPERM: "the operation is not permitted",
+  EROFS: "the file system is read-only",
+};
+
+/** Writing a file failed for a reason of the machine's (full disk, permissions); the message names the file and what was kept. */
+export class WriteError extends Error {
+  override name = "WriteError";
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * `err` from writing `file`, restated as a WriteError that names the file, the
+ * cause in words, `kept` (what is still intact) and the fix; any other error is
+ * returned as it is. ENOSPC from node names no path at all.
+ */
+export function describeWriteError(err: unknown, file: string, kept: string): unknown {
+  // A WriteError from a file inside `file` (a checkpoint's weights) is said again for `file`, with what it keeps.
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const what = code === undefined ? undefined : WRITE_FAILURES[code];
+  if (!what) return err;
+  const dir = path.dirname(file);
+  const fix = code === "ENOSPC" || code === "EDQUOT" ? `free some space there (df -h ${dir})` : `check the permissions of ${dir}`;
+  return new WriteError(`cannot write ${file}: ${what} (${code}); ${kept}; ${fix}, then run the same command again.`, file, code as string);
+}
+
+const ATOMIC_KEPT = "the file as it was before is kept (the write went to a temporary beside it, now removed)";
+
 /** A temporary name beside `file`, unique to this process and call. */
 export function tempName(file: string): string {
   return `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -46,7 +84,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw err;
+    throw describeWriteError(err, file, ATOMIC_KEPT);
   }
   await syncDir(path.dirname(file));
 }
@@ -189,7 +227,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, opt
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw describeWriteError(err, file, ATOMIC_KEPT);
   }
   syncDirSync(path.dirname(file));
 }

@@ -1,11 +1,13 @@
 // lib/files.ts: atomic writes leave the old file or the new one and no
 // temporaries; exact reads and little-endian codecs name the file when short.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import path from "node:path";
 import { after, test } from "node:test";
-import { canonicalJSON, fileSize, float32ToLE, float64ToLE, moveFile, readExactly, readLE, writeFileAtomic, writeFileAtomicSync } from "../lib/files";
+import { canonicalJSON, describeWriteError, fileSize, float32ToLE, float64ToLE, moveFile, readExactly, readLE, writeFileAtomic, writeFileAtomicSync } from "../lib/files";
+import { failWrites } from "./helpers/files";
 import { tempDir } from "./helpers/notebooks";
 
 const tmp = tempDir("alexnet-files-");
@@ -53,4 +55,57 @@ test("canonicalJSON sorts keys and drops undefined; fileSize and moveFile", asyn
   await moveFile(from, path.join(tmp.dir, "to.txt"));
   assert.equal(existsSync(from), false);
   assert.equal(readFileSync(path.join(tmp.dir, "to.txt"), "utf8"), "12345");
+});
+
+test("a full disk or a permission error names the file, what was kept and what to do; other errors pass as they are", async () => {
+  const file = path.join(tmp.dir, "kept.json");
+  writeFileSync(file, "before");
+  for (const [code, words, fix] of [
+    ["ENOSPC", "the disk is full", /free some space there \(df -h /],
+    ["EACCES", "permission denied", /check the permissions of /],
+  ] as const) {
+    let restore = failWrites(code);
+    try {
+      assert.throws(() => writeFileAtomicSync(file, "after"), (err: Error & { file?: string }) => {
+        assert.equal(err.name, "WriteError");
+        assert.equal(err.file, file);
+        assert.match(err.message, new RegExp(`^cannot write ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${words} \\(${code}\\); the file as it was before is kept`));
+        assert.match(err.message, fix);
+        return true;
+      });
+    } finally {
+      restore();
+    }
+    restore = failWrites(code);
+    try {
+      await assert.rejects(writeFileAtomic(file, "after"), (err: Error) => err.name === "WriteError" && err.message.includes(`${words} (${code})`));
+    } finally {
+      restore();
+    }
+    assert.equal(readFileSync(file, "utf8"), "before");
+    assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes(".tmp-")), [], "no temporary is left");
+  }
+  const other = new Error("something else");
+  assert.equal(describeWriteError(other, file, "x"), other);
+});
+
+test("on a real full file system (a small tmpfs, where this machine lets the test mount one) the error names the path", async (t) => {
+  const mount = path.join(tmp.dir, "small");
+  mkdirSync(mount);
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount]);
+  if (mounted.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${(mounted.stderr?.toString() || String(mounted.error)).trim()}); the injected error above covers the message`);
+    return;
+  }
+  try {
+    const big = path.join(mount, "big.bin");
+    await assert.rejects(writeFileAtomic(big, new Uint8Array(256 * 1024)), (err: Error) => {
+      assert.equal(err.name, "WriteError");
+      assert.match(err.message, new RegExp(`cannot write ${big.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: the disk is full \\(ENOSPC\\)`));
+      return true;
+    });
+    assert.deepEqual(readdirSync(mount), [], "the temporary was removed");
+  } finally {
+    spawnSync("umount", [mount]);
+  }
 });

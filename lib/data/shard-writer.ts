@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { canonicalJSON, fileSize, float32ToLE, float64ToLE, moveFile, readLE, sha256File, tempName, writeAll, writeFileAtomic } from "../files";
+import { canonicalJSON, describeWriteError, fileSize, float32ToLE, float64ToLE, moveFile, readLE, sha256File, tempName, writeAll, writeFileAtomic } from "../files";
 import { accumulate, checkImageShape, emptyStats, finalizeStats, mergeStats } from "./stats";
 import type { DatasetStatistics, ImageShape, PartialStats } from "./stats";
 import type { SplitName } from "./types";
@@ -110,9 +110,15 @@ export class ShardWriter {
       this.position += this.used;
       this.buffer = Buffer.allocUnsafe(this.buffer.length);
       this.used = 0;
-      this.writing = this.writing.then(() => writeAll(this.fh, chunk, at));
+      this.writing = this.writing.then(() => writeAll(this.fh, chunk, at).catch((err) => Promise.reject(this.writeFailure(err))));
     }
     return this.writing;
+  }
+
+  /** A full disk or a permission error, named with the shard and what survives it. */
+  private writeFailure(err: unknown): unknown {
+    const file = path.join(this.dir, `${shardStem(this.split, this.index)}.bin`);
+    return describeWriteError(err, file, "the shards finished before this one are kept, and prepare redoes only the rest");
   }
 
   /** Syncs and renames the shard into place, then writes its sidecar: from here on the shard counts as done. */
@@ -127,7 +133,7 @@ export class ShardWriter {
     } catch (err) {
       await this.fh.close().catch(() => undefined);
       await fsp.rm(this.tmpPath, { force: true });
-      throw err;
+      throw this.writeFailure(err);
     }
     await this.fh.close();
     await fsp.rename(this.tmpPath, path.join(this.dir, file));

@@ -26,7 +26,7 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { sha256File, syncDir, writeFileSynced } from "../files";
+import { describeWriteError, sha256File, syncDir, writeFileSynced } from "../files";
 import { MODEL_FILE, WEIGHTS_FILE, loadModel, readModelArtifacts, saveModel } from "../model/io";
 import { BEST_FILE, bestCheckpoint, CHECKPOINT_FILE, CHECKPOINTS_DIR, checkpointName, checkpointsDir, listCheckpoints } from "../run/run";
 import { isPaperSGD, type PaperSGD } from "./optimizer";
@@ -223,7 +223,8 @@ export async function saveCheckpoint(runDir: string, contents: CheckpointContent
     await syncDir(dir);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    throw err;
+    // The checkpoint was being written into a temporary folder: the ones saved before are whole.
+    throw describeWriteError(err, final, `the checkpoints saved before this one in ${dir} are kept`);
   }
 
   const best = options.best ? await updateBest(runDir, options.best.metric, mode) : bestCheckpoint(runDir);

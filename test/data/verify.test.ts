@@ -2,7 +2,7 @@
 // its labels, and verify names it (issue 16: damaged shards were trained on).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { createLoader } from "../../lib/data/loader";
@@ -70,4 +70,23 @@ test("verify names the damaged shard and exits 1; an intact set passes; show ref
   assert.equal(show.status, 1);
   assert.match(show.stderr, /record 1 has label -6/);
   assert.equal(alexnet("verify").status, 2, "no folder is bad usage");
+});
+
+test("prepare on a full disk names the shard, and says the finished ones are kept (a small tmpfs, where one can be mounted)", async (t) => {
+  const mount = path.join(tmp.dir, "small");
+  mkdirSync(mount);
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=96k", "tmpfs", mount]);
+  if (mounted.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${(mounted.stderr?.toString() || String(mounted.error)).trim()}); test/files.test.ts injects the error instead`);
+    return;
+  }
+  try {
+    await assert.rejects(prepareTinySet(path.join(mount, "set"), { seed: 1, classes: 4, trainPerClass: 10, valPerClass: 1 }, 64), (err: Error) => {
+      assert.equal(err.name, "WriteError", err.message);
+      assert.match(err.message, /cannot write .*small\/set\/.*: the disk is full \(ENOSPC\); /);
+      return true;
+    });
+  } finally {
+    spawnSync("umount", [mount]);
+  }
 });

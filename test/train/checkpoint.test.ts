@@ -10,6 +10,7 @@ import { assertNoLeak, NonFiniteLossError } from "../../lib/train/guard";
 import { PaperSGD } from "../../lib/train/optimizer";
 import { PlateauSchedule } from "../../lib/train/schedule";
 import { softmaxCrossEntropy, trainStep } from "../../lib/train/step";
+import { failWrites } from "../helpers/files";
 import { tempDir } from "../helpers/notebooks";
 import { batchAt, SeededRandom, seedMathRandom, tensorBytes, tinyConvNet, weightBytes } from "../helpers/train";
 
@@ -331,5 +332,27 @@ test("a checkpoint saved before digests were kept (version 1) still loads, on it
   const loaded = await loadCheckpoint(saved.path);
   assert.deepEqual(weightBytes(loaded.model), weightBytes(model));
   for (const m of [model, loaded.model]) m.dispose();
+  opt.dispose();
+});
+
+test("a full disk while saving names the checkpoint and keeps every earlier one intact", async () => {
+  const run = newRun();
+  const model = tinyConvNet(6);
+  const opt = new PaperSGD();
+  const first = await saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 0 });
+  const restore = failWrites("ENOSPC");
+  try {
+    await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 2, step: 1 }), (err: Error) => {
+      assert.equal(err.name, "WriteError");
+      assert.match(err.message, /^cannot write .*checkpoints\/epoch-0002: the disk is full \(ENOSPC\); the checkpoints saved before this one in .*checkpoints are kept; free some space there/);
+      return true;
+    });
+  } finally {
+    restore();
+  }
+  assert.deepEqual(listCheckpoints(run).map((c) => c.path), [first.path]);
+  assert.equal((await verifyCheckpoint(first.path)).epoch, 1, "the earlier checkpoint is whole");
+  assert.deepEqual(readdirSync(path.join(run, "checkpoints")).filter((f) => f.startsWith(".")), [], "no temporary folder is left");
+  model.dispose();
   opt.dispose();
 });
