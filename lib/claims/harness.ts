@@ -73,7 +73,7 @@ function trainingSettings(s: ClaimSettings): Omit<ClaimSettings, "protocol"> {
   return rest;
 }
 
-// What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/trainer.ts).
+// What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/settings.ts).
 const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towers: 2, init: "paper" } as const;
 // The model options a claim may set (ClaimSettings.modelOptions), in the order keys name them.
 const CLAIM_MODEL_OPTIONS = ["dropout", "hiddenBias", "init", "lrn", "omitConv", "pooling", "towers"] as const;
