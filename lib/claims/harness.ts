@@ -18,7 +18,8 @@ import { type InitScheme, layerInit } from "../model/init";
 import { type ProfileName, parseProfile } from "../profiles";
 import { isRunFolder, readRunMetrics } from "../run/run";
 import { trainProfile } from "../train/profiles";
-import { type ProgressMode, train } from "../train/trainer";
+import { train } from "../train/trainer";
+import type { ProgressMode } from "../viz/training";
 import { figure1Result, figure1Runs, type Figure1Record } from "./figure1";
 import { type Claim, type ClaimSettings, PAPER_CLAIMS, claimById } from "./paper-claims";
 import { type ClaimResult, type ClaimsBudget, type ClaimsReport, type OnRun, type RunRecord, bits, claimResult, notApplicable } from "./reading";
@@ -72,7 +73,7 @@ function trainingSettings(s: ClaimSettings): Omit<ClaimSettings, "protocol"> {
   return rest;
 }
 
-// What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/trainer.ts).
+// What the builder and trainer do when a setting is not given (lib/model/alexnet.ts, lib/train/settings.ts).
 const BUILDER_DEFAULTS = { lrn: true, pooling: "overlapping", dropout: 0.5, towers: 2, init: "paper" } as const;
 // The model options a claim may set (ClaimSettings.modelOptions), in the order keys name them.
 const CLAIM_MODEL_OPTIONS = ["dropout", "hiddenBias", "init", "lrn", "omitConv", "pooling", "towers"] as const;

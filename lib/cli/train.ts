@@ -3,8 +3,9 @@ import { UsageError, parse, parseNumber } from "./args";
 import { formatEngineReport, selectEngine } from "../engine/select";
 import { ALEXNET_VARIANTS, type AlexNetVariant } from "../model/alexnet";
 import { PROFILES } from "../profiles";
-import { FREEZE_MODES, type FreezeMode } from "../run/run";
+import type { FreezeMode } from "../run/run";
 import { TRAIN_PROFILES } from "../train/profiles";
+import { type OptionName, TrainOptionsError, checkOptions } from "../train/settings";
 import { train } from "../train/trainer";
 import { pct } from "../viz/format";
 
@@ -45,6 +46,30 @@ ${PROFILES.map((p) => `                      ${p}: ${TRAIN_PROFILES[p].model}, $
 Exit codes: 0 done, 1 error (e.g. the loss became NaN; the last good
 checkpoint is kept), 2 bad usage, 130 stopped by Ctrl-C (resumable).`;
 
+// The flag of each option train() may reject, as this command spells it.
+const FLAGS: Partial<Record<OptionName, string>> = { runDir: "out", batchSize: "batch", featuresLrScale: "features-lr", keepLast: "keep-last" };
+
+/**
+ * Runs fn, turning a TrainOptionsError into a UsageError (exit code 2) that
+ * names the flags as typed: `--features-lr 0: use --freeze features ...`.
+ */
+function asUsage<T>(fn: () => T, values: Record<string, string | boolean | undefined>): T {
+  const usage = (err: unknown): never => {
+    if (!(err instanceof TrainOptionsError)) throw err;
+    const named = err.options.map(([option, value]) => {
+      const flag = FLAGS[option] ?? option;
+      return `--${flag} ${String(values[flag] ?? value)}`;
+    });
+    throw new UsageError(`${named.join(" with ")}: ${err.reason}`);
+  };
+  try {
+    const result = fn();
+    return (result instanceof Promise ? result.catch(usage) : result) as T;
+  } catch (err) {
+    return usage(err);
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
@@ -70,16 +95,9 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; the dataset is given with --data DIR`);
   if (!values.out) throw new UsageError("--out RUN is required: the folder the run's checkpoints and metrics go to");
-  if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) throw new UsageError(`--profile ${values.profile}: use one of ${PROFILES.join(", ")}`);
-  if (values.model !== undefined && !(ALEXNET_VARIANTS as readonly string[]).includes(values.model)) throw new UsageError(`--model ${values.model}: use one of ${ALEXNET_VARIANTS.join(", ")}`);
-  if (values.freeze !== undefined && !(FREEZE_MODES as readonly string[]).includes(values.freeze)) throw new UsageError(`--freeze ${values.freeze}: use one of ${FREEZE_MODES.join(", ")}`);
   const featuresLrScale = parseNumber("features-lr", values["features-lr"], { min: 0 });
-  if (featuresLrScale === 0) throw new UsageError("--features-lr 0: use --freeze features to keep conv1..conv5 as they are");
-  if (values.freeze === "features" && featuresLrScale !== undefined && featuresLrScale !== 1) throw new UsageError("--freeze features with --features-lr: frozen layers do not learn at any rate; choose one");
   const lr = parseNumber("lr", values.lr, { min: 0 });
   const dropout = parseNumber("dropout", values.dropout, { min: 0 });
-  if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout ${values.dropout}: a rate in [0, 1), e.g. 0.5 as the paper has`);
-  if (lr === 0) throw new UsageError("--lr 0: the learning rate must be greater than 0");
   const options = {
     runDir: path.resolve(values.out),
     data: values.data,
@@ -97,6 +115,8 @@ export async function run(argv: string[]): Promise<number> {
     resume: values.resume ?? false,
     ...(dropout !== undefined ? { modelOptions: { dropout } } : {}),
   };
+  // The library checks the values; here, before the engine starts, so a bad flag is reported at once.
+  asUsage(() => checkOptions(options), values);
 
   const engine = await selectEngine();
   console.error(formatEngineReport(engine));
@@ -112,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on("SIGINT", onSigint);
   const started = performance.now();
   try {
-    const result = await train({ ...options, signal: controller.signal });
+    const result = await asUsage(() => train({ ...options, signal: controller.signal }), values);
     const classes = result.model.outputs[0].shape[1] ?? 1;
     result.model.dispose();
     const f = result.final;

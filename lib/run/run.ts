@@ -136,6 +136,39 @@ export function readRunMetrics(runDir: string): EpochMetrics[] {
     });
 }
 
+export function interruptedDir(runDir: string): string {
+  return path.join(runDir, INTERRUPTED_DIR);
+}
+
+/** Removes RUN/interrupted: once the epoch it stopped in is finished, epoch-NNNN supersedes it. */
+export function clearInterrupted(runDir: string): void {
+  rmSync(interruptedDir(runDir), { recursive: true, force: true });
+}
+
+export interface RunFolderStart {
+  /** The settings the run was started with, when resuming a run folder. */
+  saved: RunConfig | undefined;
+  /** The newest epoch checkpoint, and the newest mid-epoch one under interrupted/. */
+  latest: string | undefined;
+  interrupted: string | undefined;
+  /** Resuming a run that has a checkpoint to restore (else it starts from its first step). */
+  restoring: boolean;
+}
+
+/**
+ * What a run folder holds for a run to start or resume in it. A folder with
+ * checkpoints is only continued when asked (resume), and only if its settings
+ * are there to continue with.
+ */
+export function openRunFolder(runDir: string, resume: boolean): RunFolderStart {
+  const latest = latestCheckpoint(runDir);
+  const interrupted = latestCheckpoint(interruptedDir(runDir));
+  const any = latest !== undefined || interrupted !== undefined;
+  if (!resume && any) throw new Error(`train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, or choose a new run folder.`);
+  if (resume && any && !isRunFolder(runDir)) throw new Error(`train --resume: ${path.join(runDir, RUN_CONFIG_FILE)} is missing, so the run's settings are unknown; start a new run folder.`);
+  return { saved: resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined, latest, interrupted, restoring: resume && any };
+}
+
 /** The epochs up to `upToEpoch`; later lines (epochs a resume redoes) are removed from the file. */
 export function keepRunMetrics(runDir: string, upToEpoch: number): EpochMetrics[] {
   const file = path.join(runDir, METRICS_FILE);

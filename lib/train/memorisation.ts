@@ -14,7 +14,9 @@ import { openDataset } from "../data/shards";
 import type { ScheduleSpec } from "../run/run";
 import { trainProfile } from "./profiles";
 import type { EpochMetrics, RunConfig } from "../run/run";
-import { type ProgressMode, evaluate, train } from "./trainer";
+import type { ProgressMode } from "../viz/training";
+import { evaluate } from "./loop";
+import { train } from "./trainer";
 
 export interface MemorisationOptions {
   /** Where the run goes (a run folder, as `train`'s). */

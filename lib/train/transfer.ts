@@ -12,7 +12,8 @@ import { meanSd, pairedDifference } from "../eval/stats";
 import type { ProfileName } from "../profiles";
 import { trainProfile } from "./profiles";
 import type { EpochMetrics } from "../run/run";
-import { type ProgressMode, train } from "./trainer";
+import type { ProgressMode } from "../viz/training";
+import { train } from "./trainer";
 
 /**
  * The fine-tuning set and budget per profile (notebook 10 and bench/transfer.ts):

@@ -1,7 +1,10 @@
 // Learning curves of runs that differ in their epochs (another dataset size,
 // another number of epochs), set on one axis: images seen, so that the curves
-// compare the same amount of training.
-import type { Figure } from "./plot";
+// compare the same amount of training. And the live chart of the notebooks'
+// comparisons (ReLU against tanh, pooling, dropout), drawn as each epoch ends.
+import type { EpochLog } from "../train/fit";
+import { pct } from "./format";
+import { type Figure, LivePlot } from "./plot";
 
 export interface CurveSeries {
   name: string;
@@ -92,4 +95,51 @@ export function comparisonFigures(runs: readonly RunCurves[], options: Compariso
   }
   const lossFigure: Figure = { data: traces(loss), layout: { title: title(loss, "loss (cross-entropy)"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } } };
   return { errors: errorFigure, loss: lossFigure };
+}
+
+// ------------------------------------------------ a comparison, live
+
+export interface LiveCurvesOptions {
+  title: string;
+  /** Default "error" ("training error" reads better when there is no validation curve). */
+  yTitle?: string;
+  /** Each run's validation error too, besides its training error. */
+  val?: boolean;
+  /** Runs to show (in this order) before their first epoch; others are added as they start. */
+  names?: string[];
+  /** A horizontal line, e.g. the target error a comparison trains to, from epoch 1 to `epochs`. */
+  target?: { y: number; name: string; epochs: number };
+  /** Where the chart's text goes outside a notebook (LivePlot's default: console.log). */
+  log?: (text: string) => void;
+}
+
+/**
+ * The live error chart of a comparison (lib/train/experiments.ts): pass
+ * `onEpoch` as compareNetworks' onEpoch, and await `flushed()` at the end of the
+ * cell so that the last chart is drawn before the cell ends.
+ */
+export function liveCurves(options: LiveCurvesOptions): { onEpoch: (name: string, log: EpochLog) => void; flushed: () => Promise<void>; figure: () => Figure } {
+  const live = new LivePlot(options.log);
+  const curves = new Map<string, { x: number[]; train: number[]; val: number[] }>((options.names ?? []).map((n) => [n, { x: [], train: [], val: [] }]));
+  const figure = (): Figure => {
+    const data: Figure["data"] = [...curves].flatMap(([n, c]) =>
+      options.val
+        ? [{ x: c.x, y: c.train, name: `${n} train` }, { x: c.x, y: c.val, name: `${n} val`, mode: "lines+markers" as const }]
+        : [{ x: c.x, y: c.train, name: n, mode: "lines+markers" as const }],
+    );
+    const t = options.target;
+    if (t) data.push({ x: [1, t.epochs], y: [t.y, t.y], name: t.name, mode: "lines" });
+    return { data, layout: { title: options.title, xaxis: { title: "epoch", integer: true }, yaxis: { title: options.yTitle ?? "error", range: [0, 1] } } };
+  };
+  const onEpoch = (name: string, log: EpochLog): void => {
+    let c = curves.get(name);
+    if (!c) curves.set(name, (c = { x: [], train: [], val: [] }));
+    c.x.push(log.epoch);
+    c.train.push(log.trainError);
+    c.val.push(log.valError ?? NaN);
+    const said = options.val ? `train ${pct(log.trainError)}, val ${pct(log.valError)}` : `training error ${pct(log.trainError)}`;
+    // Not awaited: training goes on while the chart is drawn; flushed() waits for the last one.
+    void live.update(figure(), `${name} epoch ${log.epoch}: ${said}`);
+  };
+  return { onEpoch, flushed: () => live.flushed(), figure };
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { appendRunMetrics, type EpochMetrics, isCheckpointFolder, isRunFolder, keepRunMetrics, readRunConfig, readRunMetrics, type RunConfig, writeRunConfig } from "../../lib/run/run";
+import { appendRunMetrics, clearInterrupted, type EpochMetrics, interruptedDir, isCheckpointFolder, isRunFolder, keepRunMetrics, openRunFolder, readRunConfig, readRunMetrics, type RunConfig, writeRunConfig } from "../../lib/run/run";
 import { tempDir } from "../helpers/notebooks";
 
 const tmp = tempDir("alexnet-run-");
@@ -42,4 +42,27 @@ test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a
   assert.throws(() => readRunMetrics(dir), /metrics\.jsonl line 2 is not valid JSON .*delete that line/);
   assert.deepEqual(keepRunMetrics(dir, 0), []);
   assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false);
+});
+
+test("openRunFolder: a new folder starts, one with checkpoints only resumes when asked and when its settings are there", () => {
+  const dir = path.join(tmp.dir, "folder");
+  assert.deepEqual(openRunFolder(dir, false), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false });
+  assert.deepEqual(openRunFolder(dir, true), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false }, "resuming a run that never saved a checkpoint starts it");
+  // A mid-epoch checkpoint alone (a run stopped in its first epoch).
+  const part = path.join(interruptedDir(dir), "checkpoints", "epoch-0000");
+  mkdirSync(part, { recursive: true });
+  writeFileSync(path.join(part, "checkpoint.json"), "{}");
+  assert.equal(interruptedDir(dir), path.join(dir, "interrupted"));
+  assert.throws(() => openRunFolder(dir, false), /already holds checkpoints of a run; pass resume \(--resume\)/);
+  assert.throws(() => openRunFolder(dir, true), /run\.json is missing, so the run's settings are unknown/);
+  const config = { profile: "smoke", data: "/d", model: "mini", modelOptions: {}, epochs: 2, batchSize: 8, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: { kind: "step", every: 1, factor: 0.1 }, seed: 1, crop: 64, inputScale: 1, lighting: 0.1 } as RunConfig;
+  writeRunConfig(dir, config);
+  const epoch = path.join(dir, "checkpoints", "epoch-0001");
+  mkdirSync(epoch, { recursive: true });
+  writeFileSync(path.join(epoch, "checkpoint.json"), "{}");
+  assert.deepEqual(openRunFolder(dir, true), { saved: config, latest: epoch, interrupted: part, restoring: true });
+  clearInterrupted(dir);
+  assert.equal(existsSync(interruptedDir(dir)), false);
+  clearInterrupted(dir); // nothing left to remove is no error
+  assert.equal(openRunFolder(dir, true).interrupted, undefined);
 });

@@ -14,7 +14,9 @@ import { saveModel } from "../../lib/model/io";
 import { NonFiniteLossError } from "../../lib/train/guard";
 import { softmaxCrossEntropy } from "../../lib/train/step";
 import { checkpointsDir, type EpochMetrics, listCheckpoints, METRICS_FILE, RUN_CONFIG_FILE, type RunConfig } from "../../lib/run/run";
-import { type TrainOptions, curvesFigures, evaluate, formatEpoch, train, withSeededMathRandom } from "../../lib/train/trainer";
+import { evaluate, withSeededMathRandom } from "../../lib/train/loop";
+import { type TrainOptions, train } from "../../lib/train/trainer";
+import { curvesFigures, formatEpoch } from "../../lib/viz/training";
 import { tempDir } from "../helpers/notebooks";
 import { prepareTinySet, weightBytes } from "../helpers/train";
 
