@@ -4,6 +4,7 @@
 // (start, resume, a learning-rate change, a stop) printed.
 import type { StartInfo, StepInfo, StopInfo, TrainHooks, TrainStatus } from "../train/loop";
 import type { EpochMetrics } from "../run/run";
+import { comparisonFigures } from "./curves";
 import { inKernel } from "./display";
 import { pct } from "./format";
 import { type Figure, LivePlot } from "./plot";
@@ -25,25 +26,8 @@ export function formatEpoch(m: EpochMetrics, epochs: number): string {
 
 /** The live charts: the error curves (top-1 train and val, top-5 val, chance) and the training loss, per epoch. */
 export function curvesFigures(history: EpochMetrics[], chance?: number): { errors: Figure; loss: Figure } {
-  const x = history.map((m) => m.epoch);
-  const errors: Figure = {
-    data: [
-      { type: "scatter", mode: "lines+markers", name: "train top-1", x, y: history.map((m) => m.trainTop1Error) },
-      { type: "scatter", mode: "lines+markers", name: "val top-1", x, y: history.map((m) => m.valTop1Error) },
-      { type: "scatter", mode: "lines+markers", name: "val top-5", x, y: history.map((m) => m.valTop5Error) },
-    ],
-    layout: { title: "error rates", xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } },
-  };
-  // After one epoch the line still needs a length: it spans the axis, which then runs one epoch on.
-  if (chance !== undefined && x.length > 0) errors.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [x[0], Math.max(x[x.length - 1], x[0] + 1)], y: [chance, chance] });
-  const loss: Figure = {
-    data: [
-      { type: "scatter", mode: "lines+markers", name: "train loss", x, y: history.map((m) => m.trainLoss) },
-      { type: "scatter", mode: "lines+markers", name: "val loss", x, y: history.map((m) => m.valLoss) },
-    ],
-    layout: { title: "loss (cross-entropy)", xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } },
-  };
-  return { errors, loss };
+  // One run with every curve: a comparison of one.
+  return comparisonFigures([{ name: "run", history }], { errors: ["trainTop1Error", "valTop1Error", "valTop5Error"], loss: ["trainLoss", "valLoss"], chance });
 }
 
 /** The hooks that show a run: train() puts them before the caller's own. */

@@ -33,11 +33,15 @@ test("comparisonFigures: several curves of several runs are named by both; a cha
   assert.equal(f.errors.layout?.title, "error rates");
 });
 
-test("comparisonFigures of one run with every curve is the trainer's live plot", () => {
-  for (const history of [tuned, tuned.slice(0, 1)]) {
-    const one = comparisonFigures([{ name: "run", history }], { errors: ["trainTop1Error", "valTop1Error", "valTop5Error"], loss: ["trainLoss", "valLoss"], chance: 0.9 });
-    assert.deepEqual(one, curvesFigures(history, 0.9));
-  }
+test("curvesFigures, the trainer's live plot, is one run with every curve: named by curve, a chance line with a length after one epoch", () => {
+  const two = curvesFigures(tuned, 0.9);
+  assert.deepEqual(two.errors.data.map((t) => t.name), ["train top-1", "val top-1", "val top-5", "chance (top-1)"]);
+  assert.deepEqual(two.errors.data.map((t) => t.y), [[0.5, 0.30000000000000004], [0.6, 0.4], [0.3, 0.2], [0.9, 0.9]]);
+  assert.deepEqual(two.loss.data.map((t) => t.name), ["train loss", "val loss"]);
+  assert.equal(two.errors.layout?.title, "error rates");
+  assert.equal(two.loss.layout?.title, "loss (cross-entropy)");
+  assert.deepEqual(curvesFigures(tuned.slice(0, 1), 0.9).errors.data[3].x, [1, 2]);
+  assert.deepEqual(curvesFigures([], 0.9).errors.data.length, 3, "no epochs yet: no chance line");
 });
 
 test("comparisonFigures refuses no runs and a history without the metric", () => {
