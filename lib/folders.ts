@@ -22,8 +22,8 @@ export class FolderInUseError extends Error {
 export interface OutputFolderRule {
   /** What the command writes, for messages: "a training run", "a model". */
   kind: string;
-  /** The top-level entries the command's output is made of. */
-  own: readonly string[];
+  /** The top-level entries the command's output is made of: their names, or a test of a name. */
+  own: readonly string[] | ((name: string) => boolean);
   /** The folder's own output is being continued (train --resume, prepare with the same options, the same import again). */
   continuing?: boolean;
   /** Write anyway: replace own output, and write beside anything else (which is never deleted). */
@@ -47,8 +47,9 @@ export function checkOutputFolder(dir: string, rule: OutputFolderRule): { holds:
   if (!existsSync(dir)) return { holds: "empty", found: [] };
   if (!statSync(dir).isDirectory()) throw new FolderInUseError(`${dir} is a file, not a folder; choose a folder for ${rule.kind}.`, dir, [dir]);
   const entries = readdirSync(dir).sort();
-  const foreign = entries.filter((e) => !rule.own.includes(e));
-  const own = entries.filter((e) => rule.own.includes(e));
+  const isOwn = typeof rule.own === "function" ? rule.own : (e: string) => (rule.own as readonly string[]).includes(e);
+  const foreign = entries.filter((e) => !isOwn(e));
+  const own = entries.filter(isOwn);
   const holds = foreign.length > 0 ? "foreign" : own.length > 0 ? "own" : "empty";
   if (holds === "empty" || rule.force) return { holds, found: entries };
   if (holds === "foreign") {

@@ -24,6 +24,7 @@ fc7 distance), confusion.svg, metrics.json.
   --gallery N     images in the prediction gallery (default 8, 0: none)
   --queries N     retrieval queries (default 5, 0: skip; it reads the train split)
   --batch N       evaluation batch size (default 32)
+  --verify        check every shard of the data against its manifest first
   --json          print a JSON summary as the last line: {"top1Error", "top5Error", ...}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -39,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       queries: { type: "string" },
       batch: { type: "string" },
       json: { type: "boolean" },
+      verify: { type: "boolean" },
     },
     HELP,
   );
@@ -47,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   await selectEngine();
   const summary = await evaluateRun(path.resolve(values.run), {
     data: values.data,
+    verify: values.verify ?? false,
     out: values.out,
     protocol: values["ten-crop"] ? "ten-crop" : "center",
     both: values.both ?? false,

@@ -33,7 +33,11 @@ skipped and listed with a reason. Running the same command again resumes.
   --seed N              synthetic: the generator's seed (default 1)
   --train-per-class N   synthetic: training images per class (default 260)
   --val-per-class N     synthetic: validation images per class (default 50)
-  --json                print the report as one JSON object on the last line`;
+  --force               write into a folder that holds other files (they are kept)
+  --json                print the report as one JSON object on the last line
+
+--out must be empty or hold this dataset: a folder with other files is
+refused (exit 2), listing them.`;
 
 /** The command line that resumes this run, quoted for a POSIX shell where needed. */
 export function resumeCommand(argv: readonly string[]): string {
@@ -62,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       "train-per-class": { type: "string" },
       "val-per-class": { type: "string" },
       json: { type: "boolean" },
+      force: { type: "boolean" },
     },
     HELP,
   );
@@ -94,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     recordsPerShard: parseNumber("records-per-shard", values["records-per-shard"], { min: 1, integer: true }),
     jobs: parseNumber("jobs", values.jobs, { min: 1, integer: true }),
     maxPixels: parseNumber("max-pixels", values["max-pixels"], { min: 1, integer: true }),
+    force: values.force ?? false,
     worker: values.shard ? parseWorkerSlice(values.shard) : undefined,
     // Identical for every worker and every resume: no worker-specific values here.
     sourceDescription: { format, path: sourcePath || undefined, valSource: values["val-source"], limitPerClass: values["limit-per-class"], ...(format === "synthetic" ? syntheticDescription(Object.fromEntries(Object.entries(synthetic).filter(([, v]) => v !== undefined))) : {}) },

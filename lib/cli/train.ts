@@ -6,7 +6,7 @@ import { PROFILES } from "../profiles";
 import type { FreezeMode } from "../run/run";
 import { TRAIN_PROFILES } from "../train/profiles";
 import { type OptionName, TrainOptionsError, checkOptions } from "../train/settings";
-import { train } from "../train/trainer";
+import { type TrainResult, train } from "../train/trainer";
 import { pct } from "../viz/format";
 
 const HELP = `usage: alexnet train --out RUN [--data DIR] [options]
@@ -40,11 +40,24 @@ ${PROFILES.map((p) => `                      ${p}: ${TRAIN_PROFILES[p].model}, $
   --features-lr X   conv1..conv5 learn at X times the learning rate (e.g. 0.1)
   --workers N       loader threads (0: in-process)
   --keep-last N     newest checkpoints kept besides the best (default 3)
-  --resume          continue the run in --out from its newest checkpoint
+  --resume          continue the run in --out from its newest checkpoint that
+                    passes its checks (sizes and sha256 of its files); a damaged
+                    newer one is skipped, said so, and moved to RUN/superseded/
+  --resume-from CHECKPOINT
+                    continue from this checkpoint of the run (e.g.
+                    RUN/checkpoints/epoch-0003); newer ones go to RUN/superseded/
+  --force           write into a folder that holds other files (they are kept),
+                    or replace a finished run in --out instead of resuming it
+  --verify          check every shard of --data against its manifest first
   --json            print a JSON summary as the last line
 
+One process trains a run at a time: RUN/run.lock names it, and a second train
+or --resume on that folder is refused (a lock left by a process that no longer
+runs is taken over, and said so).
+
 Exit codes: 0 done, 1 error (e.g. the loss became NaN; the last good
-checkpoint is kept), 2 bad usage, 130 stopped by Ctrl-C (resumable).`;
+checkpoint is kept), 2 bad usage or a refusal (a locked run, a folder holding
+other files or a finished run), 130 stopped by Ctrl-C (resumable).`;
 
 // The flag of each option train() may reject, as this command spells it.
 const FLAGS: Partial<Record<OptionName, string>> = { runDir: "out", batchSize: "batch", featuresLrScale: "features-lr", keepLast: "keep-last" };
@@ -89,6 +102,9 @@ export async function run(argv: string[]): Promise<number> {
       "keep-last": { type: "string" },
       dropout: { type: "string" },
       resume: { type: "boolean" },
+      "resume-from": { type: "string" },
+      force: { type: "boolean" },
+      verify: { type: "boolean" },
       json: { type: "boolean" },
     },
     HELP,
@@ -113,6 +129,9 @@ export async function run(argv: string[]): Promise<number> {
     workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
     keepLast: parseNumber("keep-last", values["keep-last"], { min: 1, integer: true }),
     resume: values.resume ?? false,
+    resumeFrom: values["resume-from"] === undefined ? undefined : path.resolve(values["resume-from"]),
+    force: values.force ?? false,
+    verify: values.verify ?? false,
     ...(dropout !== undefined ? { modelOptions: { dropout } } : {}),
   };
   // The library checks the values; here, before the engine starts, so a bad flag is reported at once.
@@ -133,44 +152,49 @@ export async function run(argv: string[]): Promise<number> {
   const started = performance.now();
   try {
     const result = await asUsage(() => train({ ...options, signal: controller.signal }), values);
-    const classes = result.model.outputs[0].shape[1] ?? 1;
-    result.model.dispose();
-    const f = result.final;
-    // The epochs' wall time (validation passes included), without preparing the embedded set or
-    // building the model: the "training time" of a budget. With --resume it adds up every epoch so far.
-    const trainingSeconds = result.history.reduce((sum, m) => sum + m.seconds, 0);
-    console.log(
-      [
-        `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,
-        f ? `  epoch ${f.epoch}: train loss ${f.trainLoss.toFixed(3)}, train top-1 error ${pct(f.trainTop1Error)}; val top-1 error ${pct(f.valTop1Error)}, top-5 ${pct(f.valTop5Error)} (chance ${pct(1 - 1 / classes)})` : "  no epoch finished yet",
-        `  ${result.imagesPerSecond.toFixed(1)} training images/s on ${result.backend}, ${trainingSeconds.toFixed(0)} s of training; last checkpoint ${result.lastCheckpoint ?? "none"}; best ${result.bestCheckpoint ?? "none"}`,
-        result.status === "interrupted" ? `  continue with: alexnet train --out ${values.out} --resume` : "",
-      ]
-        .filter((l) => l !== "")
-        .join("\n"),
-    );
-    if (values.json) {
-      console.log(
-        JSON.stringify({
-          status: result.status,
-          epochs: f?.epoch ?? 0,
-          trainLoss: f?.trainLoss ?? null,
-          trainTop1Error: f?.trainTop1Error ?? null,
-          valTop1Error: f?.valTop1Error ?? null,
-          valTop5Error: f?.valTop5Error ?? null,
-          imagesPerSecond: result.imagesPerSecond,
-          trainingSeconds,
-          seconds: (performance.now() - started) / 1000,
-          backend: result.backend,
-          runDir: result.runDir,
-          lastCheckpoint: result.lastCheckpoint ?? null,
-          bestCheckpoint: result.bestCheckpoint ?? null,
-          resumedFrom: result.resumedFrom ?? null,
-        }),
-      );
-    }
+    printResult(result, { out: values.out, json: values.json === true, started });
     return result.status === "completed" ? 0 : 130;
   } finally {
     process.off("SIGINT", onSigint);
+  }
+}
+
+/** The closing lines: where the run got to, and with --json one object a script can read. */
+function printResult(result: TrainResult, options: { out: string; json: boolean; started: number }): void {
+  const classes = result.model.outputs[0].shape[1] ?? 1;
+  result.model.dispose();
+  const f = result.final;
+  // The epochs' wall time (validation passes included), without preparing the embedded set or
+  // building the model: the "training time" of a budget. With --resume it adds up every epoch so far.
+  const trainingSeconds = result.history.reduce((sum, m) => sum + m.seconds, 0);
+  console.log(
+  [
+  `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,
+  f ? `  epoch ${f.epoch}: train loss ${f.trainLoss.toFixed(3)}, train top-1 error ${pct(f.trainTop1Error)}; val top-1 error ${pct(f.valTop1Error)}, top-5 ${pct(f.valTop5Error)} (chance ${pct(1 - 1 / classes)})` : "  no epoch finished yet",
+  `  ${result.imagesPerSecond.toFixed(1)} training images/s on ${result.backend}, ${trainingSeconds.toFixed(0)} s of training; last checkpoint ${result.lastCheckpoint ?? "none"}; best ${result.bestCheckpoint ?? "none"}`,
+  result.status === "interrupted" ? `  continue with: alexnet train --out ${options.out} --resume` : "",
+  ]
+  .filter((l) => l !== "")
+  .join("\n"),
+  );
+  if (options.json) {
+  console.log(
+  JSON.stringify({
+    status: result.status,
+    epochs: f?.epoch ?? 0,
+    trainLoss: f?.trainLoss ?? null,
+    trainTop1Error: f?.trainTop1Error ?? null,
+    valTop1Error: f?.valTop1Error ?? null,
+    valTop5Error: f?.valTop5Error ?? null,
+    imagesPerSecond: result.imagesPerSecond,
+    trainingSeconds,
+    seconds: (performance.now() - options.started) / 1000,
+    backend: result.backend,
+    runDir: result.runDir,
+    lastCheckpoint: result.lastCheckpoint ?? null,
+    bestCheckpoint: result.bestCheckpoint ?? null,
+    resumedFrom: result.resumedFrom ?? null,
+  }),
+  );
   }
 }

@@ -3,8 +3,9 @@
 // rerun knows which shards are done (resume) and N workers can split the
 // shards between them (--shard I/N); the last step merges what they wrote.
 import os from "node:os";
+import { checkOutputFolder } from "../folders";
 import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
-import { type Manifest, type SkippedRecord } from "./shard-format";
+import { type Manifest, type SkippedRecord, isDatasetEntry } from "./shard-format";
 import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
 import type { DataSource, SplitName, SourceRecord } from "./types";
 import { Progress, type ProgressOptions } from "../viz/progress";
@@ -35,6 +36,8 @@ export interface PrepareOptions extends PreprocessOptions {
   /** This process's share of the shards; the default is all of them. */
   worker?: WorkerSlice;
   progress?: ProgressOptions["mode"];
+  /** Write into a folder that holds other files too (they are kept). */
+  force?: boolean;
 }
 
 export interface PrepareReport {
@@ -111,6 +114,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   const recordsPerShard = opts.recordsPerShard ?? defaultRecordsPerShard(size);
   const shape = [size, size, 3];
   const preprocessing = preprocessingRecord(opts);
+  // Only into an empty folder or a dataset's own (continued when the options match: each shard checks them).
+  checkOutputFolder(opts.out, { kind: "a prepared dataset", own: isDatasetEntry, continuing: true, force: opts.force });
   const plan = planShards(opts.source, recordsPerShard);
   if (plan.length === 0) throw new Error(`the ${opts.source.format} source has no records${opts.source.skipped?.length ? ` (${opts.source.skipped.length} skipped while listing, e.g. ${opts.source.skipped[0].origin}: ${opts.source.skipped[0].reason})` : ""}; check --source and --limit-per-class`);
   const mine = workerShards(plan, opts.worker);

@@ -188,6 +188,11 @@ export interface DatasetInfo {
 
 export const SIDECAR_NAME = /^(train|val)-(\d{5,})\.json$/;
 
+/** A file a prepared dataset is made of (or one an interrupted prepare left, which the next run cleans up). */
+export function isDatasetEntry(name: string): boolean {
+  return [MANIFEST_FILE, STATS_FILE, MEAN_IMAGE_FILE].some((f) => name === f || name.startsWith(`${f}.tmp-`)) || /^(train|val)-\d{5,}\.(bin|json|sum\.f64)(\.tmp-.*)?$/.test(name);
+}
+
 /** The contents of stats.json; the mean image itself is in mean.f32. */
 export interface StatsFile {
   format: "alexnet-stats";

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
 import { createLoader, type Loader, type MeanMode } from "../data/loader";
-import { type Dataset, openDataset } from "../data/shards";
+import { type Dataset, openDataset, verifyDataset } from "../data/shards";
 import type { RawImage } from "../viz/images";
 import type { PredictionItem, RetrievalRow } from "../viz/gallery";
 import { predictionGalleryHtml, predictionGalleryPng, retrievalGridPng, confusionMatrixSvg } from "../viz/gallery";
@@ -18,11 +18,11 @@ import { type InputTransform, inputTransformFor } from "../model/input";
 import { evaluateModel, type Evaluation } from "./evaluate";
 import { type ConfusedPair, ConfusionMatrix } from "./metrics";
 import { describeTrained } from "../run/describe";
+import { EVAL_DIR } from "../run/run";
 import { type LoadedPredictor, loadPredictor } from "./predict";
 import { retrieveNeighbours, type Retrieval } from "./retrieval";
 
 export type Protocol = "center" | "ten-crop";
-export const EVAL_DIR = "eval";
 
 /** A model and the data to judge it on, with the input the model was trained to expect. */
 export interface EvalTarget {
@@ -260,6 +260,8 @@ export interface EvalSummary {
 
 export interface EvaluateRunOptions {
   data?: string;
+  /** Check every shard of the data against its manifest (sizes and sha256) first. */
+  verify?: boolean;
   out?: string;
   /** The protocol of the headline numbers. Default "center". */
   protocol?: Protocol;
@@ -278,6 +280,7 @@ export interface EvaluateRunOptions {
 export async function evaluateRun(dir: string, options: EvaluateRunOptions = {}): Promise<EvalSummary> {
   const target = await openEvalTarget(dir, options);
   try {
+    if (options.verify) await verifyDataset(target.dataset.dir);
     const protocol = options.protocol ?? "center";
     const protocols: Protocol[] = options.both ? ["center", "ten-crop"] : [protocol];
     const results = await evaluateProtocols(target, protocols, options);

@@ -6,6 +6,8 @@
 //   RUN/checkpoints/best.json      which epoch folder is best by validation top-1
 //   RUN/interrupted/checkpoints/   a mid-epoch checkpoint of a stopped run
 //   RUN/run.lock                   held by the process training the run (lock.ts)
+//   RUN/superseded/                checkpoints a resume went back past (lib/train/resume.ts)
+//   RUN/eval/                      what alexnet eval wrote about the run's checkpoints
 //
 // What is inside a checkpoint folder (weights, velocities, schedule state) is
 // lib/train/checkpoint.ts's; what a folder holds as a trained network (a run,
@@ -14,6 +16,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "../files";
+import { FolderInUseError, checkOutputFolder } from "../folders";
 import type { AlexNetOptions, AlexNetVariant } from "../model/alexnet";
 import type { InputNormalization } from "../model/card";
 
@@ -24,6 +27,10 @@ export const CHECKPOINTS_DIR = "checkpoints";
 /** Written last into a checkpoint folder: a folder without it is not a checkpoint. */
 export const CHECKPOINT_FILE = "checkpoint.json";
 export const BEST_FILE = "best.json";
+/** Checkpoints a resume went back past (damaged, or newer than --resume-from): kept, not deleted. */
+export const SUPERSEDED_DIR = "superseded";
+/** What alexnet eval writes into a run: RUN/eval/epoch-NNNN/. */
+export const EVAL_DIR = "eval";
 /** Exists while a process trains the run: its pid, host and start (lock.ts). */
 export const LOCK_FILE = "run.lock";
 /** A finished epoch's checkpoint folder: epoch-0003 after three epochs. */
@@ -155,16 +162,28 @@ export interface RunFolderStart {
   restoring: boolean;
 }
 
+/** The entries a run folder is made of; anything else in it is someone else's. */
+export const RUN_ENTRIES: readonly string[] = [RUN_CONFIG_FILE, METRICS_FILE, CHECKPOINTS_DIR, INTERRUPTED_DIR, SUPERSEDED_DIR, EVAL_DIR, LOCK_FILE];
+
 /**
- * What a run folder holds for a run to start or resume in it. A folder with
- * checkpoints is only continued when asked (resume), and only if its settings
- * are there to continue with.
+ * What a run folder holds for a run to start or resume in it. A run writes only
+ * into an empty folder or a run folder (else FolderInUseError lists what is
+ * there, unless `force`, which writes beside it). A folder with checkpoints is
+ * only continued when asked (resume), and only if its settings are there to
+ * continue with; `force` without resume replaces that run (its checkpoints,
+ * metrics and evaluations are removed).
  */
-export function openRunFolder(runDir: string, resume: boolean): RunFolderStart {
-  const latest = latestCheckpoint(runDir);
-  const interrupted = latestCheckpoint(interruptedDir(runDir));
+export function openRunFolder(runDir: string, resume: boolean, force = false): RunFolderStart {
+  checkOutputFolder(runDir, { kind: "a training run", own: RUN_ENTRIES, continuing: true, force });
+  let latest = latestCheckpoint(runDir);
+  let interrupted = latestCheckpoint(interruptedDir(runDir));
   const any = latest !== undefined || interrupted !== undefined;
-  if (!resume && any) throw new Error(`train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, or choose a new run folder.`);
+  if (!resume && any && force) {
+    for (const entry of [CHECKPOINTS_DIR, INTERRUPTED_DIR, EVAL_DIR, METRICS_FILE]) rmSync(path.join(runDir, entry), { recursive: true, force: true });
+    latest = interrupted = undefined;
+  } else if (!resume && any) {
+    throw new FolderInUseError(`train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, --force to replace it, or choose a new run folder.`, runDir, readdirSync(runDir).sort());
+  }
   if (resume && any && !isRunFolder(runDir)) throw new Error(`train --resume: ${path.join(runDir, RUN_CONFIG_FILE)} is missing, so the run's settings are unknown; start a new run folder.`);
   return { saved: resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined, latest, interrupted, restoring: resume && any };
 }

@@ -52,8 +52,14 @@ export interface RunOptions {
   freeze?: FreezeMode;
   /** Learning-rate factor of conv1..conv5 (e.g. 0.1: ten times slower than fc6..fc8). Default 1. */
   featuresLrScale?: number;
-  /** Continue from the newest checkpoint in runDir. */
+  /** Continue from the newest checkpoint in runDir that passes its checks (lib/train/resume.ts). */
   resume?: boolean;
+  /** Continue from this checkpoint of the run (implies resume); newer ones are moved to RUN/superseded/. */
+  resumeFrom?: string;
+  /** Write into a folder that holds other files (they are kept), or replace a finished run when not resuming. */
+  force?: boolean;
+  /** Check every shard of the data against its manifest (sizes and sha256) before training. */
+  verify?: boolean;
   /** Newest checkpoints kept (the best is kept besides). Default 3. */
   keepLast?: number;
 }

@@ -22,7 +22,7 @@
 // has another number of classes. `freeze` and `featuresLrScale` keep the
 // pretrained features fixed or slow. A resumed run takes its weights from its
 // own checkpoint (init is not applied again) but freezes and scales as before.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -32,7 +32,10 @@ import { selectEngine } from "../engine/select";
 import { buildAlexNet } from "../model/alexnet";
 import { type EpochMetrics, type RunConfig, bestCheckpoint, keepRunMetrics, openRunFolder, writeRunConfig } from "../run/run";
 import { type ProgressMode, trainingReporter } from "../viz/training";
-import { loadCheckpoint, readCheckpointInfo } from "./checkpoint";
+import { verifyDataset } from "../data/shards";
+import { acquireRunLock } from "../run/lock";
+import { loadCheckpoint } from "./checkpoint";
+import { type ResumePoint, chooseResumePoint } from "./resume";
 import { featuresLrMultipliers, freeze, headClasses, loadInitModel, replaceHead } from "./finetune";
 import { type EpochTally, NO_PARTIAL, type TrainHooks, composeHooks, runEpochs } from "./loop";
 import { PaperSGD } from "./optimizer";
@@ -78,12 +81,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   checkOptions(options);
   const engine = await selectEngine();
   const runDir = path.resolve(options.runDir);
-  const folder = openRunFolder(runDir, options.resume === true);
-  const settings = resolveSettings(options, folder.saved);
+  const resume = options.resume === true || options.resumeFrom !== undefined;
+  // Held until train() returns: a second trainer in this folder is refused, naming this process.
+  const lock = acquireRunFolder(runDir);
+  try {
+    return await trainLocked(options, { runDir, resume, engine: engine.engine, lockNote: lock.note });
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, where: { runDir: string; resume: boolean; engine: string; lockNote: string }): Promise<TrainResult> {
+  const { runDir } = where;
+  const folder = openRunFolder(runDir, where.resume, options.force === true);
+  const settings = resolveSettings({ ...options, resume: where.resume }, folder.saved);
   // Without --data, the profile's embedded set; prepared only now, at records that fit the resolved crop.
   const data = settings.data ?? (await defaultDataset(settings.profile, settings.crop, { progress: options.progress === "silent" ? "silent" : undefined }));
   const config: RunConfig = { ...settings, data };
-  mkdirSync(runDir, { recursive: true });
+  if (options.verify) await verifyDataset(config.data);
+  // Chosen before anything is written: a run that cannot resume leaves its folder as it was.
+  const from = folder.restoring ? await chooseResumePoint(runDir, options.resumeFrom) : undefined;
   writeRunConfig(runDir, config);
 
   const dataset = await openData(config);
@@ -104,15 +121,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     model = start.model;
     optimizer = start.optimizer;
     const schedule = makeSchedule(config.schedule, config.lr, config.epochs);
-    // Where to start: the newest checkpoint, or the mid-epoch one if it is newer.
-    const from = folder.restoring ? await newerCheckpoint(folder.latest, folder.interrupted) : undefined;
     let position = { startEpoch: 0, startStep: 0, globalStep: 0, partial: NO_PARTIAL };
-    if (from) position = await restore(from.path, from.midEpoch, { model, optimizer, schedule }, perEpoch);
+    if (from) position = await restore(from.info.path, from.midEpoch, { model, optimizer, schedule }, perEpoch);
     // A fresh start keeps no epochs of an earlier one; a resume keeps those its checkpoint has done.
     const history = keepRunMetrics(runDir, position.startEpoch);
 
     const hooks = composeHooks(trainingReporter({ progress: options.progress, stream: options.stream }), options);
-    hooks.onStart({ config, classes, trainImages: trainLoader.size, valImages: valLoader.size, stepsPerEpoch: perEpoch, ...position, lr: optimizer.learningRate, resumedFrom: from?.path, note: start.note, engine: engine.engine });
+    const note = start.note + where.lockNote + (from ? resumeNote(from) : "");
+    hooks.onStart({ config, classes, trainImages: trainLoader.size, valImages: valLoader.size, stepsPerEpoch: perEpoch, ...position, lr: optimizer.learningRate, resumedFrom: from?.info.path, note, engine: where.engine });
     const run = await runEpochs({
       runDir,
       config,
@@ -123,7 +139,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       valLoader,
       lossFn: options.lossFn ?? softmaxCrossEntropy,
       ...position,
-      lastCheckpoint: from?.path ?? folder.latest,
+      // Verified when it was loaded: the NaN stop names no checkpoint that failed its checks.
+      lastCheckpoint: from?.info.path,
       history,
       keepLast: options.keepLast ?? 3,
       signal: options.signal,
@@ -141,7 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       imagesPerSecond: run.trainedSeconds > 0 ? run.trainedImages / run.trainedSeconds : 0,
       lastCheckpoint: run.lastCheckpoint,
       bestCheckpoint: bestCheckpoint(runDir),
-      resumedFrom: from?.path,
+      resumedFrom: from?.info.path,
       backend: tf.getBackend(),
       model: trained,
     };
@@ -227,14 +244,27 @@ async function initialModel(config: RunConfig, dataset: Dataset): Promise<{ mode
 }
 
 /** The checkpoint a resume continues from: the newest epoch one, or the mid-epoch one if it is further on. */
-async function newerCheckpoint(latest: string | undefined, interrupted: string | undefined): Promise<{ path: string; midEpoch: boolean }> {
-  const mainInfo = latest ? await readCheckpointInfo(latest) : undefined;
-  const partInfo = interrupted ? await readCheckpointInfo(interrupted) : undefined;
-  const midEpoch = partInfo !== undefined && (mainInfo === undefined || partInfo.step > mainInfo.step);
-  return { path: (midEpoch ? interrupted : latest) as string, midEpoch };
+/** Takes the run folder's lock, creating the folder; a folder it created and left empty goes again on release. */
+function acquireRunFolder(runDir: string): { note: string; release: () => void } {
+  const created = !existsSync(runDir);
+  const lock = acquireRunLock(runDir);
+  const t = lock.tookOver;
+  return {
+    note: t ? `, took over the lock left by process ${t.pid} on ${t.host} (${t.command}, since ${t.started}), which is no longer running` : "",
+    release: () => {
+      lock.release();
+      if (created && readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true, force: true });
+    },
+  };
 }
 
-/** Loads a checkpoint into the run's objects; where the loop starts, with a stopped epoch's sums. */
+/** What a resume skipped and moved aside, for the start line. */
+function resumeNote(from: ResumePoint): string {
+  const parts = from.skipped.map((s) => `skipped ${s.path}: ${s.reason}`);
+  if (from.superseded.length) parts.push(`moved ${from.superseded.map((m) => path.basename(m.from)).join(", ")} to ${path.dirname(from.superseded[0].to)} (newer than the start)`);
+  return parts.length ? `; ${parts.join("; ")}` : "";
+}
+
 async function restore(from: string, midEpoch: boolean, into: Parameters<typeof loadCheckpoint>[1], perEpoch: number): Promise<{ startEpoch: number; startStep: number; globalStep: number; partial: EpochTally }> {
   const info = await loadCheckpoint(from, into);
   const startStep = info.step - info.epoch * perEpoch;

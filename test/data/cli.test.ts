@@ -66,6 +66,24 @@ test("Ctrl-C in prepare says the finished shards are kept and gives the command 
   assert.ok(summary.shards.resumed >= 1, "the shards finished before Ctrl-C were kept");
 });
 
+test("prepare writes only into an empty folder or its own dataset: other files are listed and refused (exit 2) unless --force", () => {
+  const out = path.join(tmp.dir, "shared");
+  mkdirSync(out);
+  writeFileSync(path.join(out, "notes.txt"), "mine");
+  const args = ["prepare", "--format", "synthetic", "--out", out, "--train-per-class", "2", "--val-per-class", "1", "--size", "32"];
+  const refused = alexnet(...args);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /holds files that are not a prepared dataset's \(notes\.txt\); choose an empty folder, or pass --force/);
+  const forced = alexnet(...args, "--force");
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.equal(readFileSync(path.join(out, "notes.txt"), "utf8"), "mine");
+  const own = path.join(tmp.dir, "own");
+  assert.equal(alexnet(...args.slice(0, 4), own, ...args.slice(5)).status, 0);
+  const again = alexnet(...args.slice(0, 4), own, ...args.slice(5));
+  assert.equal(again.status, 0, "the same dataset again: every shard is already done");
+  assert.match(again.stdout, /2 were already done/);
+});
+
 test("resumeCommand quotes what a shell would split", () => {
   assert.equal(resumeCommand(["--out", "my data", "--json", "--source", "it's"]), "alexnet prepare --out 'my data' --source 'it'\\''s'");
 });

@@ -55,7 +55,7 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
   assert.equal(JSON.parse(readFileSync(path.join(out, "run.json"), "utf8")).modelOptions.dropout, 0.5, "--dropout reaches the network");
 
   const again = alexnet("train", "--data", data, "--out", out, "--json");
-  assert.equal(again.status, 1);
+  assert.equal(again.status, 2, "a finished run without --resume is a refusal");
   assert.match(again.stderr, /already holds checkpoints.*--resume/);
 
   const resumed = alexnet("train", "--out", out, "--resume", "--epochs", "2", "--json");

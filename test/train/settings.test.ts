@@ -69,7 +69,7 @@ test("makeSchedule builds the schedule a spec names, and refuses an unknown kind
   assert.ok(makeSchedule({ kind: "plateau", patience: 2, maxReductions: 3, factor: 0.1 }, 0.01, 10) instanceof PlateauSchedule);
   const step = makeSchedule({ kind: "step", every: 2, factor: 0.5 }, 0.1, 10);
   assert.ok(step instanceof StepSchedule);
-  const rates = [0, 1, 2, 3].map((e) => step.step(0.5).lr);
+  const rates = [0, 1, 2, 3].map(() => step.step(0.5).lr);
   assert.deepEqual(rates, [0.1, 0.05, 0.05, 0.025]);
   // One drop after 80% of 5 epochs: the rate falls once, after epoch 4.
   const drop = makeSchedule({ kind: "drop", after: 0.8, factor: 0.1 }, 0.02, 5);

@@ -46,6 +46,7 @@ test("a resumed start says where from; an unchanged rate adds no reason; silent 
   await reporter.onEpoch?.(epoch(1, 0.01, 0.01), [epoch(1, 0.01, 0.01)]);
   assert.match(text(), /· 3\.0 s\n$/, "no schedule note when the rate stays");
   assert.equal(await drive("silent"), "");
+  // eslint-disable-next-line no-control-regex -- the terminal's erase-line escape is what is tested
   assert.match(await drive("tty"), /\r\x1b\[Kepoch 1\/2: /);
 });
 
