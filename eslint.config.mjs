@@ -11,7 +11,10 @@ export default tseslint.config(
   {
     rules: {
       // A leading underscore marks a value left out on purpose (a destructured field dropped, an interface's argument unused).
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" },
+      ],
       // Tests match terminal output whose columns are aligned with runs of spaces.
       "no-regex-spaces": "off",
       // A callback made before the value exists may read it later (the loader's pool): that is not a constant.
@@ -21,7 +24,10 @@ export default tseslint.config(
   {
     // bin/ holds the CommonJS entry points node starts before ts-node is loaded.
     files: ["bin/**/*.js"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" } },
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" },
+    },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {

@@ -28,7 +28,16 @@ async function main(): Promise<void> {
   const valImages = data.dataset.split("val").length;
   await data.dataset.close();
   // cpu: which machine trained the row (a resumed bench may hold rows from another session's machine).
-  type Row = { seed: number; cropsAndReflections: boolean; valTop1Error: number; valTop5Error: number; trainTop1Error: number; seconds: number; cpu?: string; history: Record<string, number>[] };
+  type Row = {
+    seed: number;
+    cropsAndReflections: boolean;
+    valTop1Error: number;
+    valTop5Error: number;
+    trainTop1Error: number;
+    seconds: number;
+    cpu?: string;
+    history: Record<string, number>[];
+  };
   // Finished runs are kept beside the run folders, so an interrupted bench resumes with the run it was in.
   const finished = path.join(process.cwd(), "runs", "bench", `augmentation-finished-${perClass}x${epochs}.json`);
   const kept: Row[] = existsSync(finished) ? JSON.parse(readFileSync(finished, "utf8")) : [];
@@ -47,8 +56,25 @@ async function main(): Promise<void> {
       const r = await train({ runDir, profile: "laptop", data: data.dir, epochs, seed, cropsAndReflections: crops, progress: "lines" });
       r.model.dispose();
       const last = r.final!;
-      const row = { seed, cropsAndReflections: crops, valTop1Error: last.valTop1Error, valTop5Error: last.valTop5Error, trainTop1Error: last.trainTop1Error, seconds: (performance.now() - t0) / 1000, cpu: os.cpus()[0]?.model.trim(), history: r.history.map((m) => ({ epoch: m.epoch, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error, trainLoss: m.trainLoss, valLoss: m.valLoss })) };
-      console.log(`seed ${seed}, ${crops ? "random crops and reflections" : "centre crops only"}: val top-1 ${(100 * row.valTop1Error).toFixed(1)}%, train top-1 ${(100 * row.trainTop1Error).toFixed(1)}%; load ${os.loadavg()[0].toFixed(2)}`);
+      const row = {
+        seed,
+        cropsAndReflections: crops,
+        valTop1Error: last.valTop1Error,
+        valTop5Error: last.valTop5Error,
+        trainTop1Error: last.trainTop1Error,
+        seconds: (performance.now() - t0) / 1000,
+        cpu: os.cpus()[0]?.model.trim(),
+        history: r.history.map((m) => ({
+          epoch: m.epoch,
+          trainTop1Error: m.trainTop1Error,
+          valTop1Error: m.valTop1Error,
+          trainLoss: m.trainLoss,
+          valLoss: m.valLoss,
+        })),
+      };
+      console.log(
+        `seed ${seed}, ${crops ? "random crops and reflections" : "centre crops only"}: val top-1 ${(100 * row.valTop1Error).toFixed(1)}%, train top-1 ${(100 * row.trainTop1Error).toFixed(1)}%; load ${os.loadavg()[0].toFixed(2)}`,
+      );
       runs.push(row);
       mkdirSync(path.dirname(finished), { recursive: true });
       writeFileSync(finished, JSON.stringify([...kept.filter((k) => !runs.includes(k)), ...runs]));
@@ -58,16 +84,32 @@ async function main(): Promise<void> {
   const without = runs.filter((r) => !r.cropsAndReflections);
   // Paired by seed: the same initial weights, data order and lighting draws, one thing changed.
   const errorOf = (rows: typeof runs, seed: number) => rows.find((r) => r.seed === seed)!.valTop1Error;
-  const difference = pairedDifference(seeds.map((s) => errorOf(withCrops, s)), seeds.map((s) => errorOf(without, s)));
+  const difference = pairedDifference(
+    seeds.map((s) => errorOf(withCrops, s)),
+    seeds.map((s) => errorOf(without, s)),
+  );
   const file = writeResult("augmentation", {
     engine: { engine: engine.engine, backend: engine.backend, details: engine.details },
     data: { dir: path.relative(process.cwd(), data.dir), trainImages: images, valImages },
-    recipe: { profile: "laptop", epochs, note: "the laptop recipe (lib/train/profiles.ts) with its epochs replaced; the rate drops after 80% of them" },
+    recipe: {
+      profile: "laptop",
+      epochs,
+      note: "the laptop recipe (lib/train/profiles.ts) with its epochs replaced; the rate drops after 80% of them",
+    },
     seeds,
     summary: {
-      withCrops: { valTop1Error: meanSd(withCrops.map((r) => r.valTop1Error)), trainTop1Error: meanSd(withCrops.map((r) => r.trainTop1Error)) },
-      centreOnly: { valTop1Error: meanSd(without.map((r) => r.valTop1Error)), trainTop1Error: meanSd(without.map((r) => r.trainTop1Error)) },
-      valTop1Difference: { ...difference, meaning: "centre-only minus with crops and reflections, paired by seed, with a 95% t interval: positive when they help" },
+      withCrops: {
+        valTop1Error: meanSd(withCrops.map((r) => r.valTop1Error)),
+        trainTop1Error: meanSd(withCrops.map((r) => r.trainTop1Error)),
+      },
+      centreOnly: {
+        valTop1Error: meanSd(without.map((r) => r.valTop1Error)),
+        trainTop1Error: meanSd(without.map((r) => r.trainTop1Error)),
+      },
+      valTop1Difference: {
+        ...difference,
+        meaning: "centre-only minus with crops and reflections, paired by seed, with a 95% t interval: positive when they help",
+      },
     },
     runs,
   });

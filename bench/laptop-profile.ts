@@ -28,7 +28,13 @@ async function main(): Promise<void> {
   const dropout = option("dropout", "") ? Number(option("dropout", "")) : undefined;
   const dataDir = dataArg ? path.resolve(dataArg) : (await embeddedDataset("laptop", { size: profile.recordSize })).dir;
   const dataset = openDataset(dataDir);
-  const data = { dir: path.relative(process.cwd(), dataDir), classes: dataset.classes.length, train: dataset.split("train").length, val: dataset.split("val").length, source: dataset.manifest.preprocessing.source };
+  const data = {
+    dir: path.relative(process.cwd(), dataDir),
+    classes: dataset.classes.length,
+    train: dataset.split("train").length,
+    val: dataset.split("val").length,
+    source: dataset.manifest.preprocessing.source,
+  };
   await dataset.close();
   const runs = [];
   for (const seed of seeds) {
@@ -36,7 +42,15 @@ async function main(): Promise<void> {
     rmSync(runDir, { recursive: true, force: true });
     const before = load();
     const t0 = performance.now();
-    const r = await train({ runDir, profile: "laptop", seed, data: dataDir, epochs, ...(dropout !== undefined ? { modelOptions: { dropout } } : {}), progress: "lines" });
+    const r = await train({
+      runDir,
+      profile: "laptop",
+      seed,
+      data: dataDir,
+      epochs,
+      ...(dropout !== undefined ? { modelOptions: { dropout } } : {}),
+      progress: "lines",
+    });
     const seconds = (performance.now() - t0) / 1000;
     r.model.dispose();
     const last = r.final!;
@@ -48,21 +62,45 @@ async function main(): Promise<void> {
       seconds,
       imagesPerSecond: r.imagesPerSecond,
       loadAverage: { before, after: load() },
-      history: r.history.map((m) => ({ epoch: m.epoch, lr: m.lr, trainLoss: m.trainLoss, trainTop1Error: m.trainTop1Error, valLoss: m.valLoss, valTop1Error: m.valTop1Error, valTop5Error: m.valTop5Error, imagesPerSecond: m.imagesPerSecond, seconds: m.seconds })),
+      history: r.history.map((m) => ({
+        epoch: m.epoch,
+        lr: m.lr,
+        trainLoss: m.trainLoss,
+        trainTop1Error: m.trainTop1Error,
+        valLoss: m.valLoss,
+        valTop1Error: m.valTop1Error,
+        valTop5Error: m.valTop5Error,
+        imagesPerSecond: m.imagesPerSecond,
+        seconds: m.seconds,
+      })),
     };
-    console.log(`seed ${seed}: val top-1 ${(100 * row.valTop1Error).toFixed(1)}%, top-5 ${(100 * row.valTop5Error).toFixed(1)}%, train top-1 ${(100 * row.trainTop1Error).toFixed(1)}% (on augmented batches), ${seconds.toFixed(0)} s at ${row.imagesPerSecond.toFixed(0)} img/s; load ${row.loadAverage.after.join(" ")}`);
+    console.log(
+      `seed ${seed}: val top-1 ${(100 * row.valTop1Error).toFixed(1)}%, top-5 ${(100 * row.valTop5Error).toFixed(1)}%, train top-1 ${(100 * row.trainTop1Error).toFixed(1)}% (on augmented batches), ${seconds.toFixed(0)} s at ${row.imagesPerSecond.toFixed(0)} img/s; load ${row.loadAverage.after.join(" ")}`,
+    );
     runs.push(row);
   }
   const top1 = meanSd(runs.map((r) => r.valTop1Error));
   const secs = meanSd(runs.map((r) => r.seconds));
-  console.log(`mean of ${runs.length} seeds: val top-1 ${(100 * top1.mean).toFixed(1)}% (sd ${(100 * top1.sd).toFixed(1)}), ${secs.mean.toFixed(0)} s of training`);
+  console.log(
+    `mean of ${runs.length} seeds: val top-1 ${(100 * top1.mean).toFixed(1)}% (sd ${(100 * top1.sd).toFixed(1)}), ${secs.mean.toFixed(0)} s of training`,
+  );
   const file = writeResult(name, {
     engine: { engine: engine.engine, backend: engine.backend, details: engine.details },
     data,
     embeddedSet: dataArg ? undefined : EMBEDDED_SETS.laptop,
-    recipe: { ...profile, modelOptions: { ...profile.modelOptions, ...(dropout !== undefined ? { dropout } : {}) }, schedule: describeSchedule(profile.schedule, epochs ?? profile.epochs), epochs: epochs ?? profile.epochs },
+    recipe: {
+      ...profile,
+      modelOptions: { ...profile.modelOptions, ...(dropout !== undefined ? { dropout } : {}) },
+      schedule: describeSchedule(profile.schedule, epochs ?? profile.epochs),
+      epochs: epochs ?? profile.epochs,
+    },
     seeds,
-    summary: { valTop1Error: top1, valTop5Error: meanSd(runs.map((r) => r.valTop5Error)), trainTop1Error: meanSd(runs.map((r) => r.trainTop1Error)), seconds: secs },
+    summary: {
+      valTop1Error: top1,
+      valTop5Error: meanSd(runs.map((r) => r.valTop5Error)),
+      trainTop1Error: meanSd(runs.map((r) => r.trainTop1Error)),
+      seconds: secs,
+    },
     runs,
   });
   console.log(`wrote ${file}`);

@@ -48,16 +48,33 @@ async function main(): Promise<void> {
       const r = await train({ runDir, profile: "laptop", data, seed, progress: "lines", ...v.options });
       r.model.dispose();
       const last = r.final!;
-      runs.push({ seed, valTop1Error: last.valTop1Error, trainTop1Error: last.trainTop1Error, seconds: (performance.now() - t0) / 1000, history: r.history.map((m) => ({ epoch: m.epoch, lr: m.lr, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error })) });
+      runs.push({
+        seed,
+        valTop1Error: last.valTop1Error,
+        trainTop1Error: last.trainTop1Error,
+        seconds: (performance.now() - t0) / 1000,
+        history: r.history.map((m) => ({ epoch: m.epoch, lr: m.lr, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error })),
+      });
       console.log(`${v.name}, seed ${seed}: val top-1 ${(100 * last.valTop1Error).toFixed(1)}%; load ${os.loadavg()[0].toFixed(2)}`);
       kept[key] = runs[runs.length - 1];
       mkdirSync(path.dirname(finished), { recursive: true });
       writeFileSync(finished, JSON.stringify(kept));
     }
     const epochs = v.options.epochs ?? profile.epochs;
-    rows.push({ ...v, epochs, runs, valTop1Error: meanSd(runs.map((r) => r.valTop1Error)), trainTop1Error: meanSd(runs.map((r) => r.trainTop1Error)) });
+    rows.push({
+      ...v,
+      epochs,
+      runs,
+      valTop1Error: meanSd(runs.map((r) => r.valTop1Error)),
+      trainTop1Error: meanSd(runs.map((r) => r.trainTop1Error)),
+    });
   }
-  const file = writeResult("laptop-recipe", { engine: { engine: engine.engine, details: engine.details }, data: path.relative(process.cwd(), data), seeds, variants: rows });
+  const file = writeResult("laptop-recipe", {
+    engine: { engine: engine.engine, details: engine.details },
+    data: path.relative(process.cwd(), data),
+    seeds,
+    variants: rows,
+  });
   console.log(`wrote ${file}`);
 }
 

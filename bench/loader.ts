@@ -89,7 +89,16 @@ async function hotLoopRate(dir: string, seconds = 1.5): Promise<{ wall: number; 
   while (performance.now() - t0 < seconds * 1000) {
     for (let i = 0; i < BATCH; i++, n++) {
       const d = presentationDraw(1, 0, n, range);
-      writeAugmented(records[n % 64], 0, [SIDE, SIDE, 3], { x: d.x, y: d.y, height: CROP, width: CROP, flip: d.flip }, lightingOffset(basis, d.alphas), stats.meanImage, out, i * FLOATS);
+      writeAugmented(
+        records[n % 64],
+        0,
+        [SIDE, SIDE, 3],
+        { x: d.x, y: d.y, height: CROP, width: CROP, flip: d.flip },
+        lightingOffset(basis, d.alphas),
+        stats.meanImage,
+        out,
+        i * FLOATS,
+      );
     }
   }
   return { wall: n / ((performance.now() - t0) / 1000), cpu: n / (cpuSeconds() - c0) };
@@ -116,14 +125,20 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   try {
     await makeDataset(tmp, records);
-    console.log(`${records} records of ${SIDE}x${SIDE}x3 (${((records * (SIDE * SIDE * 3 + 4)) / 2 ** 20).toFixed(0)} MiB, in the page cache), crops ${CROP}, batch ${BATCH}, ${epochs} epochs per round, ${rounds} rounds; ${os.availableParallelism()} threads, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `${records} records of ${SIDE}x${SIDE}x3 (${((records * (SIDE * SIDE * 3 + 4)) / 2 ** 20).toFixed(0)} MiB, in the page cache), crops ${CROP}, batch ${BATCH}, ${epochs} epochs per round, ${rounds} rounds; ${os.availableParallelism()} threads, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`,
+    );
     const copy = copyRate();
     const hotRuns = [] as { wall: number; cpu: number }[];
     for (let i = 0; i < rounds; i++) hotRuns.push(await hotLoopRate(tmp));
     const hot = hotRuns.map((r) => r.wall);
     const hotCpu = median(hotRuns.map((r) => r.cpu));
-    console.log(`memory: Float32Array copy of a batch      ${copy.toFixed(0)} images/s equivalent (${((copy * FLOATS * 4) / 1e9).toFixed(1)} GB/s)`);
-    console.log(`fused augmentation loop, 1 thread:        ${median(hot).toFixed(0)} images/s (rounds: ${hot.map((r) => r.toFixed(0)).join(", ")}); ${hotCpu.toFixed(0)} per CPU-second`);
+    console.log(
+      `memory: Float32Array copy of a batch      ${copy.toFixed(0)} images/s equivalent (${((copy * FLOATS * 4) / 1e9).toFixed(1)} GB/s)`,
+    );
+    console.log(
+      `fused augmentation loop, 1 thread:        ${median(hot).toFixed(0)} images/s (rounds: ${hot.map((r) => r.toFixed(0)).join(", ")}); ${hotCpu.toFixed(0)} per CPU-second`,
+    );
     const configs: { workers: number; release: boolean }[] = [
       { workers: 0, release: true },
       { workers: 1, release: true },
@@ -133,7 +148,8 @@ async function main(): Promise<void> {
     const results: Record<string, unknown>[] = [];
     for (const c of configs) {
       const runs = [] as Rate[];
-      for (let i = 0; i < rounds; i++) runs.push(await loaderRate(tmp, { batchSize: BATCH, crop: CROP, seed: i, workers: c.workers, epochs }, c.release));
+      for (let i = 0; i < rounds; i++)
+        runs.push(await loaderRate(tmp, { batchSize: BATCH, crop: CROP, seed: i, workers: c.workers, epochs }, c.release));
       const rate = median(runs.map((r) => r.imagesPerSecond));
       const perCpu = median(runs.map((r) => r.imagesPerCpuSecond));
       const first = median(runs.map((r) => r.firstBatchMs));
@@ -143,12 +159,22 @@ async function main(): Promise<void> {
         `loader, workers ${c.workers}${c.release ? "" : ", no release()"}:`.padEnd(42) +
           `${rate.toFixed(0)} images/s (rounds: ${runs.map((r) => r.imagesPerSecond.toFixed(0)).join(", ")}); ${perCpu.toFixed(0)} per CPU-second, so ~${projected.toFixed(0)}/s on idle cores; first batch after ${first.toFixed(0)} ms`,
       );
-      results.push({ ...c, imagesPerSecond: rate, rounds: runs.map((r) => r.imagesPerSecond), imagesPerCpuSecond: perCpu, projectedIdleImagesPerSecond: projected, firstBatchMs: first, imagesPerRound: runs[0].images });
+      results.push({
+        ...c,
+        imagesPerSecond: rate,
+        rounds: runs.map((r) => r.imagesPerSecond),
+        imagesPerCpuSecond: perCpu,
+        projectedIdleImagesPerSecond: projected,
+        firstBatchMs: first,
+        imagesPerRound: runs[0].images,
+      });
     }
     const loadAfter = os.loadavg();
     const best = Math.max(...results.map((r) => r.imagesPerSecond as number));
     const bestProjected = Math.max(...results.map((r) => r.projectedIdleImagesPerSecond as number));
-    console.log(`best: ${best.toFixed(0)} images/s measured, ~${bestProjected.toFixed(0)}/s projected on idle cores (target 10,000); load average after: ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `best: ${best.toFixed(0)} images/s measured, ~${bestProjected.toFixed(0)}/s projected on idle cores (target 10,000); load average after: ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`,
+    );
     const file = writeResult("loader", {
       records,
       crop: CROP,

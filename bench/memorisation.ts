@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   rmSync(runDir, { recursive: true, force: true });
   const loadBefore = os.loadavg();
   const r = await memorisationCheck({ runDir, profile: "laptop", perClass, epochs, seed, progress: "lines" });
-  console.log(`${r.images} images, ${r.epochs} epochs: training error ${(100 * r.trainError).toFixed(1)}% (centre crops, dropout off), top-5 ${(100 * r.trainTop5Error).toFixed(1)}%; ${r.seconds.toFixed(0)} s`);
+  console.log(
+    `${r.images} images, ${r.epochs} epochs: training error ${(100 * r.trainError).toFixed(1)}% (centre crops, dropout off), top-5 ${(100 * r.trainTop5Error).toFixed(1)}%; ${r.seconds.toFixed(0)} s`,
+  );
   const file = writeResult("memorisation", {
     engine: { engine: engine.engine, backend: engine.backend, details: engine.details },
     profile: "laptop",

@@ -41,7 +41,9 @@ async function main() {
     const src = path.join(tmp, "jpegs");
     const files = await makeFolder(src, n);
     const bytes = files.reduce((s, f) => s + readFileSync(f).length, 0);
-    console.log(`${n} JPEGs (500x375 and 375x500, ${(bytes / n / 1024).toFixed(0)} KiB each on average), ${jobs} in flight, ${os.availableParallelism()} threads, sharp concurrency ${sharp.concurrency()}`);
+    console.log(
+      `${n} JPEGs (500x375 and 375x500, ${(bytes / n / 1024).toFixed(0)} KiB each on average), ${jobs} in flight, ${os.availableParallelism()} threads, sharp concurrency ${sharp.concurrency()}`,
+    );
 
     // Warm both paths (sharp's thread pool, JIT) on a few files.
     await Promise.all(files.slice(0, 8).map((f) => decodeOnly({ kind: "encoded", data: readFileSync(f) })));
@@ -50,7 +52,12 @@ async function main() {
     for (let round = 0; round < 2; round++) {
       let t0 = performance.now();
       // Read and decode, as prepare does: file reads are part of both.
-      await orderedPool(files, jobs, async (f) => decodeOnly({ kind: "encoded", data: await readFile(f) }), () => undefined);
+      await orderedPool(
+        files,
+        jobs,
+        async (f) => decodeOnly({ kind: "encoded", data: await readFile(f) }),
+        () => undefined,
+      );
       rates.decode.push(n / ((performance.now() - t0) / 1000));
 
       const out = path.join(tmp, `prepared-${round}`);
@@ -63,9 +70,13 @@ async function main() {
     const decode = Math.max(...rates.decode);
     const prepare = Math.max(...rates.prepare);
     console.log(`decode only: ${decode.toFixed(0)} images/s (rounds: ${rates.decode.map((r) => r.toFixed(0)).join(", ")})`);
-    console.log(`prepare:     ${prepare.toFixed(0)} images/s (rounds: ${rates.prepare.map((r) => r.toFixed(0)).join(", ")}), including shards, checksums and statistics`);
+    console.log(
+      `prepare:     ${prepare.toFixed(0)} images/s (rounds: ${rates.prepare.map((r) => r.toFixed(0)).join(", ")}), including shards, checksums and statistics`,
+    );
     console.log(`ratio: ${((100 * prepare) / decode).toFixed(0)}% of the decode-only rate (target: at least 70%)`);
-    console.log(`wrote ${writeResult("prepare", { images: n, jobs, sharpConcurrency: sharp.concurrency(), decodeOnlyImagesPerSecond: decode, prepareImagesPerSecond: prepare, ratio: prepare / decode, rounds: rates })}`);
+    console.log(
+      `wrote ${writeResult("prepare", { images: n, jobs, sharpConcurrency: sharp.concurrency(), decodeOnlyImagesPerSecond: decode, prepareImagesPerSecond: prepare, ratio: prepare / decode, rounds: rates })}`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

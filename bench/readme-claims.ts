@@ -20,7 +20,9 @@ for (const name of CLAIMS_RESULTS) {
   const r = committedResult<ClaimsReport>(name);
   const i = readme.indexOf(start);
   if (!r || i < 0) {
-    console.log(`${name}: ${r ? `no "${start}" in the README; add it and "${end}" where the table goes` : "no committed result"}; left alone`);
+    console.log(
+      `${name}: ${r ? `no "${start}" in the README; add it and "${end}" where the table goes` : "no committed result"}; left alone`,
+    );
     continue;
   }
   const j = readme.indexOf(end, i);

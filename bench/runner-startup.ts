@@ -15,7 +15,15 @@ async function main() {
     const empty = path.join(dir, "empty.ipynb");
     writeFileSync(empty, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell("a", "1")] }));
     const ten = path.join(dir, "ten-cells.ipynb");
-    writeFileSync(ten, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: Array.from({ length: 10 }, (_, i) => cell(`c${i}`, `const v${i} = ${i};`)) }));
+    writeFileSync(
+      ten,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: Array.from({ length: 10 }, (_, i) => cell(`c${i}`, `const v${i} = ${i};`)),
+      }),
+    );
     const measure = async (file: string) => {
       const secs: number[] = [];
       for (let i = 0; i < runs; i++) {
@@ -29,7 +37,9 @@ async function main() {
     const emptySecs = await measure(empty);
     const tenSecs = await measure(ten);
     const perCell = (median(tenSecs) - median(emptySecs)) / 9;
-    console.log(`empty notebook (1 trivial cell): median ${median(emptySecs).toFixed(2)} s over ${runs} runs [${emptySecs.map((s) => s.toFixed(2)).join(", ")}]`);
+    console.log(
+      `empty notebook (1 trivial cell): median ${median(emptySecs).toFixed(2)} s over ${runs} runs [${emptySecs.map((s) => s.toFixed(2)).join(", ")}]`,
+    );
     console.log(`10 trivial cells: median ${median(tenSecs).toFixed(2)} s; about ${(perCell * 1000).toFixed(0)} ms per additional cell`);
     const file = writeResult("runner-startup", {
       runs,

@@ -44,10 +44,19 @@ function trainStep(variant: AlexNetVariant, batch: number, warmups: number, step
   const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
   const optimizer = tf.train.momentum(0.01, 0.9);
   const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 7);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 37) % classes), "int32"), classes);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => (i * 37) % classes),
+      "int32",
+    ),
+    classes,
+  );
   const step = () =>
     tf.tidy(() => {
-      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
+      const loss = optimizer.minimize(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        true,
+      );
       loss?.dataSync(); // the step is done when its loss is readable (async backends)
     });
   for (let i = 0; i < warmups; i++) step();
@@ -89,7 +98,11 @@ function findTorchPython(): string | undefined {
 
 function runTorch(python: string, threads: number, batch: number, inferBatch: number, steps: number): TorchResult | { error: string } {
   const script = path.join(__dirname, "torch_alexnet.py");
-  const r = spawnSync(python, [script, "--threads", String(threads), "--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps)], { encoding: "utf8" });
+  const r = spawnSync(
+    python,
+    [script, "--threads", String(threads), "--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps)],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) return { error: firstLine(r.stderr || r.error || `exit ${r.status}`) };
   return { ...(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as TorchResult), loadAverage: load() };
 }
@@ -104,7 +117,14 @@ interface EngineRun {
 }
 
 /** Measures one engine at one thread count, in this (fresh) process. */
-async function measureEngine(engine: EngineName, batch: number, inferBatch: number, steps: number, cpuSteps: number, models: AlexNetVariant[]): Promise<EngineRun> {
+async function measureEngine(
+  engine: EngineName,
+  batch: number,
+  inferBatch: number,
+  steps: number,
+  cpuSteps: number,
+  models: AlexNetVariant[],
+): Promise<EngineRun> {
   let details: string[];
   try {
     details = (await selectEngine({ force: engine })).details;
@@ -130,8 +150,9 @@ function spawnMeasure(engine: EngineName, threads: number, args: string[]): Engi
     env: { ...process.env, ALEXNET_WASM_THREADS: String(threads) },
     maxBuffer: 1 << 24,
   });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("{\"engine\""));
-  if (r.status !== 0 || !line) return { engine, threads, models: [], skipped: `measurement failed: ${firstLine(r.stderr || `exit ${r.status}`)}` };
+  const line = r.stdout.split("\n").find((l) => l.startsWith('{"engine"'));
+  if (r.status !== 0 || !line)
+    return { engine, threads, models: [], skipped: `measurement failed: ${firstLine(r.stderr || `exit ${r.status}`)}` };
   return JSON.parse(line) as EngineRun;
 }
 
@@ -151,7 +172,18 @@ async function main() {
     .map((b) => parseEngineName(b, "--backends"));
   const cores = os.availableParallelism();
   const threadCounts = [...new Set([1, cores])];
-  const passArgs = ["--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps), "--cpu-steps", String(cpuSteps), "--models", models.join(",")];
+  const passArgs = [
+    "--batch",
+    String(batch),
+    "--infer-batch",
+    String(inferBatch),
+    "--steps",
+    String(steps),
+    "--cpu-steps",
+    String(cpuSteps),
+    "--models",
+    models.join(","),
+  ];
 
   const tfjs: EngineRun[] = [];
   for (const engine of backends) {
@@ -165,7 +197,9 @@ async function main() {
       for (const m of run.models) {
         const train = m.train as Timing;
         const infer = m.infer as Timing;
-        console.log(`${engine} (${run.threads} thread${run.threads > 1 ? "s" : ""}) ${m.model}: train ${train.imagesPerSecond.toFixed(2)} img/s (batch ${batch}), inference ${infer.imagesPerSecond.toFixed(2)} img/s (batch ${inferBatch}); load ${train.loadAverage[0]}`);
+        console.log(
+          `${engine} (${run.threads} thread${run.threads > 1 ? "s" : ""}) ${m.model}: train ${train.imagesPerSecond.toFixed(2)} img/s (batch ${batch}), inference ${infer.imagesPerSecond.toFixed(2)} img/s (batch ${inferBatch}); load ${train.loadAverage[0]}`,
+        );
       }
     }
   }
@@ -177,7 +211,10 @@ async function main() {
       const r = runTorch(python, threads, batch, inferBatch, steps);
       torch.push(r);
       if ("error" in r) console.log(`PyTorch (${threads} threads): failed: ${r.error}`);
-      else console.log(`${r.framework} torchvision (${r.threads} threads): train ${r.trainImagesPerSecond.toFixed(2)} img/s, inference ${r.inferImagesPerSecond.toFixed(2)} img/s`);
+      else
+        console.log(
+          `${r.framework} torchvision (${r.threads} threads): train ${r.trainImagesPerSecond.toFixed(2)} img/s, inference ${r.inferImagesPerSecond.toFixed(2)} img/s`,
+        );
     }
   } else {
     console.log("PyTorch: not installed (Debian: apt-get install python3-torch python3-torchvision); no ratios");
@@ -198,7 +235,16 @@ async function main() {
   }
 
   const name = option("out", "train-step");
-  const file = writeResult(name, { input: models.includes("mini") ? "224x224x3; mini: 128x128x3, 10 classes" : "224x224x3", trainBatch: batch, inferBatch, optimizer: "SGD momentum 0.9, lr 0.01", tfjsVersion: tf.version.tfjs, tfjs, torch, ratios });
+  const file = writeResult(name, {
+    input: models.includes("mini") ? "224x224x3; mini: 128x128x3, 10 classes" : "224x224x3",
+    trainBatch: batch,
+    inferBatch,
+    optimizer: "SGD momentum 0.9, lr 0.01",
+    tfjsVersion: tf.version.tfjs,
+    tfjs,
+    torch,
+    ratios,
+  });
   console.log(`wrote ${file}`);
 }
 

@@ -15,9 +15,19 @@ async function main(): Promise<void> {
   const workDir = path.join(process.cwd(), "runs", "bench", "transfer");
   rmSync(workDir, { recursive: true, force: true });
   const t0 = performance.now();
-  const r = await transferExperiment({ workDir, profile: "laptop", ...TRANSFER_SETTINGS.laptop, progress: "lines", onRun: (what) => console.log(what) });
-  for (const s of r.summary) console.log(`${s.mode}: val top-1 ${(100 * s.meanValTop1Error).toFixed(1)}% (sd ${(100 * s.sdValTop1Error).toFixed(1)})`);
-  for (const g of r.gaps) console.log(`${g.mode} - scratch: ${(100 * g.mean).toFixed(1)} points better (95% interval ${(100 * g.low).toFixed(1)} to ${(100 * g.high).toFixed(1)})`);
+  const r = await transferExperiment({
+    workDir,
+    profile: "laptop",
+    ...TRANSFER_SETTINGS.laptop,
+    progress: "lines",
+    onRun: (what) => console.log(what),
+  });
+  for (const s of r.summary)
+    console.log(`${s.mode}: val top-1 ${(100 * s.meanValTop1Error).toFixed(1)}% (sd ${(100 * s.sdValTop1Error).toFixed(1)})`);
+  for (const g of r.gaps)
+    console.log(
+      `${g.mode} - scratch: ${(100 * g.mean).toFixed(1)} points better (95% interval ${(100 * g.low).toFixed(1)} to ${(100 * g.high).toFixed(1)})`,
+    );
   const file = writeResult("transfer", {
     engine: { engine: engine.engine, backend: engine.backend, details: engine.details },
     settings: TRANSFER_SETTINGS.laptop,
@@ -27,7 +37,13 @@ async function main(): Promise<void> {
     fineTune: r.fineTune,
     summary: r.summary,
     gaps: r.gaps,
-    runs: r.runs.map((x) => ({ mode: x.mode, seed: x.seed, valTop1Error: x.valTop1Error, imagesPerSecond: x.imagesPerSecond, history: x.history.map((m) => ({ epoch: m.epoch, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error })) })),
+    runs: r.runs.map((x) => ({
+      mode: x.mode,
+      seed: x.seed,
+      valTop1Error: x.valTop1Error,
+      imagesPerSecond: x.imagesPerSecond,
+      history: x.history.map((m) => ({ epoch: m.epoch, trainTop1Error: m.trainTop1Error, valTop1Error: m.valTop1Error })),
+    })),
   });
   console.log(`wrote ${file}`);
 }

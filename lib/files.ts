@@ -104,7 +104,10 @@ export async function readExactly(fh: FileHandle, length: number, position: numb
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(out, done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`${file} ended at byte ${position + done}, before the ${length} bytes wanted at ${position}: the file is truncated; ${hint}.`);
+    if (bytesRead === 0)
+      throw new Error(
+        `${file} ended at byte ${position + done}, before the ${length} bytes wanted at ${position}: the file is truncated; ${hint}.`,
+      );
     done += bytesRead;
   }
   return out;
@@ -163,7 +166,8 @@ export function float32ToLE(values: Float32Array): Uint8Array {
 /** `count` little-endian floats of `bytesPer` bytes, or an error naming the file and `hint`. */
 export function readLE(file: string, bytesPer: 4 | 8, count: number, hint: string): Float64Array | Float32Array {
   const buf = readFileSync(file);
-  if (buf.length !== count * bytesPer) throw new Error(`${file} is ${buf.length} bytes, expected ${count * bytesPer} (${count} values of ${bytesPer} bytes); ${hint}.`);
+  if (buf.length !== count * bytesPer)
+    throw new Error(`${file} is ${buf.length} bytes, expected ${count * bytesPer} (${count} values of ${bytesPer} bytes); ${hint}.`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   if (bytesPer === 8) {
     const out = new Float64Array(count);

@@ -45,7 +45,8 @@ function listed(names: string[]): string {
  */
 export function checkOutputFolder(dir: string, rule: OutputFolderRule): { holds: "empty" | "own" | "foreign"; found: string[] } {
   if (!existsSync(dir)) return { holds: "empty", found: [] };
-  if (!statSync(dir).isDirectory()) throw new FolderInUseError(`${dir} is a file, not a folder; choose a folder for ${rule.kind}.`, dir, [dir]);
+  if (!statSync(dir).isDirectory())
+    throw new FolderInUseError(`${dir} is a file, not a folder; choose a folder for ${rule.kind}.`, dir, [dir]);
   const entries = readdirSync(dir).sort();
   const isOwn = typeof rule.own === "function" ? rule.own : (e: string) => (rule.own as readonly string[]).includes(e);
   const foreign = entries.filter((e) => !isOwn(e));
@@ -61,7 +62,11 @@ export function checkOutputFolder(dir: string, rule: OutputFolderRule): { holds:
   }
   if (!rule.continuing) {
     const hint = rule.continueHint ? `${rule.continueHint}, ` : "";
-    throw new FolderInUseError(`${dir} already holds ${rule.kind} (${listed(own)}); ${hint}choose another folder, or pass --force to replace it.`, dir, own);
+    throw new FolderInUseError(
+      `${dir} already holds ${rule.kind} (${listed(own)}); ${hint}choose another folder, or pass --force to replace it.`,
+      dir,
+      own,
+    );
   }
   return { holds, found: entries };
 }

@@ -6,7 +6,18 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import * as fsp from "node:fs/promises";
 import path from "node:path";
 import { after, test } from "node:test";
-import { canonicalJSON, describeWriteError, fileSize, float32ToLE, float64ToLE, moveFile, readExactly, readLE, writeFileAtomic, writeFileAtomicSync } from "../lib/files";
+import {
+  canonicalJSON,
+  describeWriteError,
+  fileSize,
+  float32ToLE,
+  float64ToLE,
+  moveFile,
+  readExactly,
+  readLE,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from "../lib/files";
 import { failWrites } from "./helpers/files";
 import { tempDir } from "./helpers/notebooks";
 
@@ -39,7 +50,10 @@ test("readExactly and readLE refuse a short file, naming it and what to do", asy
   const fh = await fsp.open(file, "r");
   try {
     assert.deepEqual([...(await readExactly(fh, 4, 8, file, "redo it"))], [...float32ToLE(Float32Array.of(3.25))]);
-    await assert.rejects(readExactly(fh, 8, 8, file, "redo it"), /values\.f32 ended at byte 12, before the 8 bytes wanted at 8: the file is truncated; redo it\./);
+    await assert.rejects(
+      readExactly(fh, 8, 8, file, "redo it"),
+      /values\.f32 ended at byte 12, before the 8 bytes wanted at 8: the file is truncated; redo it\./,
+    );
   } finally {
     await fh.close();
   }
@@ -66,24 +80,39 @@ test("a full disk or a permission error names the file, what was kept and what t
   ] as const) {
     let restore = failWrites(code);
     try {
-      assert.throws(() => writeFileAtomicSync(file, "after"), (err: Error & { file?: string }) => {
-        assert.equal(err.name, "WriteError");
-        assert.equal(err.file, file);
-        assert.match(err.message, new RegExp(`^cannot write ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${words} \\(${code}\\); the file as it was before is kept`));
-        assert.match(err.message, fix);
-        return true;
-      });
+      assert.throws(
+        () => writeFileAtomicSync(file, "after"),
+        (err: Error & { file?: string }) => {
+          assert.equal(err.name, "WriteError");
+          assert.equal(err.file, file);
+          assert.match(
+            err.message,
+            new RegExp(
+              `^cannot write ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${words} \\(${code}\\); the file as it was before is kept`,
+            ),
+          );
+          assert.match(err.message, fix);
+          return true;
+        },
+      );
     } finally {
       restore();
     }
     restore = failWrites(code);
     try {
-      await assert.rejects(writeFileAtomic(file, "after"), (err: Error) => err.name === "WriteError" && err.message.includes(`${words} (${code})`));
+      await assert.rejects(
+        writeFileAtomic(file, "after"),
+        (err: Error) => err.name === "WriteError" && err.message.includes(`${words} (${code})`),
+      );
     } finally {
       restore();
     }
     assert.equal(readFileSync(file, "utf8"), "before");
-    assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes(".tmp-")), [], "no temporary is left");
+    assert.deepEqual(
+      readdirSync(tmp.dir).filter((f) => f.includes(".tmp-")),
+      [],
+      "no temporary is left",
+    );
   }
   const other = new Error("something else");
   assert.equal(describeWriteError(other, file, "x"), other);
@@ -94,7 +123,9 @@ test("on a real full file system (a small tmpfs, where this machine lets the tes
   mkdirSync(mount);
   const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount]);
   if (mounted.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${(mounted.stderr?.toString() || String(mounted.error)).trim()}); the injected error above covers the message`);
+    t.skip(
+      `cannot mount a tmpfs here (${(mounted.stderr?.toString() || String(mounted.error)).trim()}); the injected error above covers the message`,
+    );
     return;
   }
   try {

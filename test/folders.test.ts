@@ -19,17 +19,26 @@ test("foreign files are refused, listed, unless force; own output only when cont
   const dir = path.join(tmp.dir, "mixed");
   mkdirSync(dir);
   writeFileSync(path.join(dir, "model.json"), "{}");
-  assert.throws(() => checkOutputFolder(dir, rule), (err: Error & { found?: string[] }) => {
-    assert.equal(err.name, "FolderInUseError");
-    assert.match(err.message, /already holds a model \(model\.json\); choose another folder, or pass --force to replace it/);
-    assert.deepEqual(err.found, ["model.json"]);
-    return true;
-  });
-  assert.throws(() => checkOutputFolder(dir, { ...rule, continueHint: "import the same file again" }), /import the same file again, choose another folder/);
+  assert.throws(
+    () => checkOutputFolder(dir, rule),
+    (err: Error & { found?: string[] }) => {
+      assert.equal(err.name, "FolderInUseError");
+      assert.match(err.message, /already holds a model \(model\.json\); choose another folder, or pass --force to replace it/);
+      assert.deepEqual(err.found, ["model.json"]);
+      return true;
+    },
+  );
+  assert.throws(
+    () => checkOutputFolder(dir, { ...rule, continueHint: "import the same file again" }),
+    /import the same file again, choose another folder/,
+  );
   assert.equal(checkOutputFolder(dir, { ...rule, continuing: true }).holds, "own");
   assert.equal(checkOutputFolder(dir, { ...rule, force: true }).holds, "own");
   writeFileSync(path.join(dir, "metrics.jsonl"), "");
-  assert.throws(() => checkOutputFolder(dir, { ...rule, continuing: true }), /holds files that are not a model's \(metrics\.jsonl\); choose an empty folder, or pass --force to write beside them/);
+  assert.throws(
+    () => checkOutputFolder(dir, { ...rule, continuing: true }),
+    /holds files that are not a model's \(metrics\.jsonl\); choose an empty folder, or pass --force to write beside them/,
+  );
   assert.deepEqual(checkOutputFolder(dir, { ...rule, force: true }), { holds: "foreign", found: ["metrics.jsonl", "model.json"] });
 });
 

@@ -35,7 +35,9 @@ test("logicLines counts code, not blanks, comments or imports", () => {
 });
 
 test(`no notebook code cell has more than ${MAX_LOGIC_LINES} lines of logic`, () => {
-  const files = readdirSync(notebooksDir).filter((f) => f.endsWith(".ipynb")).sort();
+  const files = readdirSync(notebooksDir)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort();
   assert.ok(files.length > 0, `no notebooks found in ${notebooksDir}`);
   const over = files.flatMap((f) => overLimit(path.join(notebooksDir, f)));
   assert.deepEqual(over, [], `cells over the limit (move the logic into lib/ or split the cell):\n${over.join("\n")}`);

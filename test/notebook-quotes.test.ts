@@ -12,8 +12,13 @@ import { CLAIMS_RESULTS } from "../lib/viz/claims";
 import { QUOTE, checkQuote } from "./helpers/quotes";
 
 const root = path.resolve(__dirname, "..");
-const notebooks = readdirSync(path.join(root, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
-const cells = (f: string) => (JSON.parse(readFileSync(path.join(root, "notebooks", f), "utf8")).cells as { cell_type: string; source: string[] | string }[]).map((c) => ({ type: c.cell_type, text: Array.isArray(c.source) ? c.source.join("") : c.source }));
+const notebooks = readdirSync(path.join(root, "notebooks"))
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
+const cells = (f: string) =>
+  (JSON.parse(readFileSync(path.join(root, "notebooks", f), "utf8")).cells as { cell_type: string; source: string[] | string }[]).map(
+    (c) => ({ type: c.cell_type, text: Array.isArray(c.source) ? c.source.join("") : c.source }),
+  );
 
 test("every committed result a notebook's prose quotes is the committed one", () => {
   for (const f of notebooks) {
@@ -27,7 +32,10 @@ test("a notebook that shows committed claims quotes the reading of each of their
   let checked = 0;
   for (const f of notebooks) {
     const all = cells(f);
-    const prose = all.filter((c) => c.type === "markdown").map((c) => c.text).join("\n");
+    const prose = all
+      .filter((c) => c.type === "markdown")
+      .map((c) => c.text)
+      .join("\n");
     for (const c of all.filter((x) => x.type === "code")) {
       const m = /showCommittedClaims\(\[([^\]]*)\]/.exec(c.text);
       if (!m) continue;
@@ -39,7 +47,10 @@ test("a notebook that shows committed claims quotes the reading of each of their
           if (!ids.includes(claim.id)) return;
           claim.figures.forEach((fig, fi) => {
             const key = `claims[${ci}].figures[${fi}].reading`;
-            assert.ok(prose.includes(`(\`${name}.json\`: ${key})`), `${f} shows ${claim.id}'s ${fig.metric} from ${name}.json but its prose does not say what it reads: quote **${fig.reading}** (\`${name}.json\`: ${key}) where the prose interprets it`);
+            assert.ok(
+              prose.includes(`(\`${name}.json\`: ${key})`),
+              `${f} shows ${claim.id}'s ${fig.metric} from ${name}.json but its prose does not say what it reads: quote **${fig.reading}** (\`${name}.json\`: ${key}) where the prose interprets it`,
+            );
             checked++;
           });
         });

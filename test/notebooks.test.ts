@@ -10,7 +10,9 @@ const dir = path.resolve(__dirname, "..", "notebooks");
 const out = tempDir("alexnet-course-");
 after(out.cleanup);
 
-for (const name of readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort()) {
+for (const name of readdirSync(dir)
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort()) {
   test(`notebook ${name} runs clean in the smoke profile`, async () => {
     const r = await runNotebook(path.join(dir, name), { out: out.dir, params: { profile: "smoke" }, timeout: 300 });
     assert.equal(r.status, "ok", r.failures.map((f) => `cell ${f.cell} (id ${f.id}): ${f.message}`).join("\n"));

@@ -32,6 +32,10 @@ test("the README's claims tables are the committed ones, regenerated from bench/
     }
     assert.ok(i >= 0, `bench/results/${name}.json is committed; the README should show its table between "${start}" and "${end}"`);
     const block = readme.slice(i + start.length, readme.indexOf(end, i)).trim();
-    assert.equal(block, claimsTable(r.result), `the README's ${name} table is not the committed one; paste claimsTable's output (bench/results/${name}.md holds it)`);
+    assert.equal(
+      block,
+      claimsTable(r.result),
+      `the README's ${name} table is not the committed one; paste claimsTable's output (bench/results/${name}.md holds it)`,
+    );
   }
 });

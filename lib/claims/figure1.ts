@@ -67,7 +67,13 @@ export async function figure1Runs(o: {
   const stored = given?.recordShape[0] ?? FIGURE1_SIZE;
   // Figure 1's network is CIFAR-10's (32x32); at --data's stored size (146 for the laptop recipe) it would train about twenty times longer.
   const source = given
-    ? { dataset: given, why: stored > FIGURE1_SIZE ? `${o.data}, as given, shrunk in memory from ${stored}x${stored} to Figure 1's ${FIGURE1_SIZE}x${FIGURE1_SIZE}` : `${o.data}, as given` }
+    ? {
+        dataset: given,
+        why:
+          stored > FIGURE1_SIZE
+            ? `${o.data}, as given, shrunk in memory from ${stored}x${stored} to Figure 1's ${FIGURE1_SIZE}x${FIGURE1_SIZE}`
+            : `${o.data}, as given`,
+      }
     : await experimentDataset(o.profile, { size: FIGURE1_SIZE, colour: false });
   const train = shrinkSplit(await loadSplit(source.dataset, "train", { limit: budget.images, scale: 1 / 64 }), FIGURE1_SIZE);
   const side = train.xs.shape[1];
@@ -82,11 +88,23 @@ export async function figure1Runs(o: {
       if (kept) continue;
       if (o.signal?.aborted) return { why: source.why, interrupted: true };
       const build = (activation: "relu" | "tanh") => () => buildFigure1Net({ activation, classes: train.classes, inputSize: side, seed });
-      const results = await compareNetworks({ relu: build("relu"), tanh: build("tanh") }, train, { ...budget, targetTrainError: 0.25, seed });
+      const results = await compareNetworks({ relu: build("relu"), tanh: build("tanh") }, train, {
+        ...budget,
+        targetTrainError: 0.25,
+        seed,
+      });
       const stepsPerEpoch = Math.max(1, Math.floor(train.count / budget.batchSize));
       for (const r of results) {
         const last = r.history.at(-1);
-        o.finished.push({ activation: r.name as "relu" | "tanh", seed, learningRate: r.learningRate, steps: r.stepsToTarget ?? budget.maxEpochs * stepsPerEpoch, reached: r.stepsToTarget !== undefined, finalTrainError: last?.trainError ?? NaN, data: source.why });
+        o.finished.push({
+          activation: r.name as "relu" | "tanh",
+          seed,
+          learningRate: r.learningRate,
+          steps: r.stepsToTarget ?? budget.maxEpochs * stepsPerEpoch,
+          reached: r.stepsToTarget !== undefined,
+          finalTrainError: last?.trainError ?? NaN,
+          data: source.why,
+        });
       }
       o.save();
     }
@@ -96,28 +114,71 @@ export async function figure1Runs(o: {
   return { why: source.why, interrupted: false };
 }
 
-export function figure1Result(claim: Claim, seeds: number[], records: Figure1Record[], data: string | undefined, profile: ProfileName): ClaimResult {
+export function figure1Result(
+  claim: Claim,
+  seeds: number[],
+  records: Figure1Record[],
+  data: string | undefined,
+  profile: ProfileName,
+): ClaimResult {
   const base = { id: claim.id, title: claim.title, section: claim.section, source: claim.source, ...(data ? { data } : {}) };
-  const of = (a: "relu" | "tanh") => seeds.map((seed) => records.find((r) => r.seed === seed && r.activation === a)).filter((r): r is Figure1Record => r !== undefined);
+  const of = (a: "relu" | "tanh") =>
+    seeds.map((seed) => records.find((r) => r.seed === seed && r.activation === a)).filter((r): r is Figure1Record => r !== undefined);
   const relu = of("relu");
   const tanh = of("tanh");
-  if (relu.length < seeds.length || tanh.length < seeds.length) return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance: NaN, valTop1Error: NaN, trainFell: false }, figures: [] };
+  if (relu.length < seeds.length || tanh.length < seeds.length)
+    return {
+      ...base,
+      status: "measured",
+      why: "interrupted before every seed finished",
+      configurations: [],
+      learned: { ok: false, chance: NaN, valTop1Error: NaN, trainFell: false },
+      figures: [],
+    };
   const censored = tanh.filter((r) => !r.reached).length;
   const f = claim.figures[0];
   // ReLU's steps over tanh's would be 1/6 in the paper; the claim is written tanh / ReLU = 6.
-  const effect = seedLogRatio(relu.map((r) => r.steps), tanh.map((r) => r.steps), f.value!);
+  const effect = seedLogRatio(
+    relu.map((r) => r.steps),
+    tanh.map((r) => r.steps),
+    f.value!,
+  );
   const budgetEpochs = FIGURE1_BUDGET[profile].maxEpochs;
   return {
     ...base,
     status: "measured",
-    ...(censored ? { why: `tanh did not reach 25% within ${budgetEpochs} epochs in ${censored} of ${seeds.length} seeds; its steps there are the budget's, so the ratio is a lower bound` } : {}),
+    ...(censored
+      ? {
+          why: `tanh did not reach 25% within ${budgetEpochs} epochs in ${censored} of ${seeds.length} seeds; its steps there are the budget's, so the ratio is a lower bound`,
+        }
+      : {}),
     configurations: [
-      { name: claim.control.name, role: "control", stepsToTarget: meanSd(relu.map((r) => r.steps)), trainTop1Error: meanSd(relu.map((r) => r.finalTrainError)) },
-      { name: claim.treatment.name, role: "treatment", stepsToTarget: meanSd(tanh.map((r) => r.steps)), trainTop1Error: meanSd(tanh.map((r) => r.finalTrainError)) },
+      {
+        name: claim.control.name,
+        role: "control",
+        stepsToTarget: meanSd(relu.map((r) => r.steps)),
+        trainTop1Error: meanSd(relu.map((r) => r.finalTrainError)),
+      },
+      {
+        name: claim.treatment.name,
+        role: "treatment",
+        stepsToTarget: meanSd(tanh.map((r) => r.steps)),
+        trainTop1Error: meanSd(tanh.map((r) => r.finalTrainError)),
+      },
     ],
     // Nothing is measured unless the faster unit gets to 25% in every seed.
     learned: { ok: relu.every((r) => r.reached), chance: NaN, valTop1Error: NaN, trainFell: relu.every((r) => r.reached) },
-    figures: [{ metric: f.metric, says: f.says, paper: f.value, effect, verdict: effect.verdict, reading: relu.every((r) => r.reached) ? effect.verdict : "not read", containsPaper: effect.containsPaper, toResolve: { seeds: effect.seedsToResolve } }],
+    figures: [
+      {
+        metric: f.metric,
+        says: f.says,
+        paper: f.value,
+        effect,
+        verdict: effect.verdict,
+        reading: relu.every((r) => r.reached) ? effect.verdict : "not read",
+        containsPaper: effect.containsPaper,
+        toResolve: { seeds: effect.seedsToResolve },
+      },
+    ],
   };
 }
-

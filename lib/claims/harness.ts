@@ -22,7 +22,16 @@ import { train } from "../train/trainer";
 import type { ProgressMode } from "../viz/training";
 import { figure1Result, figure1Runs, type Figure1Record } from "./figure1";
 import { type Claim, type ClaimSettings, PAPER_CLAIMS, claimById } from "./paper-claims";
-import { type ClaimResult, type ClaimsBudget, type ClaimsReport, type OnRun, type RunRecord, bits, claimResult, notApplicable } from "./reading";
+import {
+  type ClaimResult,
+  type ClaimsBudget,
+  type ClaimsReport,
+  type OnRun,
+  type RunRecord,
+  bits,
+  claimResult,
+  notApplicable,
+} from "./reading";
 
 /** Each profile's budget per run (ClaimsBudget, reading.ts, says what each field means). */
 export const CLAIMS_BUDGET: Record<ProfileName, ClaimsBudget> = {
@@ -64,7 +73,10 @@ export interface ReproduceOptions {
 export function isGreyscale(stats: Pick<DatasetStatistics, "channelMean" | "covariance">): boolean {
   const c = stats.covariance;
   const scale = Math.max(1e-9, Math.abs(c[0][0]));
-  return c.every((row) => row.every((v) => Math.abs(v - c[0][0]) <= 1e-6 * scale)) && stats.channelMean.every((m) => Math.abs(m - stats.channelMean[0]) <= 1e-6 * Math.max(1, stats.channelMean[0]));
+  return (
+    c.every((row) => row.every((v) => Math.abs(v - c[0][0]) <= 1e-6 * scale)) &&
+    stats.channelMean.every((m) => Math.abs(m - stats.channelMean[0]) <= 1e-6 * Math.max(1, stats.channelMean[0]))
+  );
 }
 
 /** The training part of a configuration's settings (the test protocol does not change the run). */
@@ -109,7 +121,9 @@ function readFinished(file: string, identity: FinishedFile["identity"]): Finishe
   if (!existsSync(file)) return { identity, runs: [], figure1: [] };
   const kept = JSON.parse(readFileSync(file, "utf8")) as FinishedFile;
   if (JSON.stringify(kept.identity) !== JSON.stringify(identity)) {
-    throw new Error(`${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the folder ${path.dirname(file)} (its run folders too) to start again.`);
+    throw new Error(
+      `${file} holds runs of another setup (${JSON.stringify(kept.identity)}), not ${JSON.stringify(identity)}; pass another --out, or delete the folder ${path.dirname(file)} (its run folders too) to start again.`,
+    );
   }
   return { ...kept, figure1: kept.figure1 ?? [] };
 }
@@ -144,7 +158,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   const profile = parseProfile(options.profile ?? "smoke");
   const budget = CLAIMS_BUDGET[profile];
   const seeds = [...(options.seeds ?? [1, 2, 3])];
-  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new Error(`reproduce: seeds must be whole numbers, got [${seeds.join(", ")}].`);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s)))
+    throw new Error(`reproduce: seeds must be whole numbers, got [${seeds.join(", ")}].`);
   const claims = (options.claims?.length ? options.claims : PAPER_CLAIMS.map((c) => c.id)).map(claimById);
   const data = await claimsData(options, profile, budget);
 
@@ -156,13 +171,25 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   const save = () => writeFinished(finishedFile, finished);
   const applicable = (c: Claim) => !(c.colour && data.greyscale);
 
-  const jobs = claimJobs(claims.filter((c) => applicable(c) && !c.figure1), seeds, profile);
+  const jobs = claimJobs(
+    claims.filter((c) => applicable(c) && !c.figure1),
+    seeds,
+    profile,
+  );
   let status = await runJobs(jobs, { profile, budget, dataDir: data.dir, runs: finished.runs, runDirOf, save, options });
 
   const figure1 = finished.figure1!;
   let figure1Data: string | undefined;
   if (status === "completed" && claims.some((c) => c.figure1)) {
-    const got = await figure1Runs({ profile, seeds, data: options.data, finished: figure1, save, onRun: options.onRun, signal: options.signal });
+    const got = await figure1Runs({
+      profile,
+      seeds,
+      data: options.data,
+      finished: figure1,
+      save,
+      onRun: options.onRun,
+      signal: options.signal,
+    });
     figure1Data = got.why;
     if (got.interrupted) status = "interrupted";
   }
@@ -171,8 +198,15 @@ export async function reproduce(options: ReproduceOptions): Promise<ClaimsReport
   const results = claims.map((claim): ClaimResult => {
     if (claim.figure1) return figure1Result(claim, seeds, figure1, figure1Data, profile);
     if (!applicable(claim)) return notApplicable(claim, chance, "PCA lighting works on the RGB covariance; this data is greyscale");
-    const recordsOf = (s: ClaimSettings) => seeds.map((seed) => findRun(finished.runs, settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
-    return claimResult(claim, seeds.length, recordsOf(claim.control.settings), claim.testTime ? undefined : recordsOf(claim.treatment.settings), chance);
+    const recordsOf = (s: ClaimSettings) =>
+      seeds.map((seed) => findRun(finished.runs, settingsKey(s, profile), seed)).filter((r): r is RunRecord => r !== undefined);
+    return claimResult(
+      claim,
+      seeds.length,
+      recordsOf(claim.control.settings),
+      claim.testTime ? undefined : recordsOf(claim.treatment.settings),
+      chance,
+    );
   });
   return { profile, data, budget, seeds, status, harness: HARNESS_VERSION, claims: results };
 }
@@ -183,7 +217,8 @@ async function claimsData(options: ReproduceOptions, profile: ProfileName, budge
   const progress = options.progress === "silent" ? "silent" : undefined;
   const dir = options.data
     ? path.resolve(options.data)
-    : (await embeddedDataset(profile, { size: recipe.recordSize, ...(budget.perClass ? { perClass: budget.perClass } : {}), progress })).dir;
+    : (await embeddedDataset(profile, { size: recipe.recordSize, ...(budget.perClass ? { perClass: budget.perClass } : {}), progress }))
+        .dir;
   const dataset = openDataset(dir);
   try {
     return {
@@ -209,7 +244,13 @@ function claimJobs(claims: Claim[], seeds: number[], profile: ProfileName): Clai
         const id = `${settingsKey(conf.settings, profile)}|${seed}|${claim.testTime ? "test" : ""}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        jobs.push({ claim, configuration: claim.testTime ? "the recipe, tested both ways" : conf.name, settings: conf.settings, seed, testTime: !!claim.testTime });
+        jobs.push({
+          claim,
+          configuration: claim.testTime ? "the recipe, tested both ways" : conf.name,
+          settings: conf.settings,
+          seed,
+          testTime: !!claim.testTime,
+        });
       }
     }
   }
@@ -294,13 +335,22 @@ async function trainRun(job: ClaimsJob, key: string, runDir: string, ctx: JobCon
 }
 
 /** Which validation images the last model gets wrong by the centre patch and by ten patches, top-1 and top-5, as bit strings. */
-async function testBothWays(runDir: string, workers: number | undefined): Promise<Pick<RunRecord, "centreWrong" | "tenWrong" | "centreTop5Wrong" | "tenTop5Wrong">> {
+async function testBothWays(
+  runDir: string,
+  workers: number | undefined,
+): Promise<Pick<RunRecord, "centreWrong" | "tenWrong" | "centreTop5Wrong" | "tenTop5Wrong">> {
   // The last epoch's model, as every other claim reads: the best checkpoint was picked by the centre patch's error on these same images.
   const target = await openEvalTarget(runDir, { checkpoint: "last" });
   try {
     const e = await evaluateProtocols(target, ["center", "ten-crop"], { workers });
-    const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) => ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
-    return { centreWrong: bits(wrong(1)(e.center!)), tenWrong: bits(wrong(1)(e["ten-crop"]!)), centreTop5Wrong: bits(wrong(5)(e.center!)), tenTop5Wrong: bits(wrong(5)(e["ten-crop"]!)) };
+    const wrong = (k: 1 | 5) => (ev: NonNullable<typeof e.center>) =>
+      ev.predictions.map((p) => !p.top.slice(0, k).some((t) => t.class === p.label));
+    return {
+      centreWrong: bits(wrong(1)(e.center!)),
+      tenWrong: bits(wrong(1)(e["ten-crop"]!)),
+      centreTop5Wrong: bits(wrong(5)(e.center!)),
+      tenTop5Wrong: bits(wrong(5)(e["ten-crop"]!)),
+    };
   } finally {
     await closeEvalTarget(target);
   }
@@ -317,4 +367,3 @@ function backfillCurves(runs: RunRecord[], runDirOf: (key: string, seed: number)
   }
   return filled;
 }
-

@@ -84,7 +84,14 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     setting: "activation",
     control: { name: "ReLU", settings: { activation: "relu" } },
     treatment: { name: "tanh", settings: { activation: "tanh" } },
-    figures: [{ metric: "stepsToTarget", sign: 1, value: 6, says: "A four-layer convolutional neural network with ReLUs (solid line) reaches a 25% training error rate on CIFAR-10 six times faster than an equivalent network with tanh neurons" }],
+    figures: [
+      {
+        metric: "stepsToTarget",
+        sign: 1,
+        value: 6,
+        says: "A four-layer convolutional neural network with ReLUs (solid line) reaches a 25% training error rate on CIFAR-10 six times faster than an equivalent network with tanh neurons",
+      },
+    ],
     figure1: true,
     source: "Krizhevsky et al. 2012, section 3.1 and Figure 1",
   },
@@ -96,7 +103,12 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     control: { name: "no LRN", settings: { modelOptions: { lrn: false } } },
     treatment: { name: "LRN", settings: { modelOptions: { lrn: true } } },
     figures: [
-      { metric: "valTop1Error", sign: -1, value: -0.014, says: "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%" },
+      {
+        metric: "valTop1Error",
+        sign: -1,
+        value: -0.014,
+        says: "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%",
+      },
       { metric: "valTop5Error", sign: -1, value: -0.012, says: "(top-5) by 1.2%" },
     ],
     source: "Krizhevsky et al. 2012, section 3.3",
@@ -160,10 +172,16 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     control: { name: "one tower, half the kernels", settings: { modelOptions: { towers: 1 } } },
     treatment: { name: "two towers", settings: { modelOptions: { towers: 2 } } },
     figures: [
-      { metric: "valTop1Error", sign: -1, value: -0.017, says: "This scheme reduces our top-1 and top-5 error rates by 1.7% and 1.2%, respectively, as compared with a net with half as many kernels in each convolutional layer trained on one GPU" },
+      {
+        metric: "valTop1Error",
+        sign: -1,
+        value: -0.017,
+        says: "This scheme reduces our top-1 and top-5 error rates by 1.7% and 1.2%, respectively, as compared with a net with half as many kernels in each convolutional layer trained on one GPU",
+      },
       { metric: "valTop5Error", sign: -1, value: -0.012, says: "(top-5) by 1.2%" },
     ],
-    source: "Krizhevsky et al. 2012, section 3.2 and its footnote (the one-GPU net keeps the last conv layer and the FC layers at full size)",
+    source:
+      "Krizhevsky et al. 2012, section 3.2 and its footnote (the one-GPU net keeps the last conv layer and the FC layers at full size)",
   },
   {
     id: "depth",
@@ -172,7 +190,14 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     setting: "modelOptions.omitConv",
     control: { name: "without conv4", settings: { modelOptions: { omitConv: "conv4" } } },
     treatment: { name: "all five", settings: { modelOptions: {} } },
-    figures: [{ metric: "valTop1Error", sign: -1, value: -0.02, says: "removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network" }],
+    figures: [
+      {
+        metric: "valTop1Error",
+        sign: -1,
+        value: -0.02,
+        says: "removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network",
+      },
+    ],
     source: "Krizhevsky et al. 2012, section 7 (and 3.5: removing any convolutional layer resulted in inferior performance)",
   },
   {
@@ -183,7 +208,13 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     // The claim is about the paper's N(0, 0.01) weights, which want the paper's raw pixel scale.
     control: { name: "biases 0", settings: { modelOptions: { init: "paper", hiddenBias: 0 }, inputScale: 1 } },
     treatment: { name: "biases 1", settings: { modelOptions: { init: "paper", hiddenBias: 1 }, inputScale: 1 } },
-    figures: [{ metric: "earlyTrainTop1Error", sign: -1, says: "This initialization accelerates the early stages of learning by providing the ReLUs with positive inputs" }],
+    figures: [
+      {
+        metric: "earlyTrainTop1Error",
+        sign: -1,
+        says: "This initialization accelerates the early stages of learning by providing the ReLUs with positive inputs",
+      },
+    ],
     source: "Krizhevsky et al. 2012, section 5",
   },
   {
@@ -194,7 +225,12 @@ export const PAPER_CLAIMS: readonly Claim[] = [
     control: { name: "centre patch", settings: { protocol: "center" } },
     treatment: { name: "ten patches", settings: { protocol: "ten-crop" } },
     figures: [
-      { metric: "valTop1Error", sign: -1, value: 0.375 - 0.39, says: "ILSVRC-2010 test: 37.5% top-1 with ten patches, 39.0% without averaging" },
+      {
+        metric: "valTop1Error",
+        sign: -1,
+        value: 0.375 - 0.39,
+        says: "ILSVRC-2010 test: 37.5% top-1 with ten patches, 39.0% without averaging",
+      },
       { metric: "valTop5Error", sign: -1, value: 0.17 - 0.183, says: "17.0% top-5 with ten patches, 18.3% without" },
     ],
     testTime: true,

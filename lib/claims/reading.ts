@@ -4,7 +4,15 @@
 // harness (harness.ts) trains the runs and calls claimResult on them.
 import type { ProfileName } from "../profiles";
 import { type MeanSd, meanSd } from "../eval/stats";
-import { type PairedImagesEffect, type SeedEffect, type Verdict, pairedImages, seedDifference, seedLogRatio, verdictOf } from "../eval/verdict";
+import {
+  type PairedImagesEffect,
+  type SeedEffect,
+  type Verdict,
+  pairedImages,
+  seedDifference,
+  seedLogRatio,
+  verdictOf,
+} from "../eval/verdict";
 import type { Claim, ClaimMetric, PaperFigure } from "./paper-claims";
 
 /**
@@ -69,7 +77,9 @@ export interface ClaimResult {
   why?: string;
   /** Which data, when the claim used other data than the report's (Figure 1: CIFAR-10, else Fashion-MNIST, else the embedded set). */
   data?: string;
-  configurations: ({ name: string; role: "control" | "treatment"; learnedSeeds?: number } & Partial<Record<ClaimMetric | "trainTop1Error" | "trainCentreTop1Error" | "seconds", MeanSd>>)[];
+  configurations: ({ name: string; role: "control" | "treatment"; learnedSeeds?: number } & Partial<
+    Record<ClaimMetric | "trainTop1Error" | "trainCentreTop1Error" | "seconds", MeanSd>
+  >)[];
   /**
    * Whether there is anything to read: in every seed at least one configuration
    * learned (validation top-1 at most half of chance, training error fell).
@@ -99,7 +109,10 @@ export const bits = (xs: readonly boolean[]) => xs.map((x) => (x ? "1" : "0")).j
 export const unbits = (s: string) => Array.from(s, (c) => c === "1");
 
 /** One run learned: validation top-1 at most half of chance, and its training error fell after the first epoch. */
-export function learnedRun(r: Pick<RunRecord, "valTop1Error" | "trainTop1Error" | "firstTrainTop1Error" | "epochs">, chance: number): boolean {
+export function learnedRun(
+  r: Pick<RunRecord, "valTop1Error" | "trainTop1Error" | "firstTrainTop1Error" | "epochs">,
+  chance: number,
+): boolean {
   return r.valTop1Error <= chance / 2 && (r.epochs < 2 || r.trainTop1Error < r.firstTrainTop1Error);
 }
 
@@ -165,7 +178,14 @@ function metricOf(r: RunRecord, metric: ClaimMetric, toTarget: ToTarget): number
   return metric === "earlyTrainTop1Error" ? r.firstTrainTop1Error : r[metric];
 }
 
-function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatment: RunRecord[], learned: boolean, toTarget: ToTarget): FigureResult {
+function figureResult(
+  f: PaperFigure,
+  claim: Claim,
+  control: RunRecord[],
+  treatment: RunRecord[],
+  learned: boolean,
+  toTarget: ToTarget,
+): FigureResult {
   // Without the paper's size only its direction is judged: the sign stands in for the figure.
   const paper = f.value ?? f.sign;
   let effect: SeedEffect | PairedImagesEffect;
@@ -173,15 +193,31 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
     const top5 = f.metric === "valTop5Error";
     // One answer sheet per seed's model; pairedImages averages them within each image.
     const sheets = (pick: (r: RunRecord) => string | undefined) => control.map((r) => unbits(pick(r)!));
-    effect = pairedImages(sheets((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)), sheets((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)), paper);
+    effect = pairedImages(
+      sheets((r) => (top5 ? r.centreTop5Wrong : r.centreWrong)),
+      sheets((r) => (top5 ? r.tenTop5Wrong : r.tenWrong)),
+      paper,
+    );
   } else if (f.metric === "epochsToTarget") {
-    effect = seedLogRatio(control.map((r) => toTarget(r).epochs), treatment.map((r) => toTarget(r).epochs), f.value!);
+    effect = seedLogRatio(
+      control.map((r) => toTarget(r).epochs),
+      treatment.map((r) => toTarget(r).epochs),
+      f.value!,
+    );
   } else {
-    effect = seedDifference(control.map((r) => metricOf(r, f.metric, toTarget)), treatment.map((r) => metricOf(r, f.metric, toTarget)), paper);
+    effect = seedDifference(
+      control.map((r) => metricOf(r, f.metric, toTarget)),
+      treatment.map((r) => metricOf(r, f.metric, toTarget)),
+      paper,
+    );
   }
   const sized = f.value !== undefined;
   // A direction is no size: nothing "holds" it and no count of seeds "resolves" it, so those are left out.
-  if (!sized) effect = effect.kind === "mcnemar" ? { ...effect, containsPaper: false, imagesToResolve: undefined } : { ...effect, containsPaper: false, seedsToResolve: undefined };
+  if (!sized)
+    effect =
+      effect.kind === "mcnemar"
+        ? { ...effect, containsPaper: false, imagesToResolve: undefined }
+        : { ...effect, containsPaper: false, seedsToResolve: undefined };
   const verdict = verdictOf(effect, paper);
   return {
     metric: f.metric,
@@ -195,10 +231,19 @@ function figureResult(f: PaperFigure, claim: Claim, control: RunRecord[], treatm
   };
 }
 
-
 /** A claim that does not apply to this data (PCA lighting on greyscale images). */
 export function notApplicable(claim: Claim, chance: number, why: string): ClaimResult {
-  return { id: claim.id, title: claim.title, section: claim.section, source: claim.source, status: "not applicable", why, configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
+  return {
+    id: claim.id,
+    title: claim.title,
+    section: claim.section,
+    source: claim.source,
+    status: "not applicable",
+    why,
+    configurations: [],
+    learned: { ok: false, chance, valTop1Error: NaN, trainFell: false },
+    figures: [],
+  };
 }
 
 /**
@@ -207,16 +252,36 @@ export function notApplicable(claim: Claim, chance: number, why: string): ClaimR
  * figure's paired effect and verdict. A test-time claim has no `treated` runs:
  * its control's models are tested both ways.
  */
-export function claimResult(claim: Claim, seeds: number, control: RunRecord[], treated: RunRecord[] | undefined, chance: number): ClaimResult {
+export function claimResult(
+  claim: Claim,
+  seeds: number,
+  control: RunRecord[],
+  treated: RunRecord[] | undefined,
+  chance: number,
+): ClaimResult {
   const base = { id: claim.id, title: claim.title, section: claim.section, source: claim.source };
-  const treatment = claim.testTime ? control : treated ?? [];
+  const treatment = claim.testTime ? control : (treated ?? []);
   if (control.length < seeds || treatment.length < seeds || (claim.testTime && control.some((r) => r.tenWrong === undefined))) {
-    return { ...base, status: "measured", why: "interrupted before every seed finished", configurations: [], learned: { ok: false, chance, valTop1Error: NaN, trainFell: false }, figures: [] };
+    return {
+      ...base,
+      status: "measured",
+      why: "interrupted before every seed finished",
+      configurations: [],
+      learned: { ok: false, chance, valTop1Error: NaN, trainFell: false },
+      figures: [],
+    };
   }
   const learnedIn = (r: RunRecord) => learnedRun(r, chance);
   const toTarget = convergence(control, treatment, chance);
-  const timed = claim.figures.some((f) => f.metric === "epochsToTarget") && [...control, ...treatment].every((r) => r.valTop1ByEpoch?.length);
-  const summary = (name: string, role: "control" | "treatment", rs: RunRecord[], top1 = rs.map((r) => r.valTop1Error), top5 = rs.map((r) => r.valTop5Error)) => ({
+  const timed =
+    claim.figures.some((f) => f.metric === "epochsToTarget") && [...control, ...treatment].every((r) => r.valTop1ByEpoch?.length);
+  const summary = (
+    name: string,
+    role: "control" | "treatment",
+    rs: RunRecord[],
+    top1 = rs.map((r) => r.valTop1Error),
+    top5 = rs.map((r) => r.valTop5Error),
+  ) => ({
     name,
     role,
     learnedSeeds: rs.filter(learnedIn).length,
@@ -232,17 +297,46 @@ export function claimResult(claim: Claim, seeds: number, control: RunRecord[], t
   });
   const rate = (s: string) => unbits(s).filter(Boolean).length / s.length;
   const configurations = claim.testTime
-    ? [summary(claim.control.name, "control" as const, control, control.map((r) => rate(r.centreWrong!)), control.map((r) => rate(r.centreTop5Wrong!))), summary(claim.treatment.name, "treatment" as const, control, control.map((r) => rate(r.tenWrong!)), control.map((r) => rate(r.tenTop5Wrong!)))]
+    ? [
+        summary(
+          claim.control.name,
+          "control" as const,
+          control,
+          control.map((r) => rate(r.centreWrong!)),
+          control.map((r) => rate(r.centreTop5Wrong!)),
+        ),
+        summary(
+          claim.treatment.name,
+          "treatment" as const,
+          control,
+          control.map((r) => rate(r.tenWrong!)),
+          control.map((r) => rate(r.tenTop5Wrong!)),
+        ),
+      ]
     : [summary(claim.control.name, "control", control), summary(claim.treatment.name, "treatment", treatment)];
   const learned = learnedGate(control, treatment, chance);
   const unmeasured: NonNullable<ClaimResult["unmeasured"]> = [];
   const figures = claim.figures.flatMap((f) => {
     if (f.metric === "epochsToTarget") {
       // Records kept from before the curves were recorded, whose run folders are gone, cannot give this figure.
-      if (!timed) return (unmeasured.push({ metric: f.metric, why: "these runs were kept from before validation curves were recorded, and their run folders are gone" }), []);
+      if (!timed)
+        return (
+          unmeasured.push({
+            metric: f.metric,
+            why: "these runs were kept from before validation curves were recorded, and their run folders are gone",
+          }),
+          []
+        );
       // A configuration that never got below chance reached no level to time the other against.
       const flat = [...control, ...treatment].filter((r) => bestOf(r) >= chance);
-      if (flat.length) return (unmeasured.push({ metric: f.metric, why: `${[...new Set(flat.map((r) => (control.includes(r) ? claim.control.name : claim.treatment.name)))].join(" and ")} never got below chance (seed ${[...new Set(flat.map((r) => r.seed))].join(", ")}), so there is no convergence to time` }), []);
+      if (flat.length)
+        return (
+          unmeasured.push({
+            metric: f.metric,
+            why: `${[...new Set(flat.map((r) => (control.includes(r) ? claim.control.name : claim.treatment.name)))].join(" and ")} never got below chance (seed ${[...new Set(flat.map((r) => r.seed))].join(", ")}), so there is no convergence to time`,
+          }),
+          []
+        );
     }
     return [figureResult(f, claim, control, treatment, learned.ok, toTarget)];
   });

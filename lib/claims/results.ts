@@ -30,7 +30,14 @@ export interface ClaimsUpdate {
 export type CommittedClaims = ClaimsReport & { engine: ClaimsEngine; updates?: ClaimsUpdate[] };
 
 // What must match for claims of two runs to stand in one table.
-const SETUP = (r: ClaimsReport) => JSON.stringify({ profile: r.profile, data: { dir: r.data.dir, source: r.data.source, train: r.data.train, val: r.data.val }, budget: r.budget, seeds: r.seeds, harness: r.harness });
+const SETUP = (r: ClaimsReport) =>
+  JSON.stringify({
+    profile: r.profile,
+    data: { dir: r.data.dir, source: r.data.source, train: r.data.train, val: r.data.val },
+    budget: r.budget,
+    seeds: r.seeds,
+    harness: r.harness,
+  });
 
 /**
  * Writes claims-NAME.json and .md (in `dir`: default bench/results/, or
@@ -39,7 +46,13 @@ const SETUP = (r: ClaimsReport) => JSON.stringify({ profile: r.profile, data: { 
  * replace theirs in the existing file (or start one when there is none).
  * Returns the JSON file's path.
  */
-export function writeClaimsResult(name: string, report: ClaimsReport, engine: ClaimsEngine, heading: (r: ClaimsReport) => string, options: { partial: boolean; dir?: string }): string {
+export function writeClaimsResult(
+  name: string,
+  report: ClaimsReport,
+  engine: ClaimsEngine,
+  heading: (r: ClaimsReport) => string,
+  options: { partial: boolean; dir?: string },
+): string {
   const resultName = `claims-${name}`;
   const dir = options.dir ?? process.env.BENCH_OUT ?? path.join(projectRoot(), "bench", "results");
   let file = path.join(dir, `${resultName}.json`);

@@ -24,7 +24,9 @@ export function parseNumber(flag: string, value: string | undefined, { min = -In
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${flag} ${value}: expected ${integer ? "a whole number" : "a number"}${min > -Infinity ? ` of at least ${min}` : ""}`);
+    throw new UsageError(
+      `--${flag} ${value}: expected ${integer ? "a whole number" : "a number"}${min > -Infinity ? ` of at least ${min}` : ""}`,
+    );
   }
   return n;
 }

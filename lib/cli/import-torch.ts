@@ -34,7 +34,8 @@ export async function run(argv: string[]): Promise<number> {
   const result = await importTorchvision(file, values.out, { force: values.force });
   const { card } = result;
   const o = card.modelOptions;
-  const classes = card.classes.length > 3 ? `${card.classes.slice(0, 3).join(", ")}, ... (${card.classes.length})` : card.classes.join(", ");
+  const classes =
+    card.classes.length > 3 ? `${card.classes.slice(0, 3).join(", ")}, ... (${card.classes.length})` : card.classes.join(", ");
   console.log(
     [
       `imported ${path.basename(file)} (${result.format} format, sha256 ${result.sha256})`,
@@ -45,7 +46,17 @@ export async function run(argv: string[]): Promise<number> {
     ].join("\n"),
   );
   if (values.json) {
-    console.log(JSON.stringify({ file, format: result.format, sha256: result.sha256, parameters: result.parameters, modelOptions: o, classes: card.classes.length, out: values.out }));
+    console.log(
+      JSON.stringify({
+        file,
+        format: result.format,
+        sha256: result.sha256,
+        parameters: result.parameters,
+        modelOptions: o,
+        classes: card.classes.length,
+        out: values.out,
+      }),
+    );
   }
   result.model.dispose();
   return 0;

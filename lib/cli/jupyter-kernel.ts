@@ -18,6 +18,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n\n${HELP}`);
   if (values.user && values.prefix !== undefined) throw new UsageError(`--user and --prefix ${values.prefix}: give one of them\n\n${HELP}`);
   const dir = installKernelSpec(values.prefix !== undefined ? { prefix: values.prefix } : {});
-  console.log(`registered the TypeScript kernel in ${dir}\n  ${kernelSpec().argv.join(" ")}\nthen: cd ${path.relative(process.cwd(), path.resolve(__dirname, "..", "..", "notebooks")) || "."} && jupyter lab`);
+  console.log(
+    `registered the TypeScript kernel in ${dir}\n  ${kernelSpec().argv.join(" ")}\nthen: cd ${path.relative(process.cwd(), path.resolve(__dirname, "..", "..", "notebooks")) || "."} && jupyter lab`,
+  );
   return 0;
 }

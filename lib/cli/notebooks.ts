@@ -93,7 +93,9 @@ export async function run(argv: string[]): Promise<number> {
       abort.abort();
     });
   }
-  console.log(`running ${files.length} notebook(s)${profile ? ` in the ${profile} profile` : ""}, ${jobs} at a time; executed copies go to ${out}/`);
+  console.log(
+    `running ${files.length} notebook(s)${profile ? ` in the ${profile} profile` : ""}, ${jobs} at a time; executed copies go to ${out}/`,
+  );
   const results = await runNotebooks(files, {
     out,
     params,

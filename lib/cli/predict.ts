@@ -24,7 +24,14 @@ size, the centre square cut out, the training mean subtracted, the centre patch
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { run: { type: "string" }, data: { type: "string" }, "ten-crop": { type: "boolean" }, top: { type: "string" }, json: { type: "boolean" }, "max-pixels": { type: "string" } },
+    {
+      run: { type: "string" },
+      data: { type: "string" },
+      "ten-crop": { type: "boolean" },
+      top: { type: "string" },
+      json: { type: "boolean" },
+      "max-pixels": { type: "string" },
+    },
     HELP,
   );
   if (!values.run) throw new UsageError("--run RUN is required: a training run folder or a model folder");
@@ -33,9 +40,16 @@ export async function run(argv: string[]): Promise<number> {
   await selectEngine();
   const predictor = await loadPredictor(values.run, { data: values.data });
   try {
-    const predictions = await predictFiles(predictor, positionals, { k, views: values["ten-crop"] ? "ten-crop" : "center", maxPixels: parseNumber("max-pixels", values["max-pixels"], { min: 1, integer: true }) });
+    const predictions = await predictFiles(predictor, positionals, {
+      k,
+      views: values["ten-crop"] ? "ten-crop" : "center",
+      maxPixels: parseNumber("max-pixels", values["max-pixels"], { min: 1, integer: true }),
+    });
     if (values.json) console.log(JSON.stringify(predictions));
-    else console.log(`${predictor.weights} (${predictor.classes.length} classes, ${values["ten-crop"] ? "10-patch average" : "centre patch"})\n${formatPredictions(predictions)}`);
+    else
+      console.log(
+        `${predictor.weights} (${predictor.classes.length} classes, ${values["ten-crop"] ? "10-patch average" : "centre patch"})\n${formatPredictions(predictions)}`,
+      );
     return 0;
   } finally {
     predictor.model.dispose();

@@ -77,7 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError("--out DIR is required: the folder the prepared dataset goes to");
   if (format !== "synthetic" && !values.source) throw new UsageError(`--source PATH is required for --format ${format}`);
   const kernel = values.kernel as ResizeKernel | undefined;
-  if (kernel !== undefined && !RESIZE_KERNELS.includes(kernel)) throw new UsageError(`--kernel ${kernel}: use one of ${RESIZE_KERNELS.join(", ")}`);
+  if (kernel !== undefined && !RESIZE_KERNELS.includes(kernel))
+    throw new UsageError(`--kernel ${kernel}: use one of ${RESIZE_KERNELS.join(", ")}`);
   const synthetic = {
     seed: parseNumber("seed", values.seed, { integer: true }),
     trainPerClass: parseNumber("train-per-class", values["train-per-class"], { min: 1, integer: true }),
@@ -102,12 +103,22 @@ export async function run(argv: string[]): Promise<number> {
     force: values.force ?? false,
     worker: values.shard ? parseWorkerSlice(values.shard) : undefined,
     // Identical for every worker and every resume: no worker-specific values here.
-    sourceDescription: { format, path: sourcePath || undefined, valSource: values["val-source"], limitPerClass: values["limit-per-class"], ...(format === "synthetic" ? syntheticDescription(Object.fromEntries(Object.entries(synthetic).filter(([, v]) => v !== undefined))) : {}) },
+    sourceDescription: {
+      format,
+      path: sourcePath || undefined,
+      valSource: values["val-source"],
+      limitPerClass: values["limit-per-class"],
+      ...(format === "synthetic"
+        ? syntheticDescription(Object.fromEntries(Object.entries(synthetic).filter(([, v]) => v !== undefined)))
+        : {}),
+    },
   };
   // Finished shards are kept and a half-written one is redone, so stopping loses at most one shard's work:
   // say so, with the command that carries on, rather than leaving the user to guess.
   const onSigint = (): void => {
-    console.error(`\nstopped. Finished shards in ${path.resolve(values.out as string)} are kept; carry on with the same command:\n  ${resumeCommand(argv)}`);
+    console.error(
+      `\nstopped. Finished shards in ${path.resolve(values.out as string)} are kept; carry on with the same command:\n  ${resumeCommand(argv)}`,
+    );
     process.exit(130);
   };
   process.once("SIGINT", onSigint);

@@ -39,7 +39,15 @@ step; run the same command again to carry on (finished runs are kept).
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { profile: { type: "string" }, seeds: { type: "string" }, data: { type: "string" }, out: { type: "string" }, results: { type: "string" }, workers: { type: "string" }, json: { type: "boolean" } },
+    {
+      profile: { type: "string" },
+      seeds: { type: "string" },
+      data: { type: "string" },
+      out: { type: "string" },
+      results: { type: "string" },
+      workers: { type: "string" },
+      json: { type: "boolean" },
+    },
     HELP,
   );
   for (const id of positionals) {
@@ -49,11 +57,14 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError((err as Error).message);
     }
   }
-  if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) throw new UsageError(`--profile ${values.profile}: use one of ${PROFILES.join(", ")}`);
+  if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile))
+    throw new UsageError(`--profile ${values.profile}: use one of ${PROFILES.join(", ")}`);
   const profile = parseProfile(values.profile ?? "smoke");
   const n = Number(values.seeds ?? "3");
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--seeds ${values.seeds}: the number of seeds, a whole number >= 1 (2 or more for an interval)`);
-  if (values.results !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(values.results)) throw new UsageError(`--results ${values.results}: a name of lowercase letters, digits and dashes (e.g. embedded, fashion-mnist)`);
+  if (!(Number.isInteger(n) && n >= 1))
+    throw new UsageError(`--seeds ${values.seeds}: the number of seeds, a whole number >= 1 (2 or more for an interval)`);
+  if (values.results !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(values.results))
+    throw new UsageError(`--results ${values.results}: a name of lowercase letters, digits and dashes (e.g. embedded, fashion-mnist)`);
   const dataName = values.data ? path.basename(path.resolve(values.data)) : "embedded";
   const out = path.resolve(values.out ?? path.join("runs", `claims-${profile}-${dataName}`));
 
@@ -77,20 +88,37 @@ export async function run(argv: string[]): Promise<number> {
       workers: parseNumber("workers", values.workers, { min: 0, integer: true }),
       signal: controller.signal,
       progress: quiet ? "silent" : process.stderr.isTTY ? "tty" : "lines",
-      onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.claim}: ${r.configuration}, seed ${r.seed}${r.kept ? " (kept from an earlier run)" : ""}`),
+      onRun: (r) =>
+        console.error(
+          `[${r.index + 1}/${r.total}] ${r.claim}: ${r.configuration}, seed ${r.seed}${r.kept ? " (kept from an earlier run)" : ""}`,
+        ),
     });
     const table = claimsTable(report);
-    const headingOf = (r: typeof report) => `Claims, ${r.profile} profile, ${r.seeds.length} seeds, ${r.data.train} training and ${r.data.val} validation images (${path.relative(process.cwd(), path.resolve(r.data.dir)) || "."}), ${engine.engine}`;
+    const headingOf = (r: typeof report) =>
+      `Claims, ${r.profile} profile, ${r.seeds.length} seeds, ${r.data.train} training and ${r.data.val} validation images (${path.relative(process.cwd(), path.resolve(r.data.dir)) || "."}), ${engine.engine}`;
     const heading = headingOf(report);
-    writeFileSync(path.join(out, "claims.json"), `${JSON.stringify({ engine: { engine: engine.engine, backend: engine.backend, details: engine.details }, ...report }, null, 1)}\n`);
+    writeFileSync(
+      path.join(out, "claims.json"),
+      `${JSON.stringify({ engine: { engine: engine.engine, backend: engine.backend, details: engine.details }, ...report }, null, 1)}\n`,
+    );
     writeFileSync(path.join(out, "claims.md"), `${heading}\n\n${table}\n`);
     if (values.results !== undefined && report.status === "completed") {
       // The data folder relative to the project (not to where the command ran), so an update from another folder finds the same setup.
       const committed = { ...report, data: { ...report.data, dir: path.relative(projectRoot(), report.data.dir) } };
-      const file = writeClaimsResult(values.results, committed, { engine: engine.engine, backend: engine.backend, details: engine.details }, headingOf, { partial: positionals.length > 0 });
-      console.error(`wrote ${path.relative(process.cwd(), file)} and its .md${positionals.length ? ` (${positionals.join(", ")} updated, the other claims kept)` : ""}`);
+      const file = writeClaimsResult(
+        values.results,
+        committed,
+        { engine: engine.engine, backend: engine.backend, details: engine.details },
+        headingOf,
+        { partial: positionals.length > 0 },
+      );
+      console.error(
+        `wrote ${path.relative(process.cwd(), file)} and its .md${positionals.length ? ` (${positionals.join(", ")} updated, the other claims kept)` : ""}`,
+      );
     }
-    console.log(`${heading}\n\n${table}\n\n${report.status === "completed" ? `written to ${out}` : `stopped; run the same command to carry on (finished runs are in ${out})`}`);
+    console.log(
+      `${heading}\n\n${table}\n\n${report.status === "completed" ? `written to ${out}` : `stopped; run the same command to carry on (finished runs are in ${out})`}`,
+    );
     if (values.json) console.log(JSON.stringify(report));
     return report.status === "completed" ? 0 : 130;
   } finally {

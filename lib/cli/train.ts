@@ -60,7 +60,12 @@ checkpoint is kept), 2 bad usage or a refusal (a locked run, a folder holding
 other files or a finished run), 130 stopped by Ctrl-C (resumable).`;
 
 // The flag of each option train() may reject, as this command spells it.
-const FLAGS: Partial<Record<OptionName, string>> = { runDir: "out", batchSize: "batch", featuresLrScale: "features-lr", keepLast: "keep-last" };
+const FLAGS: Partial<Record<OptionName, string>> = {
+  runDir: "out",
+  batchSize: "batch",
+  featuresLrScale: "features-lr",
+  keepLast: "keep-last",
+};
 
 /**
  * Runs fn, turning a TrainOptionsError into a UsageError (exit code 2) that
@@ -168,33 +173,35 @@ function printResult(result: TrainResult, options: { out: string; json: boolean;
   // building the model: the "training time" of a budget. With --resume it adds up every epoch so far.
   const trainingSeconds = result.history.reduce((sum, m) => sum + m.seconds, 0);
   console.log(
-  [
-  `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,
-  f ? `  epoch ${f.epoch}: train loss ${f.trainLoss.toFixed(3)}, train top-1 error ${pct(f.trainTop1Error)}; val top-1 error ${pct(f.valTop1Error)}, top-5 ${pct(f.valTop5Error)} (chance ${pct(1 - 1 / classes)})` : "  no epoch finished yet",
-  `  ${result.imagesPerSecond.toFixed(1)} training images/s on ${result.backend}, ${trainingSeconds.toFixed(0)} s of training; last checkpoint ${result.lastCheckpoint ?? "none"}; best ${result.bestCheckpoint ?? "none"}`,
-  result.status === "interrupted" ? `  continue with: alexnet train --out ${options.out} --resume` : "",
-  ]
-  .filter((l) => l !== "")
-  .join("\n"),
+    [
+      `${result.status === "completed" ? "finished" : "stopped"}: ${result.history.length}/${result.config.epochs} epochs of ${result.config.model} in ${result.runDir}`,
+      f
+        ? `  epoch ${f.epoch}: train loss ${f.trainLoss.toFixed(3)}, train top-1 error ${pct(f.trainTop1Error)}; val top-1 error ${pct(f.valTop1Error)}, top-5 ${pct(f.valTop5Error)} (chance ${pct(1 - 1 / classes)})`
+        : "  no epoch finished yet",
+      `  ${result.imagesPerSecond.toFixed(1)} training images/s on ${result.backend}, ${trainingSeconds.toFixed(0)} s of training; last checkpoint ${result.lastCheckpoint ?? "none"}; best ${result.bestCheckpoint ?? "none"}`,
+      result.status === "interrupted" ? `  continue with: alexnet train --out ${options.out} --resume` : "",
+    ]
+      .filter((l) => l !== "")
+      .join("\n"),
   );
   if (options.json) {
-  console.log(
-  JSON.stringify({
-    status: result.status,
-    epochs: f?.epoch ?? 0,
-    trainLoss: f?.trainLoss ?? null,
-    trainTop1Error: f?.trainTop1Error ?? null,
-    valTop1Error: f?.valTop1Error ?? null,
-    valTop5Error: f?.valTop5Error ?? null,
-    imagesPerSecond: result.imagesPerSecond,
-    trainingSeconds,
-    seconds: (performance.now() - options.started) / 1000,
-    backend: result.backend,
-    runDir: result.runDir,
-    lastCheckpoint: result.lastCheckpoint ?? null,
-    bestCheckpoint: result.bestCheckpoint ?? null,
-    resumedFrom: result.resumedFrom ?? null,
-  }),
-  );
+    console.log(
+      JSON.stringify({
+        status: result.status,
+        epochs: f?.epoch ?? 0,
+        trainLoss: f?.trainLoss ?? null,
+        trainTop1Error: f?.trainTop1Error ?? null,
+        valTop1Error: f?.valTop1Error ?? null,
+        valTop5Error: f?.valTop5Error ?? null,
+        imagesPerSecond: result.imagesPerSecond,
+        trainingSeconds,
+        seconds: (performance.now() - options.started) / 1000,
+        backend: result.backend,
+        runDir: result.runDir,
+        lastCheckpoint: result.lastCheckpoint ?? null,
+        bestCheckpoint: result.bestCheckpoint ?? null,
+        resumedFrom: result.resumedFrom ?? null,
+      }),
+    );
   }
 }

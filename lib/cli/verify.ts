@@ -12,11 +12,16 @@ train and eval take --verify to do the same before they start.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, {}, HELP);
-  if (positionals.length !== 1) throw new UsageError(`give one prepared dataset folder${positionals.length ? `, not ${positionals.length}` : ""}\n\n${HELP}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`give one prepared dataset folder${positionals.length ? `, not ${positionals.length}` : ""}\n\n${HELP}`);
   const dir = positionals[0];
   const dataset = openDataset(dir);
   try {
-    const progress = new Progress("verify", dataset.splitNames.reduce((n, s) => n + (dataset.manifest.splits[s]?.shards.length ?? 0), 0), { unit: "shards" });
+    const progress = new Progress(
+      "verify",
+      dataset.splitNames.reduce((n, s) => n + (dataset.manifest.splits[s]?.shards.length ?? 0), 0),
+      { unit: "shards" },
+    );
     const report = await dataset.verify(() => progress.tick(1));
     progress.finish();
     console.log(formatVerifyReport(dir, report));

@@ -40,7 +40,11 @@ export function visibleGpus(probe: GpuProbe = {}): string[] {
     names = (probe.procGpus ?? listProcGpus)().map((bus) => `NVIDIA GPU at ${bus}`);
   }
   if (mask !== undefined) {
-    const allowed = mask.split(",").map((s) => s.trim()).filter((s) => /^\d+$/.test(s)).map(Number);
+    const allowed = mask
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => /^\d+$/.test(s))
+      .map(Number);
     if (allowed.length > 0) names = names.filter((_, i) => allowed.includes(i));
   }
   return names;

@@ -69,7 +69,12 @@ export function parseEngineName(value: string, source = "ALEXNET_BACKEND"): Engi
 /** The first line of an error, without the stack: enough to say why a package failed. */
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+  return (
+    text
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? "unknown error"
+  );
 }
 
 function defaultLoad(pkg: string): unknown {
@@ -114,7 +119,8 @@ export function requestedWasmThreads(option?: number, env: string | undefined = 
   if (option !== undefined) return option;
   if (env !== undefined && env.trim() !== "") {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`ALEXNET_WASM_THREADS=${env} is not a thread count; use a whole number >= 1 (1 = single-threaded).`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`ALEXNET_WASM_THREADS=${env} is not a thread count; use a whole number >= 1 (1 = single-threaded).`);
     return n;
   }
   return os.availableParallelism();
@@ -135,12 +141,18 @@ async function tryWasm(load: (pkg: string) => unknown, threads: number): Promise
     registerTrainingKernels("wasm");
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
     const running = wasmThreadsCount();
-    attempt.details.push(`SIMD ${simd ? "on" : "off"}`, running > 1 ? `${running} threads` : `single-threaded${"reason" in plan ? ` (${plan.reason})` : ""}`);
+    attempt.details.push(
+      `SIMD ${simd ? "on" : "off"}`,
+      running > 1 ? `${running} threads` : `single-threaded${"reason" in plan ? ` (${plan.reason})` : ""}`,
+    );
   }
   return attempt;
 }
 
-async function tryEngine(engine: EngineName, opts: Required<Pick<SelectOptions, "load" | "gpus">> & { wasmThreads: number }): Promise<Attempt> {
+async function tryEngine(
+  engine: EngineName,
+  opts: Required<Pick<SelectOptions, "load" | "gpus">> & { wasmThreads: number },
+): Promise<Attempt> {
   switch (engine) {
     case "gpu":
     case "node":
@@ -164,9 +176,16 @@ let current: EngineReport | undefined;
  */
 export async function selectEngine(options: SelectOptions = {}): Promise<EngineReport> {
   const forceValue = options.force ?? process.env.ALEXNET_BACKEND;
-  const forced = forceValue !== undefined && forceValue.trim() !== "" ? parseEngineName(forceValue, options.force !== undefined ? "force" : "ALEXNET_BACKEND") : undefined;
+  const forced =
+    forceValue !== undefined && forceValue.trim() !== ""
+      ? parseEngineName(forceValue, options.force !== undefined ? "force" : "ALEXNET_BACKEND")
+      : undefined;
   if (current && (!forced || forced === current.engine) && !options.load && !options.gpus) return current;
-  const opts = { load: options.load ?? defaultLoad, gpus: options.gpus ?? visibleGpus, wasmThreads: requestedWasmThreads(options.wasmThreads) };
+  const opts = {
+    load: options.load ?? defaultLoad,
+    gpus: options.gpus ?? visibleGpus,
+    wasmThreads: requestedWasmThreads(options.wasmThreads),
+  };
   // tfjs prints an advert for tfjs-node when the cpu backend first runs; the report below says it better.
   tf.env().set("PROD", true);
   const skipped: SkippedEngine[] = [];
@@ -192,7 +211,9 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
 
 export function formatEngineReport(r: EngineReport): string {
   const how = r.forcedBy ? `forced by ${r.forcedBy === "ALEXNET_BACKEND" ? `ALEXNET_BACKEND=${r.engine}` : "option"}` : "best available";
-  const lines = [`engine: ${r.engine} (${how}; TensorFlow.js ${r.tfjsVersion}, backend '${r.backend}'${r.details.length ? "; " + r.details.join(", ") : ""})`];
+  const lines = [
+    `engine: ${r.engine} (${how}; TensorFlow.js ${r.tfjsVersion}, backend '${r.backend}'${r.details.length ? "; " + r.details.join(", ") : ""})`,
+  ];
   for (const s of r.skipped) lines.push(`  skipped ${s.engine}: ${s.reason}`);
   return lines.join("\n");
 }

@@ -38,7 +38,10 @@ export async function matmulSpeed(size = 512, repeats = 5): Promise<MatmulSpeed>
  * Exercise 00.1, worked: the same product on every engine this machine can
  * start. Leaves the best engine active again afterwards.
  */
-export async function compareEngines(size = 256, engines: EngineName[] = ["gpu", "node", "wasm", "cpu"]): Promise<(MatmulSpeed | { engine: EngineName; unavailable: string })[]> {
+export async function compareEngines(
+  size = 256,
+  engines: EngineName[] = ["gpu", "node", "wasm", "cpu"],
+): Promise<(MatmulSpeed | { engine: EngineName; unavailable: string })[]> {
   const rows: (MatmulSpeed | { engine: EngineName; unavailable: string })[] = [];
   try {
     for (const engine of engines) {

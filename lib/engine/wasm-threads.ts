@@ -75,7 +75,10 @@ function privateFolder(dir: string): boolean {
  * Runs `init` (which must be the first initialisation of the wasm backend) with
  * the threaded build and `plan.threads` threads; returns what init returns.
  */
-export async function withWasmThreads<T>(plan: { threads: number; workerFile: string; mainFile: string }, init: () => Promise<T>): Promise<T> {
+export async function withWasmThreads<T>(
+  plan: { threads: number; workerFile: string; mainFile: string },
+  init: () => Promise<T>,
+): Promise<T> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasm = require("@tensorflow/tfjs-backend-wasm") as { setThreadsCount(n: number): void };
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
@@ -105,7 +108,9 @@ interface PThreadWorker {
  * for them synchronously inside each op, so they need not hold the event loop.
  */
 function releaseWorkers(): void {
-  const backend = tf.findBackend("wasm") as unknown as { wasm?: { PThread?: { unusedWorkers: PThreadWorker[]; runningWorkers: PThreadWorker[] } } } | null;
+  const backend = tf.findBackend("wasm") as unknown as {
+    wasm?: { PThread?: { unusedWorkers: PThreadWorker[]; runningWorkers: PThreadWorker[] } };
+  } | null;
   const pthread = backend?.wasm?.PThread;
   if (!pthread) return;
   for (const worker of [...pthread.unusedWorkers, ...pthread.runningWorkers]) {

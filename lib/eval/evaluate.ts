@@ -15,7 +15,11 @@ import { averageViews, ConfusionMatrix, labelRank, logMeanSoftmax, rowOf, softma
  * The model's output rows for one loader batch (batch.shape[0] rows, dropout
  * off), as a Float32Array; no tensor outlives the call. The batch is not released.
  */
-export async function batchOutputs(model: tf.LayersModel, batch: Pick<Batch, "images" | "shape">, transform: InputTransform = {}): Promise<{ values: Float32Array; width: number }> {
+export async function batchOutputs(
+  model: tf.LayersModel,
+  batch: Pick<Batch, "images" | "shape">,
+  transform: InputTransform = {},
+): Promise<{ values: Float32Array; width: number }> {
   const xs = tf.tensor4d(batch.images, batch.shape, "float32");
   let out: tf.Tensor;
   try {
@@ -89,7 +93,10 @@ export async function evaluateModel(model: tf.LayersModel, loader: Loader, optio
   const keep = options.keep ?? 5;
   const started = performance.now();
   const names = loader.classes;
-  const bar = options.progress && options.progress !== "silent" ? new Progress(`evaluate (${loader.options.augment})`, loader.size, { unit: "img", mode: options.progress }) : undefined;
+  const bar =
+    options.progress && options.progress !== "silent"
+      ? new Progress(`evaluate (${loader.options.augment})`, loader.size, { unit: "img", mode: options.progress })
+      : undefined;
   let confusion: ConfusionMatrix | undefined;
   let hits1: Int32Array | undefined;
   let hits5: Int32Array | undefined;
@@ -114,12 +121,17 @@ export async function evaluateModel(model: tf.LayersModel, loader: Loader, optio
     const bad = out.values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       const record = batch.indices[Math.floor(bad / classes / batch.views)];
-      throw new Error(`evaluateModel: the model's output for record ${record} of ${loader.dataset.dir} (${loader.options.split}) is ${out.values[bad]}; its weights hold NaN or infinity, or its input is far outside what it was trained on. Evaluate an earlier checkpoint, or check the model's input normalisation.`);
+      throw new Error(
+        `evaluateModel: the model's output for record ${record} of ${loader.dataset.dir} (${loader.options.split}) is ${out.values[bad]}; its weights hold NaN or infinity, or its input is far outside what it was trained on. Evaluate an earlier checkpoint, or check the model's input normalisation.`,
+      );
     }
     const probs = averageViews(softmax(out.values, classes), n, batch.views, classes);
     for (let i = 0; i < n; i++) {
       const label = batch.labels[i];
-      if (label >= classes) throw new Error(`evaluateModel: label ${label} of record ${batch.indices[i]} is outside the model's ${classes} outputs; is this the model for ${loader.dataset.dir}?`);
+      if (label >= classes)
+        throw new Error(
+          `evaluateModel: label ${label} of record ${batch.indices[i]} is outside the model's ${classes} outputs; is this the model for ${loader.dataset.dir}?`,
+        );
       const row = rowOf(probs, i, classes);
       const top = topK(row, Math.max(keep, 1));
       const rank = labelRank(row, label);
@@ -135,7 +147,10 @@ export async function evaluateModel(model: tf.LayersModel, loader: Loader, optio
   }
   bar?.finish();
   const count = predictions.length;
-  if (!confusion || count === 0) throw new Error(`evaluateModel: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`);
+  if (!confusion || count === 0)
+    throw new Error(
+      `evaluateModel: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`,
+    );
   const support = confusion.support();
   const h1 = hits1 as Int32Array;
   const h5 = hits5 as Int32Array;
@@ -179,7 +194,11 @@ export interface CompareOptions extends EvaluateOptions {
  * softmax averaged over the ten patches (four corners, centre, and their
  * reflections). Section 6 reports the second.
  */
-export async function compareProtocols(model: tf.LayersModel, data: string | Dataset, options: CompareOptions = {}): Promise<{ center: Evaluation; tenCrop: Evaluation }> {
+export async function compareProtocols(
+  model: tf.LayersModel,
+  data: string | Dataset,
+  options: CompareOptions = {},
+): Promise<{ center: Evaluation; tenCrop: Evaluation }> {
   const side = model.inputs[0].shape[1];
   const crop = options.crop ?? (typeof side === "number" ? side : undefined);
   const run = async (augment: "center" | "ten-crop"): Promise<Evaluation> => {

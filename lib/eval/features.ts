@@ -35,7 +35,11 @@ export interface FeatureBatch {
 }
 
 /** Feature vectors of every image of one epoch of `loader`, a batch at a time (dropout off). */
-export async function* featureBatches(model: tf.LayersModel, loader: Loader, options: FeatureOptions = {}): AsyncGenerator<FeatureBatch, void, undefined> {
+export async function* featureBatches(
+  model: tf.LayersModel,
+  loader: Loader,
+  options: FeatureOptions = {},
+): AsyncGenerator<FeatureBatch, void, undefined> {
   // The feature model is not disposed: its layers are the caller's model's.
   const features = featureModel(model, options.layer ?? "fc7");
   for await (const batch of loader.batches({ epochs: 1 })) {
@@ -45,7 +49,12 @@ export async function* featureBatches(model: tf.LayersModel, loader: Loader, opt
     } finally {
       batch.release();
     }
-    yield { indices: batch.indices, labels: batch.labels, features: meanOfViews(out.values, batch.labels.length, batch.views, out.width), dim: out.width };
+    yield {
+      indices: batch.indices,
+      labels: batch.labels,
+      features: meanOfViews(out.values, batch.labels.length, batch.views, out.width),
+      dim: out.width,
+    };
   }
 }
 

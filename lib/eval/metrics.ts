@@ -44,7 +44,10 @@ export function logMeanSoftmax(logits: ArrayLike<number>, image: number, views: 
  * This is the paper's ten-patch prediction (average the softmax, not the logits).
  */
 export function averageViews(probs: ArrayLike<number>, images: number, views: number, classes: number): Float32Array {
-  if (probs.length !== images * views * classes) throw new Error(`averageViews: ${probs.length} values, but ${images} images x ${views} views x ${classes} classes need ${images * views * classes}.`);
+  if (probs.length !== images * views * classes)
+    throw new Error(
+      `averageViews: ${probs.length} values, but ${images} images x ${views} views x ${classes} classes need ${images * views * classes}.`,
+    );
   const out = new Float32Array(images * classes);
   for (let i = 0; i < images; i++) {
     for (let c = 0; c < classes; c++) {

@@ -45,18 +45,34 @@ export interface LoadedPredictor {
 }
 
 /** What a folder holds as a trained network (lib/run/describe.ts), with its normalisation and class names, without loading weights. */
-export function inputPipelineFor(dir: string, options: { data?: string; checkpoint?: "best" | "last" } = {}): { input: InputPipeline; classes: string[]; kind: "run" | "model"; trained: TrainedInfo } {
+export function inputPipelineFor(
+  dir: string,
+  options: { data?: string; checkpoint?: "best" | "last" } = {},
+): { input: InputPipeline; classes: string[]; kind: "run" | "model"; trained: TrainedInfo } {
   const trained = describeTrained(dir, { checkpoint: options.checkpoint });
   if (trained.kind === "model") {
     const card = trained.card!;
     const crop = card.modelOptions.inputSize ?? 224;
     // torchvision's eval transform: Resize(256), CenterCrop(224) — the paper's 256 records.
-    return { kind: "model", trained, classes: card.classes, input: { recordSize: Math.round((crop * 256) / 224), crop, mean: Float32Array.from(card.input.mean), scale: card.input.scale, kernel: "linear" } };
+    return {
+      kind: "model",
+      trained,
+      classes: card.classes,
+      input: {
+        recordSize: Math.round((crop * 256) / 224),
+        crop,
+        mean: Float32Array.from(card.input.mean),
+        scale: card.input.scale,
+        kernel: "linear",
+      },
+    };
   }
   const config = trained.config!;
   const dataDir = options.data ?? config.data;
   if (!existsSync(path.join(dataDir, "manifest.json"))) {
-    throw new Error(`${path.join(trained.runDir!, RUN_CONFIG_FILE)} names the dataset ${dataDir}, which is not there; its mean image and class names are needed: pass --data DIR (the prepared dataset the run was trained on).`);
+    throw new Error(
+      `${path.join(trained.runDir!, RUN_CONFIG_FILE)} names the dataset ${dataDir}, which is not there; its mean image and class names are needed: pass --data DIR (the prepared dataset the run was trained on).`,
+    );
   }
   const dataset = openDataset(dataDir);
   try {
@@ -66,7 +82,13 @@ export function inputPipelineFor(dir: string, options: { data?: string; checkpoi
     // A run fine-tuned from a model card normalises per channel (then multiplies by inputScale), as the trainer does.
     const runInput = config.input;
     const input: InputPipeline = runInput
-      ? { recordSize: h, crop: config.crop, mean: Float32Array.from(runInput.mean), scale: runInput.scale.map((s) => s * config.inputScale) as [number, number, number], kernel }
+      ? {
+          recordSize: h,
+          crop: config.crop,
+          mean: Float32Array.from(runInput.mean),
+          scale: runInput.scale.map((s) => s * config.inputScale) as [number, number, number],
+          kernel,
+        }
       : { recordSize: h, crop: config.crop, mean: dataset.meanImage(), scale: config.inputScale, kernel };
     return { kind: "run", trained, classes: dataset.manifest.classNames ?? dataset.classes, input };
   } finally {
@@ -85,7 +107,9 @@ export async function loadPredictor(dir: string, options: { data?: string; check
   const outputs = model.outputs[0].shape[1];
   if (outputs !== classes.length) {
     model.dispose();
-    throw new Error(`${weights} has ${outputs} outputs but ${classes.length} class names; ${kind === "run" ? "pass --data with the dataset the run was trained on" : `fix ${path.join(dir, CARD_FILE)}`}.`);
+    throw new Error(
+      `${weights} has ${outputs} outputs but ${classes.length} class names; ${kind === "run" ? "pass --data with the dataset the run was trained on" : `fix ${path.join(dir, CARD_FILE)}`}.`,
+    );
   }
   return { model, classes, input, weights, kind, trained };
 }
@@ -101,8 +125,20 @@ export function recordsToInput(records: Uint8Array[], input: InputPipeline, view
   const size = crop * crop * 3;
   const out = new Float32Array(records.length * places.length * size);
   records.forEach((record, i) => {
-    if (record.length !== S * S * 3) throw new Error(`recordsToInput: record ${i} has ${record.length} bytes, expected ${S}x${S}x3 = ${S * S * 3}.`);
-    places.forEach((p, v) => writeAugmented(record, 0, shape, { x: p.x, y: p.y, height: crop, width: crop, flip: p.flip }, undefined, input.mean, out, (i * places.length + v) * size));
+    if (record.length !== S * S * 3)
+      throw new Error(`recordsToInput: record ${i} has ${record.length} bytes, expected ${S}x${S}x3 = ${S * S * 3}.`);
+    places.forEach((p, v) =>
+      writeAugmented(
+        record,
+        0,
+        shape,
+        { x: p.x, y: p.y, height: crop, width: crop, flip: p.flip },
+        undefined,
+        input.mean,
+        out,
+        (i * places.length + v) * size,
+      ),
+    );
   });
   return tf.tidy(() => {
     const x = tf.tensor4d(out, [records.length * places.length, crop, crop, 3]);
@@ -127,7 +163,11 @@ export function averagedProbabilities(model: tf.LayersModel, x: tf.Tensor4D, vie
 }
 
 /** Top-k predictions for records already at the pipeline's record size, `batchSize` images at a time. */
-export async function predictRecords(predictor: LoadedPredictor, records: Uint8Array[], options: { k?: number; views?: "center" | "ten-crop"; sources?: string[]; batchSize?: number } = {}): Promise<ImagePrediction[]> {
+export async function predictRecords(
+  predictor: LoadedPredictor,
+  records: Uint8Array[],
+  options: { k?: number; views?: "center" | "ten-crop"; sources?: string[]; batchSize?: number } = {},
+): Promise<ImagePrediction[]> {
   const views = options.views ?? "center";
   const k = Math.min(options.k ?? 5, predictor.classes.length);
   const C = predictor.classes.length;
@@ -135,7 +175,9 @@ export async function predictRecords(predictor: LoadedPredictor, records: Uint8A
   const out: ImagePrediction[] = [];
   for (let start = 0; start < records.length; start += batchSize) {
     const chunk = records.slice(start, start + batchSize);
-    const values = tf.tidy(() => averagedProbabilities(predictor.model, recordsToInput(chunk, predictor.input, views), views === "ten-crop" ? 10 : 1));
+    const values = tf.tidy(() =>
+      averagedProbabilities(predictor.model, recordsToInput(chunk, predictor.input, views), views === "ten-crop" ? 10 : 1),
+    );
     let probs: Float32Array;
     try {
       probs = (await values.data()) as Float32Array;
@@ -146,7 +188,10 @@ export async function predictRecords(predictor: LoadedPredictor, records: Uint8A
       const row = Array.from(probs.subarray(j * C, (j + 1) * C), (p, index) => ({ index, p }));
       row.sort((a, b) => b.p - a.p || a.index - b.index);
       const i = start + j;
-      out.push({ source: options.sources?.[i] ?? `image ${i}`, top: row.slice(0, k).map((r) => ({ index: r.index, name: predictor.classes[r.index], p: r.p })) });
+      out.push({
+        source: options.sources?.[i] ?? `image ${i}`,
+        top: row.slice(0, k).map((r) => ({ index: r.index, name: predictor.classes[r.index], p: r.p })),
+      });
     });
   }
   return out;
@@ -163,7 +208,10 @@ export async function readImageRecords(files: string[], input: InputPipeline, op
       throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path.`);
     }
     try {
-      records.push((await preprocessImage({ kind: "encoded", data }, { size: input.recordSize, kernel: input.kernel, maxPixels: options.maxPixels })).pixels);
+      records.push(
+        (await preprocessImage({ kind: "encoded", data }, { size: input.recordSize, kernel: input.kernel, maxPixels: options.maxPixels }))
+          .pixels,
+      );
     } catch (err) {
       throw new Error(`${file}: ${(err as Error).message}`);
     }
@@ -172,7 +220,11 @@ export async function readImageRecords(files: string[], input: InputPipeline, op
 }
 
 /** Top-k predictions for image files (JPEG, PNG, WebP, ...). */
-export async function predictFiles(predictor: LoadedPredictor, files: string[], options: { k?: number; views?: "center" | "ten-crop"; maxPixels?: number } = {}): Promise<ImagePrediction[]> {
+export async function predictFiles(
+  predictor: LoadedPredictor,
+  files: string[],
+  options: { k?: number; views?: "center" | "ten-crop"; maxPixels?: number } = {},
+): Promise<ImagePrediction[]> {
   const { maxPixels, ...predictOptions } = options;
   const records = await readImageRecords(files, predictor.input, { maxPixels });
   return predictRecords(predictor, records, { ...predictOptions, sources: files });
@@ -181,6 +233,8 @@ export async function predictFiles(predictor: LoadedPredictor, files: string[], 
 /** "file: name 83.1%, name 9.0%, ..." lines for a terminal. */
 export function formatPredictions(predictions: ImagePrediction[]): string {
   return predictions
-    .map((p) => [`${p.source}`, ...p.top.map((t, i) => `  ${i + 1}. ${t.name.padEnd(24)} ${(100 * t.p).toFixed(1).padStart(5)}%`)].join("\n"))
+    .map((p) =>
+      [`${p.source}`, ...p.top.map((t, i) => `  ${i + 1}. ${t.name.padEnd(24)} ${(100 * t.p).toFixed(1).padStart(5)}%`)].join("\n"),
+    )
     .join("\n");
 }

@@ -41,30 +41,47 @@ export interface EvalTarget {
  * "last"`; its dataset unless `data` is given), one checkpoint folder of a run,
  * or a model folder with card.json (then `data` is required).
  */
-export async function openEvalTarget(dir: string, options: { data?: string; out?: string; checkpoint?: "best" | "last" } = {}): Promise<EvalTarget> {
+export async function openEvalTarget(
+  dir: string,
+  options: { data?: string; out?: string; checkpoint?: "best" | "last" } = {},
+): Promise<EvalTarget> {
   const trained = describeTrained(dir, { checkpoint: options.checkpoint });
-  if (trained.kind === "model" && options.data === undefined) throw new Error(`${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`);
+  if (trained.kind === "model" && options.data === undefined)
+    throw new Error(
+      `${dir} is a model folder, not a training run, so it names no dataset: pass --data DIR (a prepared dataset with a val split).`,
+    );
   const predictor = await loadPredictor(dir, { data: options.data, checkpoint: options.checkpoint });
   try {
     const dataDir = options.data ?? trained.config!.data;
     const dataset = openDataset(dataDir);
     if (dataset.classes.length !== predictor.classes.length) {
       await dataset.close();
-      throw new Error(`${dataDir} has ${dataset.classes.length} classes but the model has ${predictor.classes.length} outputs; evaluate it on the dataset it was trained (or fine-tuned) on.`);
+      throw new Error(
+        `${dataDir} has ${dataset.classes.length} classes but the model has ${predictor.classes.length} outputs; evaluate it on the dataset it was trained (or fine-tuned) on.`,
+      );
     }
     const { input } = predictor;
     const [side] = dataset.recordShape;
     if (side < input.crop) {
       await dataset.close();
-      throw new Error(`${dataDir} has ${side}x${side} records but the model takes ${input.crop}x${input.crop} crops; prepare the dataset again with \`alexnet prepare --size ${input.recordSize}\` (or larger).`);
+      throw new Error(
+        `${dataDir} has ${side}x${side} records but the model takes ${input.crop}x${input.crop} crops; prepare the dataset again with \`alexnet prepare --size ${input.recordSize}\` (or larger).`,
+      );
     }
     // A per-pixel mean is the training mean image: the loader subtracts it. Per-channel values are applied as a transform.
     const perPixel = input.mean.length !== 3;
     const transform: InputTransform = perPixel
       ? { inputScale: input.scale }
-      : inputTransformFor({ mean: Array.from(input.mean) as [number, number, number], scale: (typeof input.scale === "number" ? [input.scale, input.scale, input.scale] : input.scale) as [number, number, number] });
+      : inputTransformFor({
+          mean: Array.from(input.mean) as [number, number, number],
+          scale: (typeof input.scale === "number" ? [input.scale, input.scale, input.scale] : input.scale) as [number, number, number],
+        });
     // One checkpoint's evaluation goes beside the run's, named by its epoch, not into the checkpoint (pruned as the run goes on).
-    const outDir = options.out ?? (trained.runDir && path.resolve(dir) !== trained.runDir ? path.join(trained.runDir, EVAL_DIR, path.basename(trained.modelDir)) : path.join(dir, EVAL_DIR));
+    const outDir =
+      options.out ??
+      (trained.runDir && path.resolve(dir) !== trained.runDir
+        ? path.join(trained.runDir, EVAL_DIR, path.basename(trained.modelDir))
+        : path.join(dir, EVAL_DIR));
     return { predictor, dataset, mean: perPixel ? "image" : "none", transform, crop: input.crop, outDir };
   } catch (err) {
     predictor.model.dispose();
@@ -77,14 +94,27 @@ export async function closeEvalTarget(target: EvalTarget): Promise<void> {
   await target.dataset.close();
 }
 
-function loaderFor(target: EvalTarget, split: "train" | "val", augment: Protocol, options: { batchSize?: number; workers?: number }): Loader {
-  return createLoader(target.dataset, { split, augment, batchSize: options.batchSize ?? 32, crop: target.crop, mean: target.mean, workers: options.workers });
+function loaderFor(
+  target: EvalTarget,
+  split: "train" | "val",
+  augment: Protocol,
+  options: { batchSize?: number; workers?: number },
+): Loader {
+  return createLoader(target.dataset, {
+    split,
+    augment,
+    batchSize: options.batchSize ?? 32,
+    crop: target.crop,
+    mean: target.mean,
+    workers: options.workers,
+  });
 }
 
 /** One untimed forward pass per batch size, so that timings that follow exclude the engine's warm-up. */
 export function warmUp(model: tf.LayersModel, crop: number, batchSizes: readonly number[]): void {
   // apply, as evaluateModel does (batchOutputs): predict would cut the batch into 32s and warm the wrong shape.
-  for (const n of new Set(batchSizes)) tf.tidy(() => void (model.apply(tf.zeros([n, crop, crop, 3]), { training: false }) as tf.Tensor).dataSync());
+  for (const n of new Set(batchSizes))
+    tf.tidy(() => void (model.apply(tf.zeros([n, crop, crop, 3]), { training: false }) as tf.Tensor).dataSync());
 }
 
 /** Evaluates the val split (or `split`) with each protocol asked for. */
@@ -96,7 +126,11 @@ export async function evaluateProtocols(
   const out: Partial<Record<Protocol, Evaluation>> = {};
   // The first forward pass pays for the engine's set-up (kernels, WebGPU pipelines); one untimed pass of each
   // input shape first, so each protocol's seconds are its own work (ten patches: ten times the images).
-  warmUp(target.predictor.model, target.crop, protocols.map((p) => (p === "ten-crop" ? 10 : 1) * (options.batchSize ?? 32)));
+  warmUp(
+    target.predictor.model,
+    target.crop,
+    protocols.map((p) => (p === "ten-crop" ? 10 : 1) * (options.batchSize ?? 32)),
+  );
   for (const protocol of protocols) {
     const loader = loaderFor(target, options.split ?? "val", protocol, options);
     try {
@@ -120,12 +154,18 @@ async function recordImage(target: EvalTarget, split: "train" | "val", index: nu
  * evaluations must come from loaders over the same split in the same order.
  */
 export function protocolFlips(first: Evaluation, second: Evaluation): { fixed: number; broken: number; same: number } {
-  if (first.predictions.length !== second.predictions.length) throw new Error(`protocolFlips: ${first.predictions.length} and ${second.predictions.length} predictions; evaluate the same split with both protocols.`);
+  if (first.predictions.length !== second.predictions.length)
+    throw new Error(
+      `protocolFlips: ${first.predictions.length} and ${second.predictions.length} predictions; evaluate the same split with both protocols.`,
+    );
   let fixed = 0;
   let broken = 0;
   first.predictions.forEach((a, i) => {
     const b = second.predictions[i];
-    if (a.index !== b.index) throw new Error(`protocolFlips: prediction ${i} is record ${a.index} in one evaluation and ${b.index} in the other; use unshuffled loaders.`);
+    if (a.index !== b.index)
+      throw new Error(
+        `protocolFlips: prediction ${i} is record ${a.index} in one evaluation and ${b.index} in the other; use unshuffled loaders.`,
+      );
     const rightA = a.top[0]?.class === a.label;
     const rightB = b.top[0]?.class === b.label;
     if (!rightA && rightB) fixed++;
@@ -142,8 +182,12 @@ export function protocolFlips(first: Evaluation, second: Evaluation): { fixed: n
 export function galleryPicks(evaluation: Evaluation, count = 8): number[] {
   const confidence = (i: number) => evaluation.predictions[i].top[0]?.p ?? 0;
   const all = evaluation.predictions.map((_, i) => i);
-  const wrong = all.filter((i) => evaluation.predictions[i].top[0]?.class !== evaluation.predictions[i].label).sort((a, b) => confidence(b) - confidence(a) || a - b);
-  const right = all.filter((i) => evaluation.predictions[i].top[0]?.class === evaluation.predictions[i].label).sort((a, b) => confidence(b) - confidence(a) || a - b);
+  const wrong = all
+    .filter((i) => evaluation.predictions[i].top[0]?.class !== evaluation.predictions[i].label)
+    .sort((a, b) => confidence(b) - confidence(a) || a - b);
+  const right = all
+    .filter((i) => evaluation.predictions[i].top[0]?.class === evaluation.predictions[i].label)
+    .sort((a, b) => confidence(b) - confidence(a) || a - b);
   const nWrong = Math.min(wrong.length, Math.max(Math.ceil(count / 2), count - right.length));
   return [...wrong.slice(0, nWrong), ...right.slice(0, count - nWrong)];
 }
@@ -154,7 +198,12 @@ export async function galleryItems(target: EvalTarget, evaluation: Evaluation, p
   const items: PredictionItem[] = [];
   for (const i of picks) {
     const p = evaluation.predictions[i];
-    items.push({ image: await recordImage(target, "val", p.index), top: p.top.map((t) => ({ label: names[t.class], p: t.p })), trueLabel: names[p.label], caption: `val #${p.index}` });
+    items.push({
+      image: await recordImage(target, "val", p.index),
+      top: p.top.map((t) => ({ label: names[t.class], p: t.p })),
+      trueLabel: names[p.label],
+      caption: `val #${p.index}`,
+    });
   }
   return items;
 }
@@ -183,7 +232,12 @@ export async function neighbours(
   const queryLoader = loaderFor(target, "val", "center", options);
   const trainLoader = loaderFor(target, "train", "center", options);
   try {
-    const retrieval = await retrieveNeighbours(target.predictor.model, queryLoader, trainLoader, { ...target.transform, k: options.k ?? 6, layer: options.layer ?? "fc7", queries });
+    const retrieval = await retrieveNeighbours(target.predictor.model, queryLoader, trainLoader, {
+      ...target.transform,
+      k: options.k ?? 6,
+      layer: options.layer ?? "fc7",
+      queries,
+    });
     const names = target.predictor.classes;
     const rows: RetrievalRow[] = [];
     for (let q = 0; q < retrieval.queries.length; q++) {
@@ -192,7 +246,9 @@ export async function neighbours(
       rows.push({
         query: await recordImage(target, "val", query.index),
         queryLabel: names[query.label],
-        neighbours: await Promise.all(found.map(async (n) => ({ image: await recordImage(target, "train", n.index), label: names[n.label], distance: n.distance }))),
+        neighbours: await Promise.all(
+          found.map(async (n) => ({ image: await recordImage(target, "train", n.index), label: names[n.label], distance: n.distance })),
+        ),
       });
     }
     return { retrieval, rows };
@@ -219,7 +275,11 @@ export function neighbourAgreement(retrieval: Retrieval): number {
  * The confusion matrix to draw: all of it up to `max` classes; beyond, only the
  * classes of the most confused pairs (a 1000x1000 picture shows nothing).
  */
-export function confusionSubset(counts: ArrayLike<number>, names: string[], max = 30): { counts: number[][]; names: string[]; note: string } {
+export function confusionSubset(
+  counts: ArrayLike<number>,
+  names: string[],
+  max = 30,
+): { counts: number[][]; names: string[]; note: string } {
   const n = names.length;
   let keep = Array.from({ length: n }, (_, i) => i);
   if (n > max) {
@@ -300,7 +360,12 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
       top1Error: main.top1Error,
       top5Error: main.top5Error,
       count: main.count,
-      protocols: Object.fromEntries(Object.entries(results).map(([k, e]) => [k, { top1Error: e.top1Error, top5Error: e.top5Error, loss: e.loss, count: e.count, seconds: e.seconds }])),
+      protocols: Object.fromEntries(
+        Object.entries(results).map(([k, e]) => [
+          k,
+          { top1Error: e.top1Error, top5Error: e.top5Error, loss: e.loss, count: e.count, seconds: e.seconds },
+        ]),
+      ),
       perClass: main.perClass.map((c) => ({ class: c.name, count: c.count, top1Error: c.top1Error, top5Error: c.top5Error })),
       mostConfused: main.confusion.mostConfused(5).map((p) => ({ ...p, actualName: names[p.actual], predictedName: names[p.predicted] })),
       conv1: towerColourStats(target.predictor.model).towers,
@@ -309,7 +374,12 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
     // The numbers first: a figure that fails must not cost the evaluation.
     write("metrics.json", JSON.stringify(summary, null, 2) + "\n");
     const shown = confusionSubset(main.confusion.counts, names);
-    write("confusion.svg", confusionMatrixSvg(shown.counts, shown.names, { title: `confusion matrix (${protocol}): rows actual, columns predicted${shown.note}` }));
+    write(
+      "confusion.svg",
+      confusionMatrixSvg(shown.counts, shown.names, {
+        title: `confusion matrix (${protocol}): rows actual, columns predicted${shown.note}`,
+      }),
+    );
     write("conv1-filters.png", await pngFromPixels(filterMosaic(conv1Kernels(target.predictor.model))));
     if ((options.gallery ?? 8) > 0) {
       const items = await galleryItems(target, main, galleryPicks(main, options.gallery ?? 8));
@@ -331,9 +401,22 @@ export async function evaluateRun(dir: string, options: EvaluateRunOptions = {})
 /** Lines for a terminal. */
 export function formatEvalSummary(s: EvalSummary): string {
   const lines = [`${s.weights} on ${s.data} (${s.count} val images)`];
-  for (const [k, e] of Object.entries(s.protocols)) lines.push(`  ${k === "center" ? "centre patch " : "10-patch avg "}  top-1 error ${pct(e.top1Error)}   top-5 error ${pct(e.top5Error)}`);
-  if (s.mostConfused.length) lines.push(`  most confused: ${s.mostConfused.slice(0, 3).map((p) => `${p.actualName} → ${p.predictedName} (${p.count})`).join(", ")}`);
+  for (const [k, e] of Object.entries(s.protocols))
+    lines.push(
+      `  ${k === "center" ? "centre patch " : "10-patch avg "}  top-1 error ${pct(e.top1Error)}   top-5 error ${pct(e.top5Error)}`,
+    );
+  if (s.mostConfused.length)
+    lines.push(
+      `  most confused: ${s.mostConfused
+        .slice(0, 3)
+        .map((p) => `${p.actualName} → ${p.predictedName} (${p.count})`)
+        .join(", ")}`,
+    );
   if (s.neighbourAgreement !== undefined) lines.push(`  fc7 neighbours sharing the query's label: ${pct(s.neighbourAgreement)}`);
-  lines.push(`  figures: ${Object.values(s.files).map((f) => path.basename(f)).join(", ")} in ${path.dirname(Object.values(s.files)[0] ?? ".")}`);
+  lines.push(
+    `  figures: ${Object.values(s.files)
+      .map((f) => path.basename(f))
+      .join(", ")} in ${path.dirname(Object.values(s.files)[0] ?? ".")}`,
+  );
   return lines.join("\n");
 }

@@ -37,7 +37,8 @@ export class NearestNeighbours {
   ) {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`NearestNeighbours: dim must be a positive integer, got ${dim}.`);
     if (!Number.isInteger(k) || k < 1) throw new Error(`NearestNeighbours: k must be a positive integer, got ${k}.`);
-    if (queries.length % dim !== 0) throw new Error(`NearestNeighbours: ${queries.length} query values is not a whole number of ${dim}-vectors.`);
+    if (queries.length % dim !== 0)
+      throw new Error(`NearestNeighbours: ${queries.length} query values is not a whole number of ${dim}-vectors.`);
     this.size = queries.length / dim;
     this.queryNorms = new Float64Array(this.size);
     for (let q = 0; q < this.size; q++) this.queryNorms[q] = dot(queries, q * dim, queries, q * dim, dim);
@@ -107,7 +108,13 @@ function dot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, n
  * The same answer the plain way: every distance as sqrt(Σ (q − x)²), all sorted.
  * For checking NearestNeighbours on small data. ids default to 0..n-1.
  */
-export function bruteForceNeighbours(queries: Float32Array, database: Float32Array, dim: number, k: number, ids?: ArrayLike<number>): Neighbour[][] {
+export function bruteForceNeighbours(
+  queries: Float32Array,
+  database: Float32Array,
+  dim: number,
+  k: number,
+  ids?: ArrayLike<number>,
+): Neighbour[][] {
   const m = queries.length / dim;
   const n = database.length / dim;
   const out: Neighbour[][] = [];
@@ -153,16 +160,26 @@ export interface Retrieval {
  * nearest in the feature space of `layer`. Use the same crop, mean and input
  * transform for both loaders.
  */
-export async function retrieveNeighbours(model: tf.LayersModel, queryLoader: Loader, databaseLoader: Loader, options: RetrievalOptions = {}): Promise<Retrieval> {
+export async function retrieveNeighbours(
+  model: tf.LayersModel,
+  queryLoader: Loader,
+  databaseLoader: Loader,
+  options: RetrievalOptions = {},
+): Promise<Retrieval> {
   const layer = options.layer ?? "fc7";
   if (databaseLoader.options.augment === "train") {
-    throw new Error(`retrieveNeighbours: the database loader uses random "train" crops (and drops the last batch); create it with augment: "center".`);
+    throw new Error(
+      `retrieveNeighbours: the database loader uses random "train" crops (and drops the last batch); create it with augment: "center".`,
+    );
   }
   const query = await queryFeatures(model, queryLoader, options);
   const search = new NearestNeighbours(query.features, query.dim, options.k ?? 6);
   const labels = new Map<number, number>();
   for await (const batch of featureBatches(model, databaseLoader, options)) {
-    if (batch.dim !== query.dim) throw new Error(`retrieveNeighbours: the database vectors have ${batch.dim} values but the queries ${query.dim}; give both loaders the same crop.`);
+    if (batch.dim !== query.dim)
+      throw new Error(
+        `retrieveNeighbours: the database vectors have ${batch.dim} values but the queries ${query.dim}; give both loaders the same crop.`,
+      );
     search.add(batch.features, batch.indices);
     // Labels of the current neighbours only, so memory does not grow with the split.
     const kept = new Set(search.result().flatMap((list) => list.map((n) => n.id)));
@@ -180,7 +197,11 @@ export async function retrieveNeighbours(model: tf.LayersModel, queryLoader: Loa
 }
 
 /** Feature vectors of the query images: the chosen records, or the whole split. */
-async function queryFeatures(model: tf.LayersModel, loader: Loader, options: RetrievalOptions): Promise<{ features: Float32Array; dim: number; images: RetrievedImage[] }> {
+async function queryFeatures(
+  model: tf.LayersModel,
+  loader: Loader,
+  options: RetrievalOptions,
+): Promise<{ features: Float32Array; dim: number; images: RetrievedImage[] }> {
   if (options.queries === undefined) {
     const parts: Float32Array[] = [];
     const images: RetrievedImage[] = [];
@@ -201,7 +222,8 @@ async function queryFeatures(model: tf.LayersModel, loader: Loader, options: Ret
   const indices = Array.from(options.queries);
   const size = loader.size;
   const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= size);
-  if (bad !== undefined) throw new Error(`retrieveNeighbours: query ${bad} is not a record of the ${loader.options.split} split (0..${size - 1}).`);
+  if (bad !== undefined)
+    throw new Error(`retrieveNeighbours: query ${bad} is not a record of the ${loader.options.split} split (0..${size - 1}).`);
   // The chosen records made as the loader would make them, in one batch.
   const maker = new BatchMaker(loader.recipe);
   let made: { images: Float32Array; labels: Int32Array };
@@ -211,7 +233,11 @@ async function queryFeatures(model: tf.LayersModel, loader: Loader, options: Ret
     maker.close();
   }
   const [h, w, c] = loader.imageShape;
-  const out = await batchOutputs(featureModel(model, options.layer ?? "fc7"), { images: made.images, shape: [indices.length * loader.views, h, w, c] }, options);
+  const out = await batchOutputs(
+    featureModel(model, options.layer ?? "fc7"),
+    { images: made.images, shape: [indices.length * loader.views, h, w, c] },
+    options,
+  );
   const dim = out.width;
   const features = meanOfViews(out.values, indices.length, loader.views, dim);
   return { features, dim, images: indices.map((index, i) => ({ index, label: made.labels[i] })) };

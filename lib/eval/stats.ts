@@ -19,7 +19,10 @@ export function meanSd(xs: readonly number[]): MeanSd {
 }
 
 // Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom.
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 /** The 0.975 quantile of Student's t with `df` degrees of freedom (1.96 beyond 30, within 2%). */
 export function tQuantile975(df: number): number {
@@ -50,12 +53,18 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): Pa
  * does not, ready for pairedDifference. A seed without exactly one run of each
  * is an error: an unpaired run would shift every pair after it.
  */
-export function pairBySeed<R extends { seed: number }>(runs: readonly R[], isTreated: (r: R) => boolean): { seed: number; treated: R; control: R }[] {
+export function pairBySeed<R extends { seed: number }>(
+  runs: readonly R[],
+  isTreated: (r: R) => boolean,
+): { seed: number; treated: R; control: R }[] {
   const seeds = [...new Set(runs.map((r) => r.seed))];
   return seeds.map((seed) => {
     const treated = runs.filter((r) => r.seed === seed && isTreated(r));
     const control = runs.filter((r) => r.seed === seed && !isTreated(r));
-    if (treated.length !== 1 || control.length !== 1) throw new Error(`pairBySeed: seed ${seed} has ${treated.length} treated and ${control.length} control runs; a pair needs one of each.`);
+    if (treated.length !== 1 || control.length !== 1)
+      throw new Error(
+        `pairBySeed: seed ${seed} has ${treated.length} treated and ${control.length} control runs; a pair needs one of each.`,
+      );
     return { seed, treated: treated[0], control: control[0] };
   });
 }

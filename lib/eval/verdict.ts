@@ -20,7 +20,8 @@ export interface Interval {
 
 /** The verdict on a measured effect against the paper's signed figure (never 0: every claim has a direction). */
 export function verdictOf(effect: Interval, paper: number): Verdict {
-  if (!(Number.isFinite(paper) && paper !== 0)) throw new Error(`verdictOf: the paper's effect must be a non-zero number (its sign is the claim), got ${paper}.`);
+  if (!(Number.isFinite(paper) && paper !== 0))
+    throw new Error(`verdictOf: the paper's effect must be a non-zero number (its sign is the claim), got ${paper}.`);
   if (!(Number.isFinite(effect.low) && Number.isFinite(effect.high))) return "below resolution";
   if (effect.low <= 0 && effect.high >= 0) return "below resolution";
   return Math.sign(effect.mean) === Math.sign(paper) ? "reproduced" : "opposite";
@@ -61,7 +62,15 @@ export interface SeedEffect extends Interval, MeanSd {
 /** A difference of a metric (e.g. validation top-1 error) between two configurations, paired by seed. */
 export function seedDifference(control: readonly number[], treatment: readonly number[], paper: number): SeedEffect {
   const d = pairedDifference(control, treatment);
-  return { kind: "difference", ...d, perSeed: d.perPair, paper, verdict: verdictOf(d, paper), containsPaper: containsPaper(d, paper), seedsToResolve: seedsToResolve(d.sd, paper) };
+  return {
+    kind: "difference",
+    ...d,
+    perSeed: d.perPair,
+    paper,
+    verdict: verdictOf(d, paper),
+    containsPaper: containsPaper(d, paper),
+    seedsToResolve: seedsToResolve(d.sd, paper),
+  };
 }
 
 /**
@@ -71,8 +80,10 @@ export function seedDifference(control: readonly number[], treatment: readonly n
  * paper's treatment / control (6 for tanh's steps over ReLU's).
  */
 export function seedLogRatio(control: readonly number[], treatment: readonly number[], paperRatio: number): SeedEffect {
-  for (const x of [...control, ...treatment]) if (!(x > 0)) throw new Error(`seedLogRatio: a ratio needs positive values (steps, iterations), got ${x}.`);
-  if (!(paperRatio > 0 && paperRatio !== 1)) throw new Error(`seedLogRatio: the paper's ratio must be positive and not 1, got ${paperRatio}.`);
+  for (const x of [...control, ...treatment])
+    if (!(x > 0)) throw new Error(`seedLogRatio: a ratio needs positive values (steps, iterations), got ${x}.`);
+  if (!(paperRatio > 0 && paperRatio !== 1))
+    throw new Error(`seedLogRatio: the paper's ratio must be positive and not 1, got ${paperRatio}.`);
   const paper = Math.log(paperRatio);
   const d = pairedDifference(control.map(Math.log), treatment.map(Math.log));
   return {
@@ -139,12 +150,21 @@ export function mcnemarP(fixed: number, broken: number): number {
  * both: the interval excluding zero and p below 0.05, so few discordant images
  * cannot make a verdict on their own.
  */
-export function pairedImages(controlWrong: readonly (readonly boolean[])[], treatmentWrong: readonly (readonly boolean[])[], paper: number): PairedImagesEffect {
+export function pairedImages(
+  controlWrong: readonly (readonly boolean[])[],
+  treatmentWrong: readonly (readonly boolean[])[],
+  paper: number,
+): PairedImagesEffect {
   const seeds = controlWrong.length;
-  if (seeds === 0 || treatmentWrong.length !== seeds) throw new Error(`pairedImages: ${seeds} control answer sheets against ${treatmentWrong.length} treatment ones; give one of each per seed.`);
+  if (seeds === 0 || treatmentWrong.length !== seeds)
+    throw new Error(
+      `pairedImages: ${seeds} control answer sheets against ${treatmentWrong.length} treatment ones; give one of each per seed.`,
+    );
   const images = controlWrong[0].length;
   if (images === 0) throw new Error("pairedImages: no images.");
-  for (const sheet of [...controlWrong, ...treatmentWrong]) if (sheet.length !== images) throw new Error(`pairedImages: answer sheets of ${images} and ${sheet.length} images; every sheet must cover the same images.`);
+  for (const sheet of [...controlWrong, ...treatmentWrong])
+    if (sheet.length !== images)
+      throw new Error(`pairedImages: answer sheets of ${images} and ${sheet.length} images; every sheet must cover the same images.`);
   let fixed = 0;
   let broken = 0;
   let sum = 0;

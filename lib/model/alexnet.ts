@@ -34,7 +34,10 @@ import { localResponseNormalization } from "./layers/lrn";
 export type AlexNetVariant = "paper" | "paper-1tower" | "torchvision" | "mini";
 export type Pooling = "overlapping" | "non-overlapping";
 /** Window and stride of each pooling scheme. */
-export const POOLING: Readonly<Record<Pooling, { size: number; stride: number }>> = { overlapping: { size: 3, stride: 2 }, "non-overlapping": { size: 2, stride: 2 } };
+export const POOLING: Readonly<Record<Pooling, { size: number; stride: number }>> = {
+  overlapping: { size: 3, stride: 2 },
+  "non-overlapping": { size: 2, stride: 2 },
+};
 export const ALEXNET_VARIANTS: readonly AlexNetVariant[] = ["paper", "paper-1tower", "torchvision", "mini"];
 /** The last layer, one unit per class: fine-tuning replaces it, a saved model's class count is read from it. */
 export const HEAD_LAYER = "fc8";
@@ -133,16 +136,56 @@ const TWO_TOWERS: [number, number, number, number, number] = [1, 2, 1, 2, 2];
 const ONE_TOWER: [number, number, number, number, number] = [1, 1, 1, 1, 1];
 
 const DEFAULTS: Record<AlexNetVariant, VariantDefaults> = {
-  paper: { inputSize: 224, numClasses: 1000, widthMultiplier: 1, fcBase: 4096, widths: PAPER_WIDTHS, kernels: PAPER_KERNELS, groups: TWO_TOWERS, lrn: true, dropoutOn: "outputs" },
-  "paper-1tower": { inputSize: 224, numClasses: 1000, widthMultiplier: 1, fcBase: 4096, widths: PAPER_WIDTHS, kernels: PAPER_KERNELS, groups: ONE_TOWER, lrn: true, dropoutOn: "outputs" },
+  paper: {
+    inputSize: 224,
+    numClasses: 1000,
+    widthMultiplier: 1,
+    fcBase: 4096,
+    widths: PAPER_WIDTHS,
+    kernels: PAPER_KERNELS,
+    groups: TWO_TOWERS,
+    lrn: true,
+    dropoutOn: "outputs",
+  },
+  "paper-1tower": {
+    inputSize: 224,
+    numClasses: 1000,
+    widthMultiplier: 1,
+    fcBase: 4096,
+    widths: PAPER_WIDTHS,
+    kernels: PAPER_KERNELS,
+    groups: ONE_TOWER,
+    lrn: true,
+    dropoutOn: "outputs",
+  },
   // "One weird trick" (arXiv 1404.5997) widths, as in torchvision/models/alexnet.py.
-  torchvision: { inputSize: 224, numClasses: 1000, widthMultiplier: 1, fcBase: 4096, widths: [64, 192, 384, 256, 256], kernels: PAPER_KERNELS, groups: ONE_TOWER, lrn: false, dropoutOn: "inputs" },
+  torchvision: {
+    inputSize: 224,
+    numClasses: 1000,
+    widthMultiplier: 1,
+    fcBase: 4096,
+    widths: [64, 192, 384, 256, 256],
+    kernels: PAPER_KERNELS,
+    groups: ONE_TOWER,
+    lrn: false,
+    dropoutOn: "inputs",
+  },
   // The paper's structure at a quarter of its widths and 128x128 inputs, for a CPU:
   // 19 M multiply-adds per image against 724 M. At 128 (padding 2, like 224) every
   // 3/2 pool is exact as in the full network (conv1 31, pools 15, 7, 3; there 55,
   // 27, 13, 6); 96 would leave pool5 2x2, 64 1x1. fc6/fc7 get half the scaled
   // width (512): ten classes need far less than 4096.
-  mini: { inputSize: 128, numClasses: 10, widthMultiplier: 0.25, fcBase: 2048, widths: PAPER_WIDTHS, kernels: PAPER_KERNELS, groups: TWO_TOWERS, lrn: true, dropoutOn: "outputs" },
+  mini: {
+    inputSize: 128,
+    numClasses: 10,
+    widthMultiplier: 0.25,
+    fcBase: 2048,
+    widths: PAPER_WIDTHS,
+    kernels: PAPER_KERNELS,
+    groups: TWO_TOWERS,
+    lrn: true,
+    dropoutOn: "outputs",
+  },
 };
 
 /** conv1: 11x11 kernels at stride 4, in every variant. */
@@ -175,10 +218,15 @@ export interface Conv1Arithmetic {
  * windows hang 3 pixels past the edge.
  */
 export function conv1Arithmetic(inputSize: number, padding: number): Conv1Arithmetic {
-  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`conv1Arithmetic: inputSize must be a positive integer, got ${inputSize}.`);
-  if (!Number.isInteger(padding) || padding < 0) throw new Error(`conv1Arithmetic: padding must be a non-negative integer, got ${padding}.`);
+  if (!Number.isInteger(inputSize) || inputSize < 1)
+    throw new Error(`conv1Arithmetic: inputSize must be a positive integer, got ${inputSize}.`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new Error(`conv1Arithmetic: padding must be a non-negative integer, got ${padding}.`);
   const span = inputSize + 2 * padding - CONV1_KERNEL;
-  if (span < 0) throw new Error(`conv1Arithmetic: inputSize ${inputSize} with padding ${padding} is smaller than conv1's ${CONV1_KERNEL}x${CONV1_KERNEL} kernel.`);
+  if (span < 0)
+    throw new Error(
+      `conv1Arithmetic: inputSize ${inputSize} with padding ${padding} is smaller than conv1's ${CONV1_KERNEL}x${CONV1_KERNEL} kernel.`,
+    );
   const exact = span / CONV1_STRIDE + 1;
   const unread = span % CONV1_STRIDE;
   return {
@@ -257,15 +305,19 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
   const towers = options.towers ?? (twoTowers ? 2 : 1);
   if (towers !== 1 && towers !== 2) throw new Error(`towers is 1 or 2, got ${JSON.stringify(towers)}.`);
   if (towers === 2 && !twoTowers) throw new Error(`the ${variant} variant has one tower; towers: 2 needs paper or mini.`);
-  if (options.towers === 1 && !twoTowers) throw new Error(`towers: 1 halves a two-tower net's kernels (section 3.2); the ${variant} variant has one tower already.`);
-  if (options.omitConv !== undefined && options.omitConv !== "conv3" && options.omitConv !== "conv4") throw new Error(`omitConv is "conv3" or "conv4" (a middle layer), got ${JSON.stringify(options.omitConv)}.`);
-  if (options.hiddenBias !== undefined && !Number.isFinite(options.hiddenBias)) throw new Error(`hiddenBias must be a number, got ${options.hiddenBias}.`);
+  if (options.towers === 1 && !twoTowers)
+    throw new Error(`towers: 1 halves a two-tower net's kernels (section 3.2); the ${variant} variant has one tower already.`);
+  if (options.omitConv !== undefined && options.omitConv !== "conv3" && options.omitConv !== "conv4")
+    throw new Error(`omitConv is "conv3" or "conv4" (a middle layer), got ${JSON.stringify(options.omitConv)}.`);
+  if (options.hiddenBias !== undefined && !Number.isFinite(options.hiddenBias))
+    throw new Error(`hiddenBias must be a number, got ${options.hiddenBias}.`);
   const groups = towers === 2 ? d.groups : ONE_TOWER;
   // The one-GPU net of section 3.2: half the kernels of conv1..conv4; conv5 (fc6's input) as it was.
   const baseWidths = towers === 2 || !twoTowers ? d.widths : (d.widths.map((w, i) => (i < 4 ? w / 2 : w)) as typeof d.widths);
   checkPositiveInteger(numClasses, "numClasses");
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout is a rate in [0, 1), got ${dropout}; the paper uses 0.5.`);
-  if (!(widthMultiplier > 0 && Number.isFinite(widthMultiplier))) throw new Error(`widthMultiplier must be a positive number, got ${widthMultiplier}.`);
+  if (!(widthMultiplier > 0 && Number.isFinite(widthMultiplier)))
+    throw new Error(`widthMultiplier must be a positive number, got ${widthMultiplier}.`);
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}.`);
   const fcUnits = options.fcUnits ?? Math.max(1, Math.round(d.fcBase * widthMultiplier));
   checkPositiveInteger(fcUnits, "fcUnits");
@@ -288,7 +340,9 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
     );
   }
   if (pool5Size < 1) {
-    throw new Error(`inputSize ${inputSize} is too small: conv1 gives ${c1}x${c1}, pool1 ${pool1Size}x${pool1Size}, pool2 ${pool2Size}x${pool2Size}, pool5 ${pool5Size}x${pool5Size}; the smallest inputs that reach pool5 are 64 and 67.`);
+    throw new Error(
+      `inputSize ${inputSize} is too small: conv1 gives ${c1}x${c1}, pool1 ${pool1Size}x${pool1Size}, pool2 ${pool2Size}x${pool2Size}, pool5 ${pool5Size}x${pool5Size}; the smallest inputs that reach pool5 are 64 and 67.`,
+    );
   }
 
   // A grouped conv splits its filters and its input channels by groups, so a width must divide by
@@ -297,15 +351,17 @@ export function planAlexNet(variant: AlexNetVariant, options: AlexNetOptions = {
   const widths = baseWidths.map((w, i) => scaledWidth(w, widthMultiplier, multipleOf(i)));
   const sizes = [c1, pool1Size, pool2Size, pool2Size, pool2Size];
   const names = ["conv1", "conv2", "conv3", "conv4", "conv5"] as const;
-  const convs: ConvPlan[] = names.map((name, i) => ({
-    name,
-    filters: widths[i],
-    kernelSize: d.kernels[i],
-    strides: i === 0 ? CONV1_STRIDE : 1,
-    padding: i === 0 ? pad1 : (d.kernels[i] - 1) / 2,
-    groups: groups[i],
-    outputSize: sizes[i],
-  })).filter((c) => c.name !== options.omitConv);
+  const convs: ConvPlan[] = names
+    .map((name, i) => ({
+      name,
+      filters: widths[i],
+      kernelSize: d.kernels[i],
+      strides: i === 0 ? CONV1_STRIDE : 1,
+      padding: i === 0 ? pad1 : (d.kernels[i] - 1) / 2,
+      groups: groups[i],
+      outputSize: sizes[i],
+    }))
+    .filter((c) => c.name !== options.omitConv);
   return {
     variant,
     inputSize,

@@ -10,7 +10,8 @@ const first = (v: Pair | undefined, fallback: number) => (v === undefined ? fall
 
 function shapeOf(shape: tf.Shape | tf.Shape[]): number[] {
   const s = (Array.isArray(shape[0]) ? shape[0] : shape) as (number | null)[];
-  if (s.slice(1).some((d) => d === null)) throw new Error(`anatomy: a layer has an unknown size ${JSON.stringify(s)}; build the model with a fixed input size.`);
+  if (s.slice(1).some((d) => d === null))
+    throw new Error(`anatomy: a layer has an unknown size ${JSON.stringify(s)}; build the model with a fixed input size.`);
   return s.slice(1) as number[];
 }
 
@@ -102,7 +103,11 @@ export function activationMemory(model: tf.LayersModel, batch: number): { layers
  * their gradients and the momentum (3 x 4 bytes a parameter), split evenly over
  * `cards`. Convolution workspace and data buffers come on top.
  */
-export function trainingMemoryPerCard(model: tf.LayersModel, batch: number, cards = 1): { activationBytes: number; weightStateBytes: number; perCardBytes: number } {
+export function trainingMemoryPerCard(
+  model: tf.LayersModel,
+  batch: number,
+  cards = 1,
+): { activationBytes: number; weightStateBytes: number; perCardBytes: number } {
   if (!(Number.isInteger(cards) && cards >= 1)) throw new Error(`trainingMemoryPerCard: cards must be a whole number >= 1, got ${cards}.`);
   const activationBytes = activationMemory(model, batch).totalBytes;
   const weightStateBytes = 3 * 4 * model.countParams();

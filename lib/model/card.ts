@@ -43,7 +43,8 @@ export function hasCard(dir: string): boolean {
 
 export function readCard(dir: string): ModelCard {
   const file = path.join(dir, CARD_FILE);
-  if (!existsSync(file)) throw new Error(`${file} is missing: ${dir} is not a model folder; make one with \`alexnet import-torch FILE.pth --out ${dir}\`.`);
+  if (!existsSync(file))
+    throw new Error(`${file} is missing: ${dir} is not a model folder; make one with \`alexnet import-torch FILE.pth --out ${dir}\`.`);
   const card = JSON.parse(readFileSync(file, "utf8")) as ModelCard;
   if (!card.variant || !Array.isArray(card.classes) || !card.input || card.input.mean?.length !== 3 || card.input.scale?.length !== 3) {
     throw new Error(`${file} lacks variant, classes or input normalisation; re-create the folder with \`alexnet import-torch\`.`);

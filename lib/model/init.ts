@@ -77,7 +77,9 @@ export function layerInitializers(scheme: InitScheme, layer: string, seed: numbe
   const bias = hiddenBias !== undefined && PAPER_BIAS_ONE.includes(layer as WeightLayerName) ? hiddenBias : init.bias;
   return {
     kernelInitializer:
-      scheme === "he" ? tf.initializers.heNormal({ seed: layerSeed(seed, layer) }) : tf.initializers.randomNormal({ mean: 0, stddev: weightStd, seed: layerSeed(seed, layer) }),
+      scheme === "he"
+        ? tf.initializers.heNormal({ seed: layerSeed(seed, layer) })
+        : tf.initializers.randomNormal({ mean: 0, stddev: weightStd, seed: layerSeed(seed, layer) }),
     biasInitializer: tf.initializers.constant({ value: bias }),
   };
 }
@@ -106,7 +108,8 @@ export function weightStats(model: tf.LayersModel): WeightStats[] {
     let sq = 0;
     for (let i = 0; i < k.length; i++) sq += (k[i] - mean) ** 2;
     const b = bias.dataSync();
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     for (let i = 0; i < b.length; i++) {
       if (b[i] < lo) lo = b[i];
       if (b[i] > hi) hi = b[i];

@@ -25,7 +25,10 @@ export interface InputTransform {
 }
 
 /** The transform that turns raw 0..255 pixels (loader mean "none") into a model card's normalised input. */
-export function inputTransformFor(norm: InputNormalization): { inputOffset: [number, number, number]; inputScale: [number, number, number] } {
+export function inputTransformFor(norm: InputNormalization): {
+  inputOffset: [number, number, number];
+  inputScale: [number, number, number];
+} {
   return { inputOffset: [-norm.mean[0], -norm.mean[1], -norm.mean[2]], inputScale: [norm.scale[0], norm.scale[1], norm.scale[2]] };
 }
 

@@ -23,7 +23,8 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   await mkdir(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error("saveModel saves LayersModels; this model's topology is a binary graph.");
+      if (artifacts.modelTopology instanceof ArrayBuffer)
+        throw new Error("saveModel saves LayersModels; this model's topology is a binary graph.");
       const data = artifacts.weightData;
       const chunks = data === undefined ? [] : Array.isArray(data) ? data : [data];
       const modelJSON: tf.io.ModelJSON = {
@@ -38,7 +39,10 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
         modelInitializer: artifacts.modelInitializer,
         initializerSignature: artifacts.initializerSignature,
       };
-      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), chunks.map((c) => new Uint8Array(c)));
+      await writeFileAtomic(
+        path.join(dir, WEIGHTS_FILE),
+        chunks.map((c) => new Uint8Array(c)),
+      );
       await writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(modelJSON));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
@@ -71,7 +75,8 @@ function concatenate(buffers: readonly ArrayBuffer[], byteLength: number): Array
 /** The artifacts in DIR/model.json and the weight files its manifest lists (also sharded converter output). */
 export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   const jsonPath = path.join(dir, MODEL_FILE);
-  if (!existsSync(jsonPath)) throw new Error(`loadModel: ${jsonPath} does not exist; save a model there with saveModel(model, "${dir}") first.`);
+  if (!existsSync(jsonPath))
+    throw new Error(`loadModel: ${jsonPath} does not exist; save a model there with saveModel(model, "${dir}") first.`);
   let modelJSON: tf.io.ModelJSON;
   try {
     modelJSON = JSON.parse(await readFile(jsonPath, "utf8")) as tf.io.ModelJSON;
@@ -86,7 +91,10 @@ export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifa
       specs.push(...group.weights);
       for (const p of group.paths) {
         const file = path.join(dir, p);
-        if (!existsSync(file)) throw new Error(`loadModel: ${file}, listed in ${MODEL_FILE}, does not exist; copy it next to ${MODEL_FILE} or save the model again.`);
+        if (!existsSync(file))
+          throw new Error(
+            `loadModel: ${file}, listed in ${MODEL_FILE}, does not exist; copy it next to ${MODEL_FILE} or save the model again.`,
+          );
         const bytes = await readFile(file);
         // Large files get their own ArrayBuffer; small ones may share Node's pool and need a copy.
         const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
@@ -96,7 +104,9 @@ export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifa
     const got = buffers.reduce((a, b) => a + b.byteLength, 0);
     const want = expectedBytes(specs);
     if (want !== undefined && got !== want) {
-      throw new Error(`loadModel: the weight files in ${dir} hold ${got} bytes but ${MODEL_FILE} describes ${want}; they come from different or interrupted saves. Save the model again.`);
+      throw new Error(
+        `loadModel: the weight files in ${dir} hold ${got} bytes but ${MODEL_FILE} describes ${want}; they come from different or interrupted saves. Save the model again.`,
+      );
     }
     // One buffer: tfjs 4.22's CompositeArrayBuffer misreads shards when the last is larger than the others.
     return [specs, buffers.length === 1 ? buffers[0] : concatenate(buffers, got)];

@@ -35,7 +35,10 @@ export function pretrainedCheckpoint(env: NodeJS.ProcessEnv = process.env, root 
   ].join("\n");
   const fromEnv = env[PRETRAINED_ENV];
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`${PRETRAINED_ENV}=${fromEnv}: no such file; fix the path or unset it to use data/pretrained/${TORCHVISION_ALEXNET.file}.`);
+    if (!existsSync(fromEnv))
+      throw new Error(
+        `${PRETRAINED_ENV}=${fromEnv}: no such file; fix the path or unset it to use data/pretrained/${TORCHVISION_ALEXNET.file}.`,
+      );
     return { file: path.resolve(fromEnv), fixture: false, howToGet };
   }
   const found = pretrainedSearchPaths(root).find((f) => existsSync(f));

@@ -54,7 +54,10 @@ function outputShapeOf(layer: tf.layers.Layer): number[] {
   // A layer with several outputs reports a list of shapes; AlexNet's layers have one.
   const shape = (Array.isArray(raw[0]) ? raw[0] : raw) as (number | null)[];
   const rest = shape.slice(1);
-  if (rest.some((d) => d === null)) throw new Error(`summarise: layer '${layer.name}' has an unknown output size ${JSON.stringify(shape)}; build the model with a fixed input size.`);
+  if (rest.some((d) => d === null))
+    throw new Error(
+      `summarise: layer '${layer.name}' has an unknown output size ${JSON.stringify(shape)}; build the model with a fixed input size.`,
+    );
   return rest as number[];
 }
 
@@ -97,18 +100,31 @@ export function summarise(model: tf.LayersModel): ModelSummary {
 }
 
 function thousands(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** A plain-text table: one row per layer, then the totals. */
 export function formatSummary(summary: ModelSummary): string {
   const header = ["layer", "type", "output", "params", "MACs", "neurons"];
-  const rows = summary.layers.map((l) => [l.name, l.type, l.outputShape.join("x"), thousands(l.params), thousands(l.macs), thousands(l.neurons)]);
+  const rows = summary.layers.map((l) => [
+    l.name,
+    l.type,
+    l.outputShape.join("x"),
+    thousands(l.params),
+    thousands(l.macs),
+    thousands(l.neurons),
+  ]);
   const total = ["total", "", "", thousands(summary.totals.params), thousands(summary.totals.macs), thousands(summary.totals.neurons)];
   const all = [header, ...rows, total];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
   // Names left-aligned, numbers right-aligned.
-  const line = (r: string[]) => r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join("  ")
+      .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [line(header), rule, ...rows.map(line), rule, line(total)].join("\n");
 }

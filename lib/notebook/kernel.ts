@@ -144,10 +144,25 @@ export class Kernel {
     const connectionFile = path.join(dir, "connection.json");
     writeFileSync(
       connectionFile,
-      JSON.stringify({ shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab" }),
+      JSON.stringify({
+        shell_port: shell,
+        iopub_port: iopub,
+        stdin_port: stdin,
+        control_port: control,
+        hb_port: hb,
+        ip: "127.0.0.1",
+        key,
+        transport: "tcp",
+        signature_scheme: "hmac-sha256",
+        kernel_name: "tslab",
+      }),
       { mode: 0o600 },
     );
-    const kernelArgv = options.argv?.map((a) => a.replaceAll("{connection_file}", connectionFile)) ?? [process.execPath, LAUNCHER, connectionFile];
+    const kernelArgv = options.argv?.map((a) => a.replaceAll("{connection_file}", connectionFile)) ?? [
+      process.execPath,
+      LAUNCHER,
+      connectionFile,
+    ];
     const child = spawn(process.execPath, [GUARD, dir, "--", ...kernelArgv], {
       cwd: options.cwd,
       env: options.env ?? process.env,
@@ -205,7 +220,11 @@ export class Kernel {
       const { id, reply } = this.request(this.shellQueue, "kernel_info_request", {});
       let sawIopub = false;
       this.iopubHandlers.set(id, () => (sawIopub = true));
-      const answered = await Promise.race([reply.then(() => true), died, sleep(Math.max(0, Math.min(2000, deadline - Date.now()))).then(() => false)]);
+      const answered = await Promise.race([
+        reply.then(() => true),
+        died,
+        sleep(Math.max(0, Math.min(2000, deadline - Date.now()))).then(() => false),
+      ]);
       if (answered) {
         if (!sawIopub) await sleep(200);
         this.iopubHandlers.delete(id);
@@ -221,7 +240,10 @@ export class Kernel {
   async info(timeoutMs = 10_000): Promise<Record<string, unknown>> {
     const { id, reply } = this.request(this.shellQueue, "kernel_info_request", {});
     let timer: NodeJS.Timeout | undefined;
-    const got = await Promise.race([reply, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]).finally(() => clearTimeout(timer));
+    const got = await Promise.race([
+      reply,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
     if (!got) this.replies.delete(id);
     if (!got) throw new Error(`the kernel did not answer kernel_info within ${Math.round(timeoutMs / 1000)} s`);
     return got.content as Record<string, unknown>;

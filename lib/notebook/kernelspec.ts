@@ -25,7 +25,11 @@ export function tslabBin(root = path.resolve(__dirname, "..", "..")): string {
 
 /** kernel.json for this checkout: tslab's own argv ("kernel --config-path {connection_file}"), with absolute paths. */
 export function kernelSpec(root?: string, node = process.execPath): KernelSpec {
-  return { argv: [node, tslabBin(root), "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript", language: "typescript" };
+  return {
+    argv: [node, tslabBin(root), "kernel", "--config-path", "{connection_file}"],
+    display_name: "TypeScript",
+    language: "typescript",
+  };
 }
 
 /**
@@ -34,7 +38,11 @@ export function kernelSpec(root?: string, node = process.execPath): KernelSpec {
  * folder (Linux: $XDG_DATA_HOME or ~/.local/share, /jupyter; macOS:
  * ~/Library/Jupyter; Windows: %APPDATA%\jupyter).
  */
-export function kernelsDir(where: { prefix?: string }, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function kernelsDir(
+  where: { prefix?: string },
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (where.prefix !== undefined) return path.join(path.resolve(where.prefix), "share", "jupyter", "kernels");
   if (env.JUPYTER_DATA_DIR) return path.join(env.JUPYTER_DATA_DIR, "kernels");
   if (platform === "darwin") return path.join(os.homedir(), "Library", "Jupyter", "kernels");

@@ -59,7 +59,13 @@ export interface Notebook {
 
 export const TSLAB_METADATA = {
   kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" },
-  language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/typescript", version: "3.7.2", codemirror_mode: { mode: "typescript", name: "javascript", typescript: true } },
+  language_info: {
+    name: "typescript",
+    file_extension: ".ts",
+    mimetype: "text/typescript",
+    version: "3.7.2",
+    codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
+  },
 };
 
 export function joinSource(source: MultilineString): string {
@@ -85,7 +91,9 @@ export function parseNotebook(text: string, file = "<notebook>"): Notebook {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new NotebookFormatError(`${file} is not valid JSON (${(err as Error).message}); open it in JupyterLab and save it again, or restore it from git`);
+    throw new NotebookFormatError(
+      `${file} is not valid JSON (${(err as Error).message}); open it in JupyterLab and save it again, or restore it from git`,
+    );
   }
   const nb = raw as Partial<Notebook>;
   if (typeof nb !== "object" || nb === null || nb.nbformat !== 4 || !Array.isArray(nb.cells)) {
@@ -116,7 +124,9 @@ export function readNotebook(file: string): Notebook {
     text = readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new NotebookFormatError(code === "ENOENT" ? `${file}: no such notebook; check the path (notebooks live in notebooks/)` : `${file}: cannot be read (${code})`);
+    throw new NotebookFormatError(
+      code === "ENOENT" ? `${file}: no such notebook; check the path (notebooks live in notebooks/)` : `${file}: cannot be read (${code})`,
+    );
   }
   return parseNotebook(text, file);
 }

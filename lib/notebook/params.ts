@@ -54,7 +54,8 @@ export function injectParameters(nb: Notebook, params: Record<string, ParamValue
       const known = [...declared.keys()].join(", ") || "none";
       throw new ParameterError(`${file}: parameter '${name}' is not declared in its parameters cell (declared: ${known})`);
     }
-    if (how === "const") throw new ParameterError(`${file}: parameter '${name}' is declared with const; declare it with let so it can be overridden`);
+    if (how === "const")
+      throw new ParameterError(`${file}: parameter '${name}' is declared with const; declare it with let so it can be overridden`);
   }
   const lines = [
     "// Injected by `alexnet notebooks`: these values override the defaults above.",

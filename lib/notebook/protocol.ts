@@ -65,7 +65,8 @@ export function decode(key: string, frames: Buffer[]): Message {
   if (key !== "") {
     const expected = Buffer.from(sign(key, parts), "utf8");
     const got = Buffer.from(signature, "utf8");
-    if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw new ProtocolError("message signature does not match the session key");
+    if (expected.length !== got.length || !timingSafeEqual(expected, got))
+      throw new ProtocolError("message signature does not match the session key");
   }
   return {
     header: JSON.parse(parts[0]) as Header,

@@ -49,7 +49,8 @@ const TSLAB_ABORT_WINDOW_MS = 250;
 /** Where the executed copy of a notebook goes; refuses to overwrite the source. */
 export function outputPath(notebook: string, outDir: string): string {
   const out = path.resolve(outDir, path.basename(notebook));
-  if (out === path.resolve(notebook)) throw new Error(`--out ${outDir} would overwrite ${notebook}; choose another folder, e.g. --out runs/notebooks`);
+  if (out === path.resolve(notebook))
+    throw new Error(`--out ${outDir} would overwrite ${notebook}; choose another folder, e.g. --out runs/notebooks`);
   return out;
 }
 
@@ -68,7 +69,12 @@ export class OutputRecorder {
         const output =
           msg.header.msg_type === "display_data"
             ? ({ output_type: "display_data", data: c.data ?? {}, metadata: c.metadata ?? {} } as const)
-            : ({ output_type: "execute_result", data: c.data ?? {}, metadata: c.metadata ?? {}, execution_count: c.execution_count ?? null } as const);
+            : ({
+                output_type: "execute_result",
+                data: c.data ?? {},
+                metadata: c.metadata ?? {},
+                execution_count: c.execution_count ?? null,
+              } as const);
         const id = (c.transient as { display_id?: string } | undefined)?.display_id;
         if (id) {
           const list = this.displays.get(id) ?? [];
@@ -230,7 +236,11 @@ function clearOutputs(cells: Notebook["cells"]): number {
 }
 
 /** What a cell that never replied (it timed out, or its kernel died or was stopped) puts in the notebook and the result. */
-function unrepliedFailure(outcome: Exclude<CellOutcome, { kind: "reply" }>, options: RunOptions, kernelLog: string): { output: ErrorOutput; status: NotebookStatus; message: string } {
+function unrepliedFailure(
+  outcome: Exclude<CellOutcome, { kind: "reply" }>,
+  options: RunOptions,
+  kernelLog: string,
+): { output: ErrorOutput; status: NotebookStatus; message: string } {
   const aborted = outcome.kind === "died" && options.signal?.aborted === true;
   const message =
     outcome.kind === "timeout"
@@ -239,15 +249,26 @@ function unrepliedFailure(outcome: Exclude<CellOutcome, { kind: "reply" }>, opti
         ? "the run was interrupted (Ctrl-C or a signal) during this cell"
         : `the kernel died (${describeExit(outcome.exit)})${kernelLog ? `: ${kernelLog.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
   // A dead kernel's last words (up to 4,000 characters of its stderr) go into the notebook, where the cause usually is.
-  const lastWords = outcome.kind === "died" && !aborted && kernelLog.trim() ? [`the kernel's last output on stderr:\n${kernelLog.trim()}`] : [];
+  const lastWords =
+    outcome.kind === "died" && !aborted && kernelLog.trim() ? [`the kernel's last output on stderr:\n${kernelLog.trim()}`] : [];
   const ename = outcome.kind === "timeout" ? "CellTimeoutError" : aborted ? "InterruptedError" : "KernelDiedError";
   const status: NotebookStatus = outcome.kind === "timeout" ? "timed out" : aborted ? "interrupted" : "kernel died";
   return { output: { output_type: "error", ename, evalue: message, traceback: [message, ...lastWords] }, status, message };
 }
 
-type CellOutcome = { kind: "reply"; reply: { status: string; execution_count?: number } } | { kind: "timeout"; killed: boolean } | { kind: "died"; exit: KernelExit };
+type CellOutcome =
+  | { kind: "reply"; reply: { status: string; execution_count?: number } }
+  | { kind: "timeout"; killed: boolean }
+  | { kind: "died"; exit: KernelExit };
 
-async function runCell(kernel: Kernel, cell: CodeCell, source: string, recorder: OutputRecorder, timeoutMs: number, graceMs: number): Promise<CellOutcome> {
+async function runCell(
+  kernel: Kernel,
+  cell: CodeCell,
+  source: string,
+  recorder: OutputRecorder,
+  timeoutMs: number,
+  graceMs: number,
+): Promise<CellOutcome> {
   const reply = kernel.execute(source, (msg) => recorder.handle(cell, msg)).then((r) => ({ kind: "reply", reply: r }) as const);
   const died = kernel.exited.then((exit) => ({ kind: "died", exit }) as const);
   const contenders: Promise<CellOutcome | "timeout">[] = [reply, died];
@@ -292,7 +313,11 @@ export function formatSummary(results: NotebookResult[]): string {
   const rows = results.map((r) => [path.basename(r.notebook), `${r.cellsRun}/${r.codeCells}`, r.seconds.toFixed(1), r.status]);
   const header = ["notebook", "cells run", "seconds", "status"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cols: string[]) => cols.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
   for (const r of results) {
     for (const f of r.failures) {

@@ -8,7 +8,16 @@ import path from "node:path";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, HEAD_LAYER } from "../model/alexnet";
 import { CARD_FILE, type InputNormalization, type ModelCard, readCard } from "../model/card";
 import { MODEL_FILE } from "../model/io";
-import { CHECKPOINTS_DIR, INTERRUPTED_DIR, RUN_CONFIG_FILE, type RunConfig, bestCheckpoint, isCheckpointFolder, isRunFolder, latestCheckpoint } from "./run";
+import {
+  CHECKPOINTS_DIR,
+  INTERRUPTED_DIR,
+  RUN_CONFIG_FILE,
+  type RunConfig,
+  bestCheckpoint,
+  isCheckpointFolder,
+  isRunFolder,
+  latestCheckpoint,
+} from "./run";
 
 /** A trained network on disk, read without loading any weights. */
 export interface TrainedInfo {
@@ -54,7 +63,12 @@ export interface DescribeOptions {
 
 const WHAT_TO_PASS = `pass a model folder (model.json + ${CARD_FILE}, e.g. from \`alexnet import-torch\`) or a training run folder (${RUN_CONFIG_FILE} + ${CHECKPOINTS_DIR}/, from \`alexnet train --out RUN\`)`;
 
-function fail(role: TrainedRole, what: "missing" | "neither" | "no checkpoint" | "no run" | "no card" | "bad run" | "bad card", dir: string, detail = ""): never {
+function fail(
+  role: TrainedRole,
+  what: "missing" | "neither" | "no checkpoint" | "no run" | "no card" | "bad run" | "bad card",
+  dir: string,
+  detail = "",
+): never {
   const eval_ = {
     missing: `${dir} is neither a training run (no ${RUN_CONFIG_FILE}; alexnet train --out makes one) nor a model folder (no ${CARD_FILE}; alexnet import-torch --out makes one): it does not exist.`,
     neither: `${dir} is neither a training run (no ${RUN_CONFIG_FILE}; alexnet train --out makes one) nor a model folder (no ${CARD_FILE}; alexnet import-torch --out makes one).`,
@@ -82,7 +96,12 @@ function headUnitsInFile(modelDir: string, role: TrainedRole): number {
   try {
     json = JSON.parse(readFileSync(file, "utf8")) as typeof json;
   } catch (err) {
-    fail(role, "bad run", modelDir, `${file} is not valid JSON (${(err as Error).message}); save the model again, or pass another checkpoint.`);
+    fail(
+      role,
+      "bad run",
+      modelDir,
+      `${file} is not valid JSON (${(err as Error).message}); save the model again, or pass another checkpoint.`,
+    );
   }
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights ?? []) if (w.name === `${HEAD_LAYER}/bias`) return w.shape[0];
@@ -106,10 +125,20 @@ function describeRun(runDir: string, checkpoint: string, given: string, role: Tr
   try {
     config = JSON.parse(readFileSync(file, "utf8")) as RunConfig;
   } catch (err) {
-    fail(role, "bad run", runDir, `${file} is not valid JSON (${(err as Error).message}); the run's settings are unreadable; pass another run or a model folder.`);
+    fail(
+      role,
+      "bad run",
+      runDir,
+      `${file} is not valid JSON (${(err as Error).message}); the run's settings are unreadable; pass another run or a model folder.`,
+    );
   }
   if (!config.model || !(ALEXNET_VARIANTS as readonly string[]).includes(config.model) || !config.modelOptions) {
-    fail(role, "bad run", runDir, `${path.join(runDir, RUN_CONFIG_FILE)} names no AlexNet variant and model options; it was not written by \`alexnet train\`.`);
+    fail(
+      role,
+      "bad run",
+      runDir,
+      `${path.join(runDir, RUN_CONFIG_FILE)} names no AlexNet variant and model options; it was not written by \`alexnet train\`.`,
+    );
   }
   const numClasses = headUnitsInFile(checkpoint, role);
   return {
@@ -152,7 +181,13 @@ export function describeTrained(dir: string, options: DescribeOptions = {}): Tra
   if (existsSync(path.join(given, MODEL_FILE))) {
     if (!existsSync(path.join(given, CARD_FILE))) fail(role, "no card", given);
     const card = readCard(given);
-    if (!(ALEXNET_VARIANTS as readonly string[]).includes(card.variant)) fail(role, "bad card", given, `${path.join(given, CARD_FILE)} names variant '${card.variant}'; use one of ${ALEXNET_VARIANTS.join(", ")}.`);
+    if (!(ALEXNET_VARIANTS as readonly string[]).includes(card.variant))
+      fail(
+        role,
+        "bad card",
+        given,
+        `${path.join(given, CARD_FILE)} names variant '${card.variant}'; use one of ${ALEXNET_VARIANTS.join(", ")}.`,
+      );
     return {
       dir: given,
       kind: "model",

@@ -114,7 +114,10 @@ export function isCheckpointFolder(dir: string): boolean {
 /** RUN/run.json, with an error that names the folder when it is not a run. */
 export function readRunConfig(runDir: string): RunConfig {
   const file = path.join(runDir, RUN_CONFIG_FILE);
-  if (!existsSync(file)) throw new Error(`${file} is missing: ${runDir} is not a training run folder (alexnet train --out writes one), nor a model folder (it has no card.json).`);
+  if (!existsSync(file))
+    throw new Error(
+      `${file} is missing: ${runDir} is not a training run folder (alexnet train --out writes one), nor a model folder (it has no card.json).`,
+    );
   try {
     return JSON.parse(readFileSync(file, "utf8")) as RunConfig;
   } catch (err) {
@@ -138,7 +141,9 @@ export function readRunMetrics(runDir: string): EpochMetrics[] {
       try {
         return JSON.parse(l) as EpochMetrics;
       } catch (err) {
-        throw new Error(`${file} line ${i + 1} is not valid JSON (${(err as Error).message}); the line of an epoch cut short: delete that line (the epoch's checkpoint, if any, is still there) and run again.`);
+        throw new Error(
+          `${file} line ${i + 1} is not valid JSON (${(err as Error).message}); the line of an epoch cut short: delete that line (the epoch's checkpoint, if any, is still there) and run again.`,
+        );
       }
     });
 }
@@ -163,7 +168,15 @@ export interface RunFolderStart {
 }
 
 /** The entries a run folder is made of; anything else in it is someone else's. */
-export const RUN_ENTRIES: readonly string[] = [RUN_CONFIG_FILE, METRICS_FILE, CHECKPOINTS_DIR, INTERRUPTED_DIR, SUPERSEDED_DIR, EVAL_DIR, LOCK_FILE];
+export const RUN_ENTRIES: readonly string[] = [
+  RUN_CONFIG_FILE,
+  METRICS_FILE,
+  CHECKPOINTS_DIR,
+  INTERRUPTED_DIR,
+  SUPERSEDED_DIR,
+  EVAL_DIR,
+  LOCK_FILE,
+];
 
 /**
  * What a run folder holds for a run to start or resume in it. A run writes only
@@ -179,12 +192,20 @@ export function openRunFolder(runDir: string, resume: boolean, force = false): R
   let interrupted = latestCheckpoint(interruptedDir(runDir));
   const any = latest !== undefined || interrupted !== undefined;
   if (!resume && any && force) {
-    for (const entry of [CHECKPOINTS_DIR, INTERRUPTED_DIR, EVAL_DIR, METRICS_FILE]) rmSync(path.join(runDir, entry), { recursive: true, force: true });
+    for (const entry of [CHECKPOINTS_DIR, INTERRUPTED_DIR, EVAL_DIR, METRICS_FILE])
+      rmSync(path.join(runDir, entry), { recursive: true, force: true });
     latest = interrupted = undefined;
   } else if (!resume && any) {
-    throw new FolderInUseError(`train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, --force to replace it, or choose a new run folder.`, runDir, readdirSync(runDir).sort());
+    throw new FolderInUseError(
+      `train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, --force to replace it, or choose a new run folder.`,
+      runDir,
+      readdirSync(runDir).sort(),
+    );
   }
-  if (resume && any && !isRunFolder(runDir)) throw new Error(`train --resume: ${path.join(runDir, RUN_CONFIG_FILE)} is missing, so the run's settings are unknown; start a new run folder.`);
+  if (resume && any && !isRunFolder(runDir))
+    throw new Error(
+      `train --resume: ${path.join(runDir, RUN_CONFIG_FILE)} is missing, so the run's settings are unknown; start a new run folder.`,
+    );
   return { saved: resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined, latest, interrupted, restoring: resume && any };
 }
 
@@ -226,7 +247,8 @@ export function listCheckpoints(runDir: string): CheckpointEntry[] {
   const found: CheckpointEntry[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const m = EPOCH_DIR.exec(e.name);
-    if (m && e.isDirectory() && existsSync(path.join(dir, e.name, CHECKPOINT_FILE))) found.push({ path: path.join(dir, e.name), epoch: Number(m[1]) });
+    if (m && e.isDirectory() && existsSync(path.join(dir, e.name, CHECKPOINT_FILE)))
+      found.push({ path: path.join(dir, e.name), epoch: Number(m[1]) });
   }
   return found.sort((a, b) => a.epoch - b.epoch);
 }
@@ -259,6 +281,9 @@ export function bestCheckpoint(runDir: string): string | undefined {
  */
 export function runCheckpoint(runDir: string, which: "best" | "last" = "best"): string {
   const best = (which === "best" ? bestCheckpoint(runDir) : undefined) ?? latestCheckpoint(runDir);
-  if (!best) throw new Error(`${runDir} has no checkpoints (checkpoints/epoch-NNNN); train first with \`alexnet train --out ${runDir}\`, or give a model folder.`);
+  if (!best)
+    throw new Error(
+      `${runDir} has no checkpoints (checkpoints/epoch-NNNN); train first with \`alexnet train --out ${runDir}\`, or give a model folder.`,
+    );
   return best;
 }

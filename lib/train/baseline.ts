@@ -75,13 +75,23 @@ export async function nearestClassMean(dataset: Dataset, options: { limit?: numb
   const t = await errorOn(train);
   const v = await errorOn(dataset.split("val"));
   const [h, w, c] = dataset.recordShape;
-  return { method: "nearest class mean", input: `${h}x${w}x${c} pixels`, valError: v.error, trainError: t.error, trainCount: t.count, valCount: v.count, chance: 1 - 1 / classes };
+  return {
+    method: "nearest class mean",
+    input: `${h}x${w}x${c} pixels`,
+    valError: v.error,
+    trainError: t.error,
+    trainCount: t.count,
+    valCount: v.count,
+    chance: 1 - 1 / classes,
+  };
 }
 
 /** Box-averages an HWC uint8 record to side x side (each output pixel the mean of the input pixels it covers). */
 export function boxDownsample(pixels: Uint8Array, height: number, width: number, channels: number, side: number): Float32Array {
-  if (!Number.isInteger(side) || side < 1 || side > Math.min(height, width)) throw new Error(`boxDownsample: side must be an integer from 1 to ${Math.min(height, width)}, got ${side}.`);
-  if (pixels.length !== height * width * channels) throw new Error(`boxDownsample: ${pixels.length} values do not make a ${height}x${width}x${channels} image.`);
+  if (!Number.isInteger(side) || side < 1 || side > Math.min(height, width))
+    throw new Error(`boxDownsample: side must be an integer from 1 to ${Math.min(height, width)}, got ${side}.`);
+  if (pixels.length !== height * width * channels)
+    throw new Error(`boxDownsample: ${pixels.length} values do not make a ${height}x${width}x${channels} image.`);
   const out = new Float32Array(side * side * channels);
   for (let oy = 0; oy < side; oy++) {
     const y0 = Math.floor((oy * height) / side);
@@ -112,7 +122,13 @@ export interface LinearBaselineOptions {
   seed?: number;
 }
 
-async function downsampledSplit(reader: SplitReader, shape: readonly number[], side: number, classes: number, limit?: number): Promise<{ values: Float32Array; labels: Int32Array }> {
+async function downsampledSplit(
+  reader: SplitReader,
+  shape: readonly number[],
+  side: number,
+  classes: number,
+  limit?: number,
+): Promise<{ values: Float32Array; labels: Int32Array }> {
   const [h, w, c] = shape;
   const n = Math.min(reader.length, limit ?? reader.length);
   const dim = side * side * c;
@@ -123,7 +139,8 @@ async function downsampledSplit(reader: SplitReader, shape: readonly number[], s
     values.set(boxDownsample(rec.pixels, h, w, c, side), i * dim);
     labels[i++] = rec.label;
   }
-  if (labels.some((l) => l < 0 || l >= classes)) throw new Error(`linearPixelClassifier: a label of ${reader.name} is outside 0..${classes - 1}.`);
+  if (labels.some((l) => l < 0 || l >= classes))
+    throw new Error(`linearPixelClassifier: a label of ${reader.name} is outside 0..${classes - 1}.`);
   return { values, labels };
 }
 

@@ -128,7 +128,8 @@ function checkpointJson(c: CheckpointContents, files: Record<string, FileDigest>
   checkCount(c.step, "step");
   const metrics = c.metrics ?? {};
   for (const [k, v] of Object.entries(metrics)) {
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`saveCheckpoint: metrics.${k} must be a finite number, got ${String(v)}.`);
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new Error(`saveCheckpoint: metrics.${k} must be a finite number, got ${String(v)}.`);
   }
   const body: CheckpointFile = {
     format: FORMAT,
@@ -149,7 +150,10 @@ function checkpointJson(c: CheckpointContents, files: Record<string, FileDigest>
     throw new Error(`saveCheckpoint: the rng state must be plain JSON (numbers, strings, arrays, objects): ${(err as Error).message}.`);
   }
   // What JSON cannot hold would come back different; an exact resume needs it identical.
-  if (!isDeepStrictEqual((JSON.parse(text) as CheckpointFile).rng, body.rng)) throw new Error("saveCheckpoint: the rng state does not survive JSON unchanged; pass plain JSON (no undefined, NaN or Infinity inside).");
+  if (!isDeepStrictEqual((JSON.parse(text) as CheckpointFile).rng, body.rng))
+    throw new Error(
+      "saveCheckpoint: the rng state does not survive JSON unchanged; pass plain JSON (no undefined, NaN or Infinity inside).",
+    );
   return text;
 }
 
@@ -186,13 +190,23 @@ async function updateBest(runDir: string, metric: string, mode: "min" | "max"): 
  * removes checkpoints beyond keepLast (never the best). Saving an epoch that
  * already exists replaces it.
  */
-export async function saveCheckpoint(runDir: string, contents: CheckpointContents, options: SaveCheckpointOptions = {}): Promise<SavedCheckpoint> {
-  if (!isPaperSGD(contents.optimizer)) throw new Error("saveCheckpoint: the optimizer must be a PaperSGD (lib/train/optimizer.ts); its velocities are part of the checkpoint.");
+export async function saveCheckpoint(
+  runDir: string,
+  contents: CheckpointContents,
+  options: SaveCheckpointOptions = {},
+): Promise<SavedCheckpoint> {
+  if (!isPaperSGD(contents.optimizer))
+    throw new Error(
+      "saveCheckpoint: the optimizer must be a PaperSGD (lib/train/optimizer.ts); its velocities are part of the checkpoint.",
+    );
   const keepLast = options.keepLast ?? 3;
-  if (!(keepLast === Infinity || (Number.isInteger(keepLast) && keepLast >= 1))) throw new Error(`saveCheckpoint: keepLast must be an integer >= 1 or Infinity, got ${String(keepLast)}.`);
+  if (!(keepLast === Infinity || (Number.isInteger(keepLast) && keepLast >= 1)))
+    throw new Error(`saveCheckpoint: keepLast must be an integer >= 1 or Infinity, got ${String(keepLast)}.`);
   const mode = options.best?.mode ?? "min";
   if (options.best && metricOfContents(contents, options.best.metric) === undefined) {
-    throw new Error(`saveCheckpoint: best is tracked by metrics.${options.best.metric}, but this save's metrics have no finite ${options.best.metric} (got keys: ${Object.keys(contents.metrics ?? {}).join(", ") || "none"}).`);
+    throw new Error(
+      `saveCheckpoint: best is tracked by metrics.${options.best.metric}, but this save's metrics have no finite ${options.best.metric} (got keys: ${Object.keys(contents.metrics ?? {}).join(", ") || "none"}).`,
+    );
   }
   checkpointJson(contents, {}); // its checks, before anything is written
 
@@ -254,14 +268,38 @@ function parseFile(dir: string, text: string): { info: CheckpointInfo; files?: R
   try {
     body = JSON.parse(text) as CheckpointFile;
   } catch (err) {
-    throw new CheckpointDamagedError(`loadCheckpoint: ${file} is not valid JSON (${(err as Error).message}); resume from another checkpoint (latestCheckpoint lists complete ones).`, file);
+    throw new CheckpointDamagedError(
+      `loadCheckpoint: ${file} is not valid JSON (${(err as Error).message}); resume from another checkpoint (latestCheckpoint lists complete ones).`,
+      file,
+    );
   }
-  if (body === null || typeof body !== "object") throw new CheckpointDamagedError(`loadCheckpoint: ${file} holds ${JSON.stringify(body)}, not a checkpoint's fields; resume from another checkpoint.`, file);
-  if (body.format !== FORMAT) throw new Error(`loadCheckpoint: ${file} is not a checkpoint written by saveCheckpoint (format "${String(body.format)}").`);
-  if (!READABLE_VERSIONS.includes(body.version)) throw new Error(`loadCheckpoint: ${file} has version ${String(body.version)}; this code reads versions ${READABLE_VERSIONS.join(" and ")}.`);
+  if (body === null || typeof body !== "object")
+    throw new CheckpointDamagedError(
+      `loadCheckpoint: ${file} holds ${JSON.stringify(body)}, not a checkpoint's fields; resume from another checkpoint.`,
+      file,
+    );
+  if (body.format !== FORMAT)
+    throw new Error(`loadCheckpoint: ${file} is not a checkpoint written by saveCheckpoint (format "${String(body.format)}").`);
+  if (!READABLE_VERSIONS.includes(body.version))
+    throw new Error(
+      `loadCheckpoint: ${file} has version ${String(body.version)}; this code reads versions ${READABLE_VERSIONS.join(" and ")}.`,
+    );
   const bad = badFields(body);
-  if (bad.length > 0) throw new CheckpointDamagedError(`loadCheckpoint: ${file} lacks or garbles ${bad.join(", ")}; the checkpoint is damaged, resume from another one.`, file);
-  const info = { path: dir, epoch: body.epoch, step: body.step, lr: body.lr, schedule: body.schedule, rng: body.rng, metrics: body.metrics, savedAt: body.savedAt };
+  if (bad.length > 0)
+    throw new CheckpointDamagedError(
+      `loadCheckpoint: ${file} lacks or garbles ${bad.join(", ")}; the checkpoint is damaged, resume from another one.`,
+      file,
+    );
+  const info = {
+    path: dir,
+    epoch: body.epoch,
+    step: body.step,
+    lr: body.lr,
+    schedule: body.schedule,
+    rng: body.rng,
+    metrics: body.metrics,
+    savedAt: body.savedAt,
+  };
   return { info, files: body.files };
 }
 
@@ -272,16 +310,25 @@ function badFields(body: CheckpointFile): string[] {
     ["epoch", count(body.epoch)],
     ["step", count(body.step)],
     ["lr", typeof body.lr === "number" && Number.isFinite(body.lr)],
-    ["schedule", body.schedule === null || (typeof body.schedule === "object" && body.schedule !== undefined && !Array.isArray(body.schedule))],
+    [
+      "schedule",
+      body.schedule === null || (typeof body.schedule === "object" && body.schedule !== undefined && !Array.isArray(body.schedule)),
+    ],
     ["metrics", typeof body.metrics === "object" && body.metrics !== null && !Array.isArray(body.metrics)],
-    ["files", body.version < 2 || (typeof body.files === "object" && body.files !== null && CHECKPOINT_PARTS.every((n) => isDigest(body.files?.[n])))],
+    [
+      "files",
+      body.version < 2 ||
+        (typeof body.files === "object" && body.files !== null && CHECKPOINT_PARTS.every((n) => isDigest(body.files?.[n]))),
+    ],
   ];
   return checks.filter(([, ok]) => !ok).map(([name]) => name);
 }
 
 function isDigest(d: unknown): d is FileDigest {
   const x = d as FileDigest | undefined;
-  return typeof x === "object" && x !== null && Number.isInteger(x.bytes) && typeof x.sha256 === "string" && /^[0-9a-f]{64}$/.test(x.sha256);
+  return (
+    typeof x === "object" && x !== null && Number.isInteger(x.bytes) && typeof x.sha256 === "string" && /^[0-9a-f]{64}$/.test(x.sha256)
+  );
 }
 
 /**
@@ -296,16 +343,30 @@ export async function verifyCheckpoint(dir: string): Promise<CheckpointInfo> {
   const { info, files } = parseFile(dir, await readFile(file, "utf8"));
   for (const [name, want] of Object.entries(files ?? {})) {
     const part = path.join(dir, name);
-    const size = await stat(part).then((s) => s.size, () => undefined);
-    if (size === undefined) throw new CheckpointDamagedError(`loadCheckpoint: ${part} is missing; the checkpoint is damaged, resume from another one.`, part);
-    if (size !== want.bytes) throw new CheckpointDamagedError(`loadCheckpoint: ${part} has ${size} bytes, but ${want.bytes} were saved; the checkpoint is damaged, resume from another one.`, part);
-    if ((await sha256File(part)) !== want.sha256) throw new CheckpointDamagedError(`loadCheckpoint: ${part} is not the file that was saved (its sha256 differs); the checkpoint is damaged, resume from another one.`, part);
+    const size = await stat(part).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (size === undefined)
+      throw new CheckpointDamagedError(`loadCheckpoint: ${part} is missing; the checkpoint is damaged, resume from another one.`, part);
+    if (size !== want.bytes)
+      throw new CheckpointDamagedError(
+        `loadCheckpoint: ${part} has ${size} bytes, but ${want.bytes} were saved; the checkpoint is damaged, resume from another one.`,
+        part,
+      );
+    if ((await sha256File(part)) !== want.sha256)
+      throw new CheckpointDamagedError(
+        `loadCheckpoint: ${part} is not the file that was saved (its sha256 differs); the checkpoint is damaged, resume from another one.`,
+        part,
+      );
   }
   return info;
 }
 
 /** The newest checkpoint that passes verifyCheckpoint among `candidates` (newest last), and those skipped on the way with why. */
-export async function newestIntactCheckpoint(candidates: readonly string[]): Promise<{ checkpoint?: CheckpointInfo; skipped: { path: string; reason: string }[] }> {
+export async function newestIntactCheckpoint(
+  candidates: readonly string[],
+): Promise<{ checkpoint?: CheckpointInfo; skipped: { path: string; reason: string }[] }> {
   const skipped: { path: string; reason: string }[] = [];
   for (const dir of [...candidates].reverse()) {
     try {
@@ -342,12 +403,16 @@ async function restoreWeights(model: tf.LayersModel, dir: string): Promise<void>
   const specs = artifacts.weightSpecs ?? [];
   const weights = model.weights;
   if (specs.length !== weights.length) {
-    throw new Error(`loadCheckpoint: ${dir} holds ${specs.length} weights but the model has ${weights.length}; restore into the architecture that was saved (or omit model to rebuild it from model.json).`);
+    throw new Error(
+      `loadCheckpoint: ${dir} holds ${specs.length} weights but the model has ${weights.length}; restore into the architecture that was saved (or omit model to rebuild it from model.json).`,
+    );
   }
   weights.forEach((w, i) => {
     const shape = w.shape.map((d) => d ?? 1);
     if (!tf.util.arraysEqual(shape, specs[i].shape)) {
-      throw new Error(`loadCheckpoint: weight ${i} is ${w.originalName} [${shape}] in the model but ${specs[i].name} [${specs[i].shape}] in ${dir}; restore into the architecture that was saved.`);
+      throw new Error(
+        `loadCheckpoint: weight ${i} is ${w.originalName} [${shape}] in the model but ${specs[i].name} [${specs[i].shape}] in ${dir}; restore into the architecture that was saved.`,
+      );
     }
   });
   const decoded = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
@@ -375,7 +440,8 @@ export interface LoadedCheckpoint extends CheckpointInfo {
 /** Restores a checkpoint folder (from latestCheckpoint or bestCheckpoint) into a model, optimiser and schedule, after verifyCheckpoint. */
 export async function loadCheckpoint(dir: string, targets: RestoreTargets = {}): Promise<LoadedCheckpoint> {
   const info = await verifyCheckpoint(dir);
-  if (targets.schedule && info.schedule === null) throw new Error(`loadCheckpoint: ${dir} was saved without a schedule; omit schedule, or resume from a checkpoint saved with one.`);
+  if (targets.schedule && info.schedule === null)
+    throw new Error(`loadCheckpoint: ${dir} was saved without a schedule; omit schedule, or resume from a checkpoint saved with one.`);
   let model: tf.LayersModel;
   if (targets.model) {
     await restoreWeights(targets.model, dir);

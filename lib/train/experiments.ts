@@ -46,9 +46,17 @@ export interface ComparisonOptions {
  * Trains one fresh network per entry of `builders`, each with its own best
  * learning rate from a short search, and returns every history.
  */
-export async function compareNetworks(builders: Record<string, () => tf.LayersModel>, train: InMemorySplit, options: ComparisonOptions): Promise<RunResult[]> {
+export async function compareNetworks(
+  builders: Record<string, () => tf.LayersModel>,
+  train: InMemorySplit,
+  options: ComparisonOptions,
+): Promise<RunResult[]> {
   const results: RunResult[] = [];
-  const common: Omit<FitOptions, "epochs" | "learningRate"> = { batchSize: options.batchSize, seed: options.seed ?? 1, weightDecay: options.weightDecay };
+  const common: Omit<FitOptions, "epochs" | "learningRate"> = {
+    batchSize: options.batchSize,
+    seed: options.seed ?? 1,
+    weightDecay: options.weightDecay,
+  };
   for (const [name, build] of Object.entries(builders)) {
     const trials: Trial[] = [];
     for (const learningRate of options.learningRates.length > 1 ? options.learningRates : []) {
@@ -65,7 +73,9 @@ export async function compareNetworks(builders: Record<string, () => tf.LayersMo
         model.dispose();
       }
     }
-    const learningRate = trials.length ? trials.reduce((a, b) => (b.trainError < a.trainError ? b : a)).learningRate : options.learningRates[0];
+    const learningRate = trials.length
+      ? trials.reduce((a, b) => (b.trainError < a.trainError ? b : a)).learningRate
+      : options.learningRates[0];
     const model = build();
     const history = await fit(model, train, {
       ...common,
@@ -78,7 +88,14 @@ export async function compareNetworks(builders: Record<string, () => tf.LayersMo
     });
     model.dispose();
     const target = options.targetTrainError;
-    results.push({ name, learningRate, trials, history, epochsToTarget: target === undefined ? undefined : epochsToReach(history, target), stepsToTarget: target === undefined ? undefined : stepsToReach(history, target) });
+    results.push({
+      name,
+      learningRate,
+      trials,
+      history,
+      epochsToTarget: target === undefined ? undefined : epochsToReach(history, target),
+      stepsToTarget: target === undefined ? undefined : stepsToReach(history, target),
+    });
   }
   return results;
 }

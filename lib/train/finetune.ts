@@ -62,10 +62,14 @@ export function copyLayerWeights(from: tf.LayersModel, to: tf.LayersModel, skip:
   for (const layer of to.layers) {
     if (layer.weights.length === 0 || skip.includes(layer.name)) continue;
     const source = from.layers.find((l) => l.name === layer.name);
-    if (!source) throw new Error(`copyLayerWeights: the init model has no layer named ${layer.name}; start from a model of the same variant.`);
+    if (!source)
+      throw new Error(`copyLayerWeights: the init model has no layer named ${layer.name}; start from a model of the same variant.`);
     const a = source.weights;
     const b = layer.weights;
-    if (a.length !== b.length) throw new Error(`copyLayerWeights: layer ${layer.name} has ${a.length} weights in the init model but ${b.length} in the new network; start from a model of the same variant.`);
+    if (a.length !== b.length)
+      throw new Error(
+        `copyLayerWeights: layer ${layer.name} has ${a.length} weights in the init model but ${b.length} in the new network; start from a model of the same variant.`,
+      );
     b.forEach((w, i) => {
       if (!tf.util.arraysEqual(a[i].shape as number[], w.shape as number[])) {
         throw new Error(
@@ -96,10 +100,16 @@ export interface ReplaceHeadOptions {
  * buildAlexNet(variant, {...modelOptions, numClasses, seed}) would do it. The
  * source model is left as it was (the caller disposes it).
  */
-export function replaceHead(source: Pick<InitModel, "model" | "variant" | "modelOptions">, numClasses: number, options: ReplaceHeadOptions = {}): tf.LayersModel {
+export function replaceHead(
+  source: Pick<InitModel, "model" | "variant" | "modelOptions">,
+  numClasses: number,
+  options: ReplaceHeadOptions = {},
+): tf.LayersModel {
   const before = headClasses(source.model);
   if (options.keepHead && numClasses !== before) {
-    throw new Error(`replaceHead: keepHead needs the same number of classes, but the model has ${before} and ${numClasses} were asked for; leave keepHead out to start a new ${HEAD_LAYER}.`);
+    throw new Error(
+      `replaceHead: keepHead needs the same number of classes, but the model has ${before} and ${numClasses} were asked for; leave keepHead out to start a new ${HEAD_LAYER}.`,
+    );
   }
   const merged: AlexNetOptions = { ...source.modelOptions, ...options.modelOptions, numClasses };
   if (options.seed !== undefined) merged.seed = options.seed;
@@ -117,8 +127,14 @@ export function replaceHead(source: Pick<InitModel, "model" | "variant" | "model
 /** Names of the layers with weights before flatten (conv1..conv5 in every variant). */
 export function featureLayerNames(model: tf.LayersModel): string[] {
   const end = model.layers.findIndex((l) => l.name === "flatten");
-  if (end < 0) throw new Error(`model "${model.name}" has no layer named flatten, so its features cannot be told from its classifier; use an AlexNet from lib/model/alexnet.ts.`);
-  return model.layers.slice(0, end).filter((l) => l.weights.length > 0).map((l) => l.name);
+  if (end < 0)
+    throw new Error(
+      `model "${model.name}" has no layer named flatten, so its features cannot be told from its classifier; use an AlexNet from lib/model/alexnet.ts.`,
+    );
+  return model.layers
+    .slice(0, end)
+    .filter((l) => l.weights.length > 0)
+    .map((l) => l.name);
 }
 
 /**
@@ -127,7 +143,8 @@ export function featureLayerNames(model: tf.LayersModel): string[] {
  * use); "none": every layer trains. Returns the frozen layers' names.
  */
 export function freeze(model: tf.LayersModel, what: FreezeMode): string[] {
-  if (!(FREEZE_MODES as readonly string[]).includes(what)) throw new Error(`freeze: '${String(what)}' is not a freeze mode; use one of ${FREEZE_MODES.join(", ")}.`);
+  if (!(FREEZE_MODES as readonly string[]).includes(what))
+    throw new Error(`freeze: '${String(what)}' is not a freeze mode; use one of ${FREEZE_MODES.join(", ")}.`);
   const features = new Set(what === "features" ? featureLayerNames(model) : []);
   for (const layer of model.layers) layer.trainable = !features.has(layer.name);
   return [...features];
@@ -139,7 +156,8 @@ export function freeze(model: tf.LayersModel, what: FreezeMode): string[] {
  * names of a second model's variables, so "conv1/kernel" alone would not do).
  */
 export function featuresLrMultipliers(model: tf.LayersModel, scale: number): (variableName: string) => number {
-  if (!(Number.isFinite(scale) && scale >= 0)) throw new Error(`featuresLrMultipliers: scale must be a finite number >= 0, got ${String(scale)}.`);
+  if (!(Number.isFinite(scale) && scale >= 0))
+    throw new Error(`featuresLrMultipliers: scale must be a finite number >= 0, got ${String(scale)}.`);
   const names = new Set<string>();
   for (const name of featureLayerNames(model)) for (const w of model.getLayer(name).weights) names.add(w.name);
   return (variableName) => (names.has(variableName) ? scale : 1);

@@ -48,7 +48,10 @@ export function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize 
     wrong += tf.tidy(() => {
       const logits = model.apply(data.xs.slice([start, 0, 0, 0], [n, -1, -1, -1]), { training: false }) as tf.Tensor2D;
       const predicted = logits.argMax(1);
-      return predicted.notEqual(data.ys.slice([start], [n])).sum().dataSync()[0];
+      return predicted
+        .notEqual(data.ys.slice([start], [n]))
+        .sum()
+        .dataSync()[0];
     });
   }
   return data.count > 0 ? wrong / data.count : NaN;
@@ -56,10 +59,15 @@ export function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize 
 
 /** Trains with the paper's SGD on shuffled mini-batches; returns one log line per epoch. */
 export async function fit(model: tf.LayersModel, train: InMemorySplit, options: FitOptions): Promise<EpochLog[]> {
-  const optimizer = new PaperSGD({ learningRate: options.learningRate, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 0 });
+  const optimizer = new PaperSGD({
+    learningRate: options.learningRate,
+    momentum: options.momentum ?? 0.9,
+    weightDecay: options.weightDecay ?? 0,
+  });
   const history: EpochLog[] = [];
   const checkEvery = options.stopAtTrainError !== undefined ? options.checkEvery : undefined;
-  if (checkEvery !== undefined && !(Number.isInteger(checkEvery) && checkEvery >= 1)) throw new Error(`fit: checkEvery is a number of steps (a whole number >= 1), got ${checkEvery}.`);
+  if (checkEvery !== undefined && !(Number.isInteger(checkEvery) && checkEvery >= 1))
+    throw new Error(`fit: checkEvery is a number of steps (a whole number >= 1), got ${checkEvery}.`);
   let totalSteps = 0;
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
@@ -81,7 +89,12 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
         }
         await tf.nextFrame(); // lets a notebook's live display and Ctrl-C through
         const lastOfEpoch = start + 2 * options.batchSize > train.count;
-        if (checkEvery !== undefined && totalSteps % checkEvery === 0 && !lastOfEpoch && errorRate(model, train) <= options.stopAtTrainError!) {
+        if (
+          checkEvery !== undefined &&
+          totalSteps % checkEvery === 0 &&
+          !lastOfEpoch &&
+          errorRate(model, train) <= options.stopAtTrainError!
+        ) {
           reachedMidEpoch = true;
           break;
         }

@@ -17,9 +17,12 @@ function describeValue(loss: number): string {
 
 /** The message a NonFiniteLossError carries. */
 export function nonFiniteLossMessage(loss: number, where: LossContext = {}): string {
-  const at = [where.epoch !== undefined ? `epoch ${where.epoch}` : "", where.step !== undefined ? `step ${where.step}` : ""].filter((s) => s !== "").join(" ");
+  const at = [where.epoch !== undefined ? `epoch ${where.epoch}` : "", where.step !== undefined ? `step ${where.step}` : ""]
+    .filter((s) => s !== "")
+    .join(" ");
   const lr = where.lr !== undefined ? ` (lr ${where.lr})` : "";
-  const checkpoint = where.lastCheckpoint !== undefined ? `the last good checkpoint is ${where.lastCheckpoint}` : "no checkpoint was written before it";
+  const checkpoint =
+    where.lastCheckpoint !== undefined ? `the last good checkpoint is ${where.lastCheckpoint}` : "no checkpoint was written before it";
   return `loss became ${describeValue(loss)}${at ? ` at ${at}` : ""}${lr}; ${checkpoint}; lower --lr or check the data`;
 }
 
@@ -47,7 +50,9 @@ export async function assertNoLeak<T>(fn: () => T | Promise<T>, label = "the fun
   const result = await fn();
   const after = tf.memory().numTensors;
   if (after !== before) {
-    throw new Error(`${label} leaked ${after - before} tensor(s): ${before} live before, ${after} after; wrap it in tf.tidy or dispose what it creates.`);
+    throw new Error(
+      `${label} leaked ${after - before} tensor(s): ${before} live before, ${after} after; wrap it in tf.tidy or dispose what it creates.`,
+    );
   }
   return result;
 }

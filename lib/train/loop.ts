@@ -12,7 +12,7 @@
 // means "NNNN epochs done".
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { Loader } from "../data/loader";
+import type { Batch, Loader } from "../data/loader";
 import { hashSeed, Random } from "../data/random";
 import { batchToTensors } from "../data/tensors";
 import { evaluateModel } from "../eval/evaluate";
@@ -119,12 +119,21 @@ export function withSeededMathRandom<T>(seed: number, fn: () => T): T {
  * tensors alive at a time), dropout off. With several views per image
  * ("ten-crop") the softmax is averaged over the views, as in the paper.
  */
-export async function evaluate(model: tf.LayersModel, loader: Loader, options: { inputScale?: number; input?: InputNormalization } = {}): Promise<EvalResult> {
+export async function evaluate(
+  model: tf.LayersModel,
+  loader: Loader,
+  options: { inputScale?: number; input?: InputNormalization } = {},
+): Promise<EvalResult> {
   if (options.input && loader.options.mean !== "none") {
-    throw new Error(`evaluate: input normalisation is given, but the loader subtracts the ${loader.options.mean} mean already; create the loader with mean: "none".`);
+    throw new Error(
+      `evaluate: input normalisation is given, but the loader subtracts the ${loader.options.mean} mean already; create the loader with mean: "none".`,
+    );
   }
   const e = await evaluateModel(model, loader, { ...inputTransform(options), keep: 1 });
-  if (e.count === 0) throw new Error(`evaluate: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`);
+  if (e.count === 0)
+    throw new Error(
+      `evaluate: the ${loader.options.split} split of ${loader.dataset.dir} has no records; prepare a dataset with a validation split.`,
+    );
   return { top1Error: e.top1Error, top5Error: e.top5Error, loss: e.loss, count: e.count };
 }
 
@@ -173,7 +182,7 @@ export interface LoopResult {
 
 /** Trains from the start position to config.epochs, or until the signal stops it. */
 export async function runEpochs(s: LoopSetup): Promise<LoopResult> {
-  const { config, model, optimizer, schedule, trainLoader } = s;
+  const { config, optimizer, trainLoader } = s;
   const perEpoch = trainLoader.stepsPerEpoch;
   let { globalStep, lastCheckpoint } = s;
   let trainedImages = 0;
@@ -185,91 +194,133 @@ export async function runEpochs(s: LoopSetup): Promise<LoopResult> {
     let tick = performance.now();
     const lr = optimizer.learningRate;
     for await (const batch of trainLoader.batches({ epoch, step: first, epochs: 1 })) {
-      const { xs, ys } = batchToTensors(batch);
-      let wrong: tf.Tensor | undefined;
-      const countErrors: LossFn = (labels, logits) => {
-        wrong = tf.keep(tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"))));
-        return s.lossFn(labels, logits);
-      };
-      let loss: number;
-      try {
-        const input = normalizeInput(xs, config);
-        try {
-          const where = { epoch: epoch + 1, step: batch.step + 1, lastCheckpoint };
-          loss = withSeededMathRandom(hashSeed(config.seed, epoch, batch.step), () => trainStep(model, input, ys, optimizer, countErrors, { where }));
-        } finally {
-          if (input !== xs) input.dispose();
-        }
-        acc.wrong += wrong ? (await wrong.data())[0] : 0;
-      } finally {
-        if (wrong) wrong.dispose();
-        tf.dispose([xs, ys]);
-        batch.release();
-      }
+      const images = batch.labels.length;
+      const { loss, wrong } = await stepOn(s, batch, epoch, lastCheckpoint);
       globalStep++;
       acc.lossSum += loss;
+      acc.wrong += wrong;
       acc.steps++;
-      acc.seen += batch.labels.length;
+      acc.seen += images;
       const now = performance.now();
       acc.seconds += (now - tick) / 1000;
       trainedSeconds += (now - tick) / 1000;
-      trainedImages += batch.labels.length;
-      s.hooks.onStep({ epoch, step: batch.step, globalStep, loss, lr, images: batch.labels.length, numTensors: tf.memory().numTensors });
+      trainedImages += images;
+      s.hooks.onStep({ epoch, step: batch.step, globalStep, loss, lr, images, numTensors: tf.memory().numTensors });
       // A macrotask turn, so Ctrl-C and a notebook's display get through between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
       tick = performance.now();
       if (s.signal?.aborted && batch.step < perEpoch - 1) {
-        const rng = { dropout: DROPOUT_RNG, seed: config.seed, epoch, nextStep: batch.step + 1 };
-        const metrics = { trainLossSum: acc.lossSum, trainWrong: acc.wrong, trainSeen: acc.seen, trainSteps: acc.steps, trainSeconds: acc.seconds };
-        const saved = await saveCheckpoint(interruptedDir(s.runDir), { model, optimizer, schedule, epoch, step: globalStep, rng, metrics }, { keepLast: 1 });
-        s.hooks.onStop({ epoch, step: batch.step, stepsPerEpoch: perEpoch, checkpoint: saved.path });
-        return { status: "interrupted", lastCheckpoint: saved.path, trainedImages, trainedSeconds };
+        const saved = await saveMidEpoch(s, epoch, batch.step, globalStep, acc);
+        s.hooks.onStop({ epoch, step: batch.step, stepsPerEpoch: perEpoch, checkpoint: saved });
+        return { status: "interrupted", lastCheckpoint: saved, trainedImages, trainedSeconds };
       }
     }
-
-    const val = await evaluate(model, s.valLoader, { inputScale: config.inputScale, input: config.input });
-    const decision = schedule.step(val.top1Error);
-    optimizer.learningRate = decision.lr;
-    const trainLoss = acc.lossSum / acc.steps;
-    const trainTop1Error = acc.wrong / acc.seen;
-    const saved = await saveCheckpoint(
-      s.runDir,
-      {
-        model,
-        optimizer,
-        schedule,
-        epoch: epoch + 1,
-        step: globalStep,
-        rng: { dropout: DROPOUT_RNG, seed: config.seed, epoch: epoch + 1, nextStep: 0 },
-        metrics: { valTop1Error: val.top1Error, valTop5Error: val.top5Error, valLoss: val.loss, trainLoss, trainTop1Error },
-      },
-      { keepLast: s.keepLast, best: { metric: "valTop1Error", mode: "min" } },
-    );
-    lastCheckpoint = saved.path;
-    clearInterrupted(s.runDir);
-    const metrics: EpochMetrics = {
-      epoch: epoch + 1,
-      step: globalStep,
-      lr,
-      nextLr: decision.lr,
-      schedule: decision.reason,
-      trainLoss,
-      trainTop1Error,
-      valLoss: val.loss,
-      valTop1Error: val.top1Error,
-      valTop5Error: val.top5Error,
-      imagesPerSecond: acc.seconds > 0 ? acc.seen / acc.seconds : 0,
-      seconds: (performance.now() - epochStart) / 1000 + (epoch === s.startEpoch ? s.partial.seconds : 0),
-      checkpoint: path.relative(s.runDir, saved.path),
-      time: new Date().toISOString(),
-    };
-    appendRunMetrics(s.runDir, metrics);
+    const metrics = await finishEpoch(s, { epoch, acc, lr, epochStart, globalStep });
+    lastCheckpoint = path.join(s.runDir, metrics.checkpoint);
     s.history.push(metrics);
     await s.hooks.onEpoch(metrics, s.history);
     if (s.signal?.aborted && epoch + 1 < config.epochs) {
-      s.hooks.onStop({ epoch, stepsPerEpoch: perEpoch, checkpoint: saved.path });
+      s.hooks.onStop({ epoch, stepsPerEpoch: perEpoch, checkpoint: lastCheckpoint });
       return { status: "interrupted", lastCheckpoint, trainedImages, trainedSeconds };
     }
   }
   return { status: "completed", lastCheckpoint, trainedImages, trainedSeconds };
+}
+
+/** One SGD step on a batch (dropout seeded from (seed, epoch, step)); the loss and how many of its images were wrong. */
+async function stepOn(
+  s: LoopSetup,
+  batch: Batch,
+  epoch: number,
+  lastCheckpoint: string | undefined,
+): Promise<{ loss: number; wrong: number }> {
+  const { config, model, optimizer } = s;
+  const { xs, ys } = batchToTensors(batch);
+  let wrong: tf.Tensor | undefined;
+  const countErrors: LossFn = (labels, logits) => {
+    wrong = tf.keep(tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"))));
+    return s.lossFn(labels, logits);
+  };
+  try {
+    const input = normalizeInput(xs, config);
+    let loss: number;
+    try {
+      const where = { epoch: epoch + 1, step: batch.step + 1, lastCheckpoint };
+      loss = withSeededMathRandom(hashSeed(config.seed, epoch, batch.step), () =>
+        trainStep(model, input, ys, optimizer, countErrors, { where }),
+      );
+    } finally {
+      if (input !== xs) input.dispose();
+    }
+    return { loss, wrong: wrong ? (await wrong.data())[0] : 0 };
+  } finally {
+    if (wrong) wrong.dispose();
+    tf.dispose([xs, ys]);
+    batch.release();
+  }
+}
+
+/** The checkpoint of a run stopped mid-epoch, with the epoch's tally so far; its path. */
+async function saveMidEpoch(s: LoopSetup, epoch: number, step: number, globalStep: number, acc: EpochTally): Promise<string> {
+  const { model, optimizer, schedule, config } = s;
+  const rng = { dropout: DROPOUT_RNG, seed: config.seed, epoch, nextStep: step + 1 };
+  const metrics = {
+    trainLossSum: acc.lossSum,
+    trainWrong: acc.wrong,
+    trainSeen: acc.seen,
+    trainSteps: acc.steps,
+    trainSeconds: acc.seconds,
+  };
+  const saved = await saveCheckpoint(
+    interruptedDir(s.runDir),
+    { model, optimizer, schedule, epoch, step: globalStep, rng, metrics },
+    { keepLast: 1 },
+  );
+  return saved.path;
+}
+
+/** The end of an epoch: validation, the schedule's decision, the checkpoint, and the epoch's line in metrics.jsonl. */
+async function finishEpoch(
+  s: LoopSetup,
+  e: { epoch: number; acc: EpochTally; lr: number; epochStart: number; globalStep: number },
+): Promise<EpochMetrics> {
+  const { config, model, optimizer, schedule } = s;
+  const { epoch, acc } = e;
+  const val = await evaluate(model, s.valLoader, { inputScale: config.inputScale, input: config.input });
+  const decision = schedule.step(val.top1Error);
+  optimizer.learningRate = decision.lr;
+  const trainLoss = acc.lossSum / acc.steps;
+  const trainTop1Error = acc.wrong / acc.seen;
+  const saved = await saveCheckpoint(
+    s.runDir,
+    {
+      model,
+      optimizer,
+      schedule,
+      epoch: epoch + 1,
+      step: e.globalStep,
+      rng: { dropout: DROPOUT_RNG, seed: config.seed, epoch: epoch + 1, nextStep: 0 },
+      metrics: { valTop1Error: val.top1Error, valTop5Error: val.top5Error, valLoss: val.loss, trainLoss, trainTop1Error },
+    },
+    { keepLast: s.keepLast, best: { metric: "valTop1Error", mode: "min" } },
+  );
+  clearInterrupted(s.runDir);
+  const metrics: EpochMetrics = {
+    epoch: epoch + 1,
+    step: e.globalStep,
+    lr: e.lr,
+    nextLr: decision.lr,
+    schedule: decision.reason,
+    trainLoss,
+    trainTop1Error,
+    valLoss: val.loss,
+    valTop1Error: val.top1Error,
+    valTop5Error: val.top5Error,
+    imagesPerSecond: acc.seconds > 0 ? acc.seen / acc.seconds : 0,
+    seconds: (performance.now() - e.epochStart) / 1000 + (epoch === s.startEpoch ? s.partial.seconds : 0),
+    checkpoint: path.relative(s.runDir, saved.path),
+    time: new Date().toISOString(),
+  };
+  appendRunMetrics(s.runDir, metrics);
+  return metrics;
 }

@@ -62,9 +62,15 @@ export async function memorisationCheck(options: MemorisationOptions): Promise<M
   const profile = trainProfile(options.profile ?? "laptop");
   const perClass = options.perClass ?? 30;
   const epochs = options.epochs ?? 60;
-  if (!(Number.isInteger(perClass) && perClass >= 1)) throw new Error(`memorisationCheck: perClass must be a whole number >= 1, got ${perClass}.`);
+  if (!(Number.isInteger(perClass) && perClass >= 1))
+    throw new Error(`memorisationCheck: perClass must be a whole number >= 1, got ${perClass}.`);
   // The trainer wants a validation split; a few images per class are enough, nothing is read from them here.
-  const data = await embeddedDataset(profile.name, { root: options.root, size: profile.recordSize, perClass: { train: perClass, val: 2 }, progress: options.progress === "silent" ? "silent" : undefined });
+  const data = await embeddedDataset(profile.name, {
+    root: options.root,
+    size: profile.recordSize,
+    perClass: { train: perClass, val: 2 },
+    progress: options.progress === "silent" ? "silent" : undefined,
+  });
   await data.dataset.close();
   const t0 = performance.now();
   const result = await train({
@@ -79,7 +85,14 @@ export async function memorisationCheck(options: MemorisationOptions): Promise<M
     onEpoch: options.onEpoch,
   });
   const dataset = openDataset(data.dir);
-  const loader = createLoader(dataset, { split: "train", augment: "center", crop: result.config.crop, batchSize: 64, mean: "image", workers: 0 });
+  const loader = createLoader(dataset, {
+    split: "train",
+    augment: "center",
+    crop: result.config.crop,
+    batchSize: 64,
+    mean: "image",
+    workers: 0,
+  });
   try {
     const fit = await evaluate(result.model, loader, { inputScale: result.config.inputScale });
     return {

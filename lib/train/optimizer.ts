@@ -122,7 +122,9 @@ export class PaperSGD extends tf.Optimizer {
   coefficients(variableName: string, shape: readonly number[]): { lr: number; weightDecay: number } {
     const multiplier = this.lrMultipliers ? this.lrMultipliers(variableName) : 1;
     if (typeof multiplier !== "number" || !Number.isFinite(multiplier) || multiplier < 0) {
-      throw new Error(`PaperSGD: lrMultipliers("${variableName}") returned ${String(multiplier)}; return a finite number >= 0 (1 leaves the rate as it is).`);
+      throw new Error(
+        `PaperSGD: lrMultipliers("${variableName}") returned ${String(multiplier)}; return a finite number >= 0 (1 leaves the rate as it is).`,
+      );
     }
     checkNonNegative(this.learningRate, "learningRate");
     const decays = this.decayBiases || !this.isBias(variableName, shape);
@@ -137,7 +139,9 @@ export class PaperSGD extends tf.Optimizer {
       if (gradient == null) continue;
       const variable = tf.engine().registeredVariables[name];
       if (variable === undefined) {
-        throw new Error(`PaperSGD: no variable named "${name}" is registered; pass gradients keyed by variable name (tf.variableGrads or optimizer.computeGradients give them).`);
+        throw new Error(
+          `PaperSGD: no variable named "${name}" is registered; pass gradients keyed by variable name (tf.variableGrads or optimizer.computeGradients give them).`,
+        );
       }
       const { lr, weightDecay } = this.coefficients(name, variable.shape);
       const velocity = this.velocityVariable(name, variable);
@@ -176,9 +180,14 @@ export class PaperSGD extends tf.Optimizer {
   /** Sets (copies) a variable's velocity; the variable must be registered and of the same shape. */
   setVelocity(variableName: string, value: tf.Tensor): void {
     const variable = tf.engine().registeredVariables[variableName];
-    if (variable === undefined) throw new Error(`PaperSGD.setVelocity: no variable named "${variableName}" is registered; build the model before restoring its optimizer.`);
+    if (variable === undefined)
+      throw new Error(
+        `PaperSGD.setVelocity: no variable named "${variableName}" is registered; build the model before restoring its optimizer.`,
+      );
     if (!tf.util.arraysEqual(variable.shape, value.shape)) {
-      throw new Error(`PaperSGD.setVelocity: "${variableName}" has shape [${variable.shape}] but the velocity has shape [${value.shape}]; restore state saved from the same architecture.`);
+      throw new Error(
+        `PaperSGD.setVelocity: "${variableName}" has shape [${variable.shape}] but the velocity has shape [${value.shape}]; restore state saved from the same architecture.`,
+      );
     }
     this.velocityVariable(variableName, variable).assign(value.dtype === variable.dtype ? value : tf.cast(value, variable.dtype));
   }
@@ -225,7 +234,10 @@ export class PaperSGD extends tf.Optimizer {
     const rest = await this.extractIterations(weightValues);
     this.resetVelocities();
     for (const { name, tensor } of rest) {
-      if (!name.endsWith(VELOCITY_SUFFIX)) throw new Error(`PaperSGD.setWeights: "${name}" is not a velocity (names end in ${VELOCITY_SUFFIX}); pass what PaperSGD.getWeights returned.`);
+      if (!name.endsWith(VELOCITY_SUFFIX))
+        throw new Error(
+          `PaperSGD.setWeights: "${name}" is not a velocity (names end in ${VELOCITY_SUFFIX}); pass what PaperSGD.getWeights returned.`,
+        );
       this.setVelocity(name.slice(0, -VELOCITY_SUFFIX.length), tensor);
     }
   }
@@ -238,7 +250,10 @@ export class PaperSGD extends tf.Optimizer {
     return { learningRate: this.learningRate, momentum: this.momentum, weightDecay: this.weightDecay, decayBiases: this.decayBiases };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     return new cls({
       learningRate: config.learningRate as number,
       momentum: config.momentum as number,
@@ -256,7 +271,12 @@ tf.serialization.registerClass(PaperSGD);
  * `x instanceof PaperSGD`.
  */
 export function isPaperSGD(x: unknown): x is PaperSGD {
-  return x != null && typeof (x as PaperSGD).velocityOf === "function" && typeof (x as PaperSGD).getClassName === "function" && (x as PaperSGD).getClassName() === "PaperSGD";
+  return (
+    x != null &&
+    typeof (x as PaperSGD).velocityOf === "function" &&
+    typeof (x as PaperSGD).getClassName === "function" &&
+    (x as PaperSGD).getClassName() === "PaperSGD"
+  );
 }
 
 // ---------- the update rules on plain numbers, for notebooks and tests ----------
@@ -276,14 +296,24 @@ function checkSameLength(arrays: Record<string, readonly number[]>): void {
 }
 
 /** One step of the paper's rule in float64: v <- m v - lr wd w - lr g; w <- w + v. */
-export function paperUpdate(w: readonly number[], v: readonly number[], g: readonly number[], h: SgdHyperparameters): { w: number[]; v: number[] } {
+export function paperUpdate(
+  w: readonly number[],
+  v: readonly number[],
+  g: readonly number[],
+  h: SgdHyperparameters,
+): { w: number[]; v: number[] } {
   checkSameLength({ w, v, g });
   const vNext = w.map((wi, i) => h.momentum * v[i] - h.lr * h.weightDecay * wi - h.lr * g[i]);
   return { w: w.map((wi, i) => wi + vNext[i]), v: vNext };
 }
 
 /** One step of PyTorch's SGD (dampening 0, no Nesterov) in float64: b <- m b + (g + wd w); w <- w - lr b. */
-export function pytorchSgdUpdate(w: readonly number[], buf: readonly number[], g: readonly number[], h: SgdHyperparameters): { w: number[]; buf: number[] } {
+export function pytorchSgdUpdate(
+  w: readonly number[],
+  buf: readonly number[],
+  g: readonly number[],
+  h: SgdHyperparameters,
+): { w: number[]; buf: number[] } {
   checkSameLength({ w, buf, g });
   const bNext = w.map((wi, i) => h.momentum * buf[i] + (g[i] + h.weightDecay * wi));
   return { w: w.map((wi, i) => wi - h.lr * bNext[i]), buf: bNext };

@@ -28,7 +28,8 @@ import type { ScheduleSpec } from "../run/run";
  */
 /** The epoch after which a "drop" schedule lowers the rate, for a run of `epochs`: at least 1, at most epochs - 1 when there are two or more. */
 export function dropEpoch(after: number, epochs: number): number {
-  if (!(after > 0 && after < 1)) throw new Error(`schedule "drop": after is a fraction of the epochs, between 0 and 1 (0.8: after 80% of them), got ${after}.`);
+  if (!(after > 0 && after < 1))
+    throw new Error(`schedule "drop": after is a fraction of the epochs, between 0 and 1 (0.8: after 80% of them), got ${after}.`);
   return Math.max(1, Math.min(Math.max(1, epochs - 1), Math.round(after * epochs)));
 }
 
@@ -64,7 +65,8 @@ export interface TrainProfile {
 
 /** round(inputSize * 256 / 224): records that give inputSize crops at the paper's 224/256 ratio. */
 export function recordSizeFor(inputSize: number): number {
-  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`recordSizeFor: inputSize must be a positive integer, got ${inputSize}.`);
+  if (!Number.isInteger(inputSize) || inputSize < 1)
+    throw new Error(`recordSizeFor: inputSize must be a positive integer, got ${inputSize}.`);
   return Math.round((inputSize * 256) / 224);
 }
 
@@ -115,7 +117,8 @@ export const TRAIN_PROFILES: Record<ProfileName, TrainProfile> = {
     schedule: { kind: "drop", after: 0.8, factor: 0.1 },
     inputScale: 1 / 64,
     lighting: 0.1,
-    description: "a CPU: the mini network (quarter widths, no dropout, 128x128 crops from 146x146) on the 8,000-image embedded set, 4 epochs, about 5 minutes on 2 cores",
+    description:
+      "a CPU: the mini network (quarter widths, no dropout, 128x128 crops from 146x146) on the 8,000-image embedded set, 4 epochs, about 5 minutes on 2 cores",
   },
   paper: {
     name: "paper",
@@ -132,7 +135,8 @@ export const TRAIN_PROFILES: Record<ProfileName, TrainProfile> = {
     schedule: { kind: "plateau", patience: 5, maxReductions: 3, factor: 0.1 },
     inputScale: 1,
     lighting: 0.1,
-    description: "the paper's recipe on a CUDA GPU (tfjs-node-gpu): two towers, 224 crops of 256 records, batch 128, lr 0.01 /10 on plateau up to 3 times, 90 epochs",
+    description:
+      "the paper's recipe on a CUDA GPU (tfjs-node-gpu): two towers, 224 crops of 256 records, batch 128, lr 0.01 /10 on plateau up to 3 times, 90 epochs",
   },
 };
 
@@ -140,7 +144,6 @@ export const TRAIN_PROFILES: Record<ProfileName, TrainProfile> = {
 export function trainProfile(name: string): TrainProfile {
   return TRAIN_PROFILES[parseProfile(name)];
 }
-
 
 /** The recipe line by line: what section 5 of the paper says, then each profile's value. Defaults a model leaves unset are the paper's (init "paper", dropout 0.5). */
 const RECIPE_ROWS: { setting: string; paper: string | number; value: (p: TrainProfile) => string | number }[] = [
@@ -163,7 +166,10 @@ const RECIPE_ROWS: { setting: string; paper: string | number; value: (p: TrainPr
  * setting, for a table: the first column names the setting, the second quotes
  * the paper, then one column per profile (paper, laptop, smoke by default).
  */
-export function profilesTable(profiles: readonly TrainProfile[] = [TRAIN_PROFILES.paper, TRAIN_PROFILES.laptop, TRAIN_PROFILES.smoke]): { header: string[]; rows: (string | number)[][] } {
+export function profilesTable(profiles: readonly TrainProfile[] = [TRAIN_PROFILES.paper, TRAIN_PROFILES.laptop, TRAIN_PROFILES.smoke]): {
+  header: string[];
+  rows: (string | number)[][];
+} {
   return {
     header: ["setting", "paper (section 5)", ...profiles.map((p) => `${p.name} profile`)],
     rows: RECIPE_ROWS.map((r) => [r.setting, r.paper, ...profiles.map(r.value)]),

@@ -43,7 +43,9 @@ export async function chooseResumePoint(runDir: string, from?: string): Promise<
   if (from !== undefined) {
     const where = checkpointOfRun(runDir, from);
     if (!where || !isCheckpointFolder(from)) {
-      throw new Error(`train --resume-from: ${path.resolve(from)} is not a checkpoint of ${runDir}; pick one of ${[...main, ...mid].map((c) => path.relative(runDir, c)).join(", ") || "(there are none)"}.`);
+      throw new Error(
+        `train --resume-from: ${path.resolve(from)} is not a checkpoint of ${runDir}; pick one of ${[...main, ...mid].map((c) => path.relative(runDir, c)).join(", ") || "(there are none)"}.`,
+      );
     }
     chosen = { info: await verifyCheckpoint(path.resolve(from)), midEpoch: where.midEpoch };
   } else {
@@ -54,7 +56,9 @@ export async function chooseResumePoint(runDir: string, from?: string): Promise<
     const useMid = b.checkpoint !== undefined && (a.checkpoint === undefined || b.checkpoint.step > a.checkpoint.step);
     const info = useMid ? b.checkpoint : a.checkpoint;
     if (!info) {
-      throw new Error(`train --resume: no checkpoint of ${runDir} passes its checks:\n${skipped.map((s) => `  ${s.reason}`).join("\n")}\nstart a new run folder (the data and settings are in ${path.join(runDir, "run.json")}).`);
+      throw new Error(
+        `train --resume: no checkpoint of ${runDir} passes its checks:\n${skipped.map((s) => `  ${s.reason}`).join("\n")}\nstart a new run folder (the data and settings are in ${path.join(runDir, "run.json")}).`,
+      );
     }
     chosen = { info, midEpoch: useMid };
   }

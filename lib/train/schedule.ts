@@ -27,7 +27,8 @@ export function roundRate(lr: number): number {
 }
 
 function checkPositive(value: number, what: string, owner: string): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new Error(`${owner}: ${what} must be a finite number > 0, got ${String(value)}.`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+    throw new Error(`${owner}: ${what} must be a finite number > 0, got ${String(value)}.`);
 }
 
 function checkCount(value: number, what: string, owner: string, min = 0): void {
@@ -35,7 +36,8 @@ function checkCount(value: number, what: string, owner: string, min = 0): void {
 }
 
 function checkFactor(factor: number, owner: string): void {
-  if (typeof factor !== "number" || !(factor > 0 && factor < 1)) throw new Error(`${owner}: factor must be between 0 and 1 (0.1 divides by 10), got ${String(factor)}.`);
+  if (typeof factor !== "number" || !(factor > 0 && factor < 1))
+    throw new Error(`${owner}: factor must be between 0 and 1 (0.1 divides by 10), got ${String(factor)}.`);
 }
 
 // ---------- plateau ----------
@@ -113,15 +115,21 @@ export class PlateauSchedule {
 
   private static validate(s: PlateauScheduleState): void {
     const owner = "PlateauSchedule";
-    if (s.kind !== "plateau") throw new Error(`${owner}.setState: this state is for a "${String(s.kind)}" schedule; restore it into ${s.kind === "step" ? "a StepSchedule" : "the schedule that saved it"} (scheduleFromState picks the class).`);
+    if (s.kind !== "plateau")
+      throw new Error(
+        `${owner}.setState: this state is for a "${String(s.kind)}" schedule; restore it into ${s.kind === "step" ? "a StepSchedule" : "the schedule that saved it"} (scheduleFromState picks the class).`,
+      );
     checkPositive(s.initial, "initial", owner);
     checkFactor(s.factor, owner);
     checkCount(s.patience, "patience", owner, 1);
     checkCount(s.maxReductions, "maxReductions", owner);
-    if (typeof s.minDelta !== "number" || !(s.minDelta >= 0)) throw new Error(`${owner}: minDelta must be a number >= 0, got ${String(s.minDelta)}.`);
-    if (s.format !== "percent" && s.format !== "number") throw new Error(`${owner}: format must be "percent" or "number", got ${String(s.format)}.`);
+    if (typeof s.minDelta !== "number" || !(s.minDelta >= 0))
+      throw new Error(`${owner}: minDelta must be a number >= 0, got ${String(s.minDelta)}.`);
+    if (s.format !== "percent" && s.format !== "number")
+      throw new Error(`${owner}: format must be "percent" or "number", got ${String(s.format)}.`);
     checkPositive(s.lr, "lr", owner);
-    if (s.best !== null && !Number.isFinite(s.best)) throw new Error(`${owner}: best must be a finite number or null, got ${String(s.best)}.`);
+    if (s.best !== null && !Number.isFinite(s.best))
+      throw new Error(`${owner}: best must be a finite number or null, got ${String(s.best)}.`);
     checkCount(s.badEpochs, "badEpochs", owner);
     checkCount(s.reductions, "reductions", owner);
     checkCount(s.epoch, "epoch", owner);
@@ -143,7 +151,9 @@ export class PlateauSchedule {
   step(valError: number): ScheduleDecision {
     const s = this.s;
     if (typeof valError !== "number" || !Number.isFinite(valError)) {
-      throw new Error(`PlateauSchedule.step: ${s.metricName} must be a finite number, got ${String(valError)}; evaluate the model on the validation set before stepping the schedule.`);
+      throw new Error(
+        `PlateauSchedule.step: ${s.metricName} must be a finite number, got ${String(valError)}; evaluate the model on the validation set before stepping the schedule.`,
+      );
     }
     s.epoch += 1;
     const previousLr = s.lr;
@@ -151,7 +161,10 @@ export class PlateauSchedule {
     let reason: string;
     if (s.best === null || valError < s.best - s.minDelta) {
       const [now, before] = formatPair(valError, s.best ?? valError, s.format);
-      reason = s.best === null ? `${name} ${now} is the first measurement: lr stays ${s.lr}` : `${name} ${now} improved on ${before}: lr stays ${s.lr}`;
+      reason =
+        s.best === null
+          ? `${name} ${now} is the first measurement: lr stays ${s.lr}`
+          : `${name} ${now} improved on ${before}: lr stays ${s.lr}`;
       s.best = valError;
       s.badEpochs = 0;
     } else {
@@ -213,14 +226,24 @@ export class StepSchedule {
   private s: StepScheduleState;
 
   constructor(options: StepScheduleOptions = {}) {
-    const s: StepScheduleState = { kind: "step", initial: options.initial ?? 0.01, factor: options.factor ?? 0.1, every: options.every ?? 30, epoch: 0, ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}) };
+    const s: StepScheduleState = {
+      kind: "step",
+      initial: options.initial ?? 0.01,
+      factor: options.factor ?? 0.1,
+      every: options.every ?? 30,
+      epoch: 0,
+      ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
+    };
     StepSchedule.validate(s);
     this.s = s;
   }
 
   private static validate(s: StepScheduleState): void {
     const owner = "StepSchedule";
-    if (s.kind !== "step") throw new Error(`${owner}.setState: this state is for a "${String(s.kind)}" schedule; restore it into ${s.kind === "plateau" ? "a PlateauSchedule" : "the schedule that saved it"} (scheduleFromState picks the class).`);
+    if (s.kind !== "step")
+      throw new Error(
+        `${owner}.setState: this state is for a "${String(s.kind)}" schedule; restore it into ${s.kind === "plateau" ? "a PlateauSchedule" : "the schedule that saved it"} (scheduleFromState picks the class).`,
+      );
     checkPositive(s.initial, "initial", owner);
     checkFactor(s.factor, owner);
     checkCount(s.every, "every", owner, 1);
@@ -248,7 +271,9 @@ export class StepSchedule {
     this.s.epoch += 1;
     const lr = this.lr;
     const once = this.s.maxSteps === 1;
-    const rule = once ? `x${this.s.factor} once, after epoch ${this.s.every}` : `x${this.s.factor} every ${this.s.every} epochs${this.s.maxSteps !== undefined ? `, at most ${this.s.maxSteps} times` : ""}`;
+    const rule = once
+      ? `x${this.s.factor} once, after epoch ${this.s.every}`
+      : `x${this.s.factor} every ${this.s.every} epochs${this.s.maxSteps !== undefined ? `, at most ${this.s.maxSteps} times` : ""}`;
     const done = this.steps(this.s.epoch) >= (this.s.maxSteps ?? Infinity);
     const reason =
       lr !== previousLr
@@ -289,10 +314,16 @@ export function scheduleFromState(state: ScheduleState): LrSchedule {
 /** Restores a saved state into an existing schedule, whichever kind it is. */
 export function restoreSchedule(schedule: LrSchedule, state: ScheduleState): void {
   if (schedule instanceof PlateauSchedule) {
-    if (state.kind !== "plateau") throw new Error(`restoreSchedule: the saved schedule is a "${state.kind}" schedule but this one is a PlateauSchedule; build the same kind of schedule, or use scheduleFromState.`);
+    if (state.kind !== "plateau")
+      throw new Error(
+        `restoreSchedule: the saved schedule is a "${state.kind}" schedule but this one is a PlateauSchedule; build the same kind of schedule, or use scheduleFromState.`,
+      );
     schedule.setState(state);
   } else {
-    if (state.kind !== "step") throw new Error(`restoreSchedule: the saved schedule is a "${state.kind}" schedule but this one is a StepSchedule; build the same kind of schedule, or use scheduleFromState.`);
+    if (state.kind !== "step")
+      throw new Error(
+        `restoreSchedule: the saved schedule is a "${state.kind}" schedule but this one is a StepSchedule; build the same kind of schedule, or use scheduleFromState.`,
+      );
     schedule.setState(state);
   }
 }

@@ -86,12 +86,14 @@ export class TrainOptionsError extends Error {
 
 function checkCount(what: keyof RunOptions, value: number | undefined, min: number): void {
   const reason = `must be a whole number of at least ${min}`;
-  if (value !== undefined && !(Number.isInteger(value) && value >= min)) throw new TrainOptionsError(`train: ${what} ${reason}, got ${String(value)}.`, [[what, value]], reason);
+  if (value !== undefined && !(Number.isInteger(value) && value >= min))
+    throw new TrainOptionsError(`train: ${what} ${reason}, got ${String(value)}.`, [[what, value]], reason);
 }
 
 function checkRate(what: keyof RunOptions, value: number | undefined): void {
   const reason = "must be a finite number >= 0";
-  if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value >= 0)) throw new TrainOptionsError(`train: ${what} ${reason}, got ${String(value)}.`, [[what, value]], reason);
+  if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value >= 0))
+    throw new TrainOptionsError(`train: ${what} ${reason}, got ${String(value)}.`, [[what, value]], reason);
 }
 
 /**
@@ -100,7 +102,12 @@ function checkRate(what: keyof RunOptions, value: number | undefined): void {
  * touches nothing, so a front end can call it before it starts anything.
  */
 export function checkOptions(options: RunOptions): void {
-  if (!options.runDir) throw new TrainOptionsError("train: runDir is required: the folder checkpoints and metrics go to.", [["runDir", options.runDir]], "the folder checkpoints and metrics go to is required");
+  if (!options.runDir)
+    throw new TrainOptionsError(
+      "train: runDir is required: the folder checkpoints and metrics go to.",
+      [["runDir", options.runDir]],
+      "the folder checkpoints and metrics go to is required",
+    );
   if (options.profile !== undefined && !(PROFILES as readonly string[]).includes(options.profile)) {
     const reason = `use one of ${PROFILES.join(", ")}`;
     throw new TrainOptionsError(`train: unknown profile '${options.profile}': ${reason}`, [["profile", options.profile]], reason);
@@ -120,8 +127,14 @@ export function checkOptions(options: RunOptions): void {
   checkRate("inputScale", options.inputScale);
   checkRate("lighting", options.lighting);
   checkRate("featuresLrScale", options.featuresLrScale);
-  if (options.lr === 0) throw new TrainOptionsError("train: lr 0: the learning rate must be greater than 0.", [["lr", 0]], "the learning rate must be greater than 0");
-  if (options.inputScale === 0) throw new TrainOptionsError("train: inputScale must be greater than 0.", [["inputScale", 0]], "must be greater than 0");
+  if (options.lr === 0)
+    throw new TrainOptionsError(
+      "train: lr 0: the learning rate must be greater than 0.",
+      [["lr", 0]],
+      "the learning rate must be greater than 0",
+    );
+  if (options.inputScale === 0)
+    throw new TrainOptionsError("train: inputScale must be greater than 0.", [["inputScale", 0]], "must be greater than 0");
   const dropout = options.modelOptions?.dropout;
   if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) {
     const reason = "a rate in [0, 1), e.g. 0.5 as the paper has";
@@ -133,12 +146,23 @@ export function checkOptions(options: RunOptions): void {
   }
   if (options.featuresLrScale === 0) {
     // Named in both spellings: the reason reads after the CLI's flag as well as the option.
-    const reason = "use --freeze features (freeze \"features\") to keep conv1..conv5 as they are";
-    throw new TrainOptionsError(`train: featuresLrScale 0 would leave the features as they are; ${reason}.`, [["featuresLrScale", 0]], reason);
+    const reason = 'use --freeze features (freeze "features") to keep conv1..conv5 as they are';
+    throw new TrainOptionsError(
+      `train: featuresLrScale 0 would leave the features as they are; ${reason}.`,
+      [["featuresLrScale", 0]],
+      reason,
+    );
   }
   if (options.freeze === "features" && (options.featuresLrScale ?? 1) !== 1) {
     const reason = "frozen layers do not learn at any rate; choose one";
-    throw new TrainOptionsError("train: frozen features are not trained, so featuresLrScale has no effect; choose freeze \"features\" or a featuresLrScale, not both.", [["freeze", "features"], ["featuresLrScale", options.featuresLrScale]], reason);
+    throw new TrainOptionsError(
+      'train: frozen features are not trained, so featuresLrScale has no effect; choose freeze "features" or a featuresLrScale, not both.',
+      [
+        ["freeze", "features"],
+        ["featuresLrScale", options.featuresLrScale],
+      ],
+      reason,
+    );
   }
 }
 
@@ -178,28 +202,43 @@ export function resolveSettings(options: RunOptions, saved: RunConfig | undefine
       if (key === "epochs" || value === undefined) continue;
       const before = (saved as unknown as Record<string, unknown>)[key];
       if (!isDeepStrictEqual(before, value)) {
-        throw new Error(`train --resume: ${options.runDir} was started with ${key} ${JSON.stringify(before)}, but this call asks for ${JSON.stringify(value)}; leave the option out to keep the run's setting, or start a new run folder.`);
+        throw new Error(
+          `train --resume: ${options.runDir} was started with ${key} ${JSON.stringify(before)}, but this call asks for ${JSON.stringify(value)}; leave the option out to keep the run's setting, or start a new run folder.`,
+        );
       }
     }
     if (options.modelOptions) {
       const merged = { ...saved.modelOptions, ...options.modelOptions };
-      if (!isDeepStrictEqual(merged, saved.modelOptions)) throw new Error(`train --resume: ${options.runDir} was started with model options ${JSON.stringify(saved.modelOptions)}, but this call asks for ${JSON.stringify(options.modelOptions)}; start a new run folder to change the network.`);
+      if (!isDeepStrictEqual(merged, saved.modelOptions))
+        throw new Error(
+          `train --resume: ${options.runDir} was started with model options ${JSON.stringify(saved.modelOptions)}, but this call asks for ${JSON.stringify(options.modelOptions)}; start a new run folder to change the network.`,
+        );
     }
     return { ...saved, epochs: options.epochs ?? saved.epochs };
   }
   const profile = trainProfile(options.profile ?? "smoke");
   const init = explicit.init === undefined ? undefined : describeTrained(explicit.init, { role: "init" });
-  if (init && options.model !== undefined && options.model !== init.variant) throw new Error(`train: model '${options.model}' was asked for, but the init ${init.dir} is '${init.variant}'; leave model out to fine-tune it.`);
-  const model = init ? init.variant : options.model ?? profile.model;
+  if (init && options.model !== undefined && options.model !== init.variant)
+    throw new Error(
+      `train: model '${options.model}' was asked for, but the init ${init.dir} is '${init.variant}'; leave model out to fine-tune it.`,
+    );
+  const model = init ? init.variant : (options.model ?? profile.model);
   // The profile's network options apply to its own network; another variant keeps its defaults (torchvision needs 224).
   // With init, the network is the init model's; numClasses comes from the dataset.
-  const base: AlexNetOptions = init ? withoutClasses(init.modelOptions) : model === profile.model ? { ...profile.modelOptions } : { init: profile.modelOptions.init };
+  const base: AlexNetOptions = init
+    ? withoutClasses(init.modelOptions)
+    : model === profile.model
+      ? { ...profile.modelOptions }
+      : { init: profile.modelOptions.init };
   const seed = options.seed ?? 1;
   const modelOptions: AlexNetOptions = { ...base, ...options.modelOptions, seed };
   if (init) {
     const size = init.modelOptions.inputSize;
     const asked = options.crop ?? options.modelOptions?.inputSize;
-    if (asked !== undefined && asked !== size) throw new Error(`train: crop ${asked} was asked for, but the init ${init.dir} takes ${size}x${size} inputs; leave crop out to fine-tune it.`);
+    if (asked !== undefined && asked !== size)
+      throw new Error(
+        `train: crop ${asked} was asked for, but the init ${init.dir} takes ${size}x${size} inputs; leave crop out to fine-tune it.`,
+      );
     modelOptions.inputSize = size;
   } else if (options.crop !== undefined) modelOptions.inputSize = options.crop;
   const crop = planAlexNet(model, modelOptions).inputSize;
@@ -246,9 +285,11 @@ export async function defaultDataset(profileName: string, crop: number, options:
 
 /** The learning-rate schedule a run's spec describes. */
 export function makeSchedule(spec: ScheduleSpec, lr: number, epochs: number): LrSchedule {
-  if (spec.kind === "plateau") return new PlateauSchedule({ initial: lr, factor: spec.factor, patience: spec.patience, maxReductions: spec.maxReductions });
+  if (spec.kind === "plateau")
+    return new PlateauSchedule({ initial: lr, factor: spec.factor, patience: spec.patience, maxReductions: spec.maxReductions });
   if (spec.kind === "step") return new StepSchedule({ initial: lr, factor: spec.factor, every: spec.every });
   // One drop: a step schedule of one step, at the drop epoch.
-  if (spec.kind === "drop") return new StepSchedule({ initial: lr, factor: spec.factor, every: dropEpoch(spec.after, epochs), maxSteps: 1 });
+  if (spec.kind === "drop")
+    return new StepSchedule({ initial: lr, factor: spec.factor, every: dropEpoch(spec.after, epochs), maxSteps: 1 });
   throw new Error(`train: schedule kind ${JSON.stringify((spec as { kind: unknown }).kind)} is unknown; use "plateau", "step" or "drop".`);
 }

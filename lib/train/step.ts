@@ -17,7 +17,9 @@ export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor): tf.Sc
     if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: logits must have shape [batch, classes], got [${logits.shape}].`);
     const targets = labels.rank === 1 ? tf.oneHot(tf.cast(labels, "int32"), logits.shape[1] as number) : labels;
     if (!tf.util.arraysEqual(targets.shape, logits.shape)) {
-      throw new Error(`softmaxCrossEntropy: labels of shape [${labels.shape}] do not match logits of shape [${logits.shape}]; pass class indices [batch] or one-hot [batch, classes].`);
+      throw new Error(
+        `softmaxCrossEntropy: labels of shape [${labels.shape}] do not match logits of shape [${logits.shape}]; pass class indices [batch] or one-hot [batch, classes].`,
+      );
     }
     return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar;
   });
@@ -42,12 +44,15 @@ export function trainStep(
   options: TrainStepOptions = {},
 ): number {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  if (variables.length === 0) throw new Error(`trainStep: model "${model.name}" has no trainable weights; unfreeze a layer (layer.trainable = true).`);
+  if (variables.length === 0)
+    throw new Error(`trainStep: model "${model.name}" has no trainable weights; unfreeze a layer (layer.trainable = true).`);
   const { value, grads } = tf.variableGrads(() => {
     const out = model.apply(xs, { training: true });
     // Duck-typed: tfjs-node may bring its own copy of the Tensor class.
     if (Array.isArray(out) || typeof (out as tf.Tensor).dataSync !== "function") {
-      throw new Error(`trainStep: model "${model.name}" must have one output tensor; it returned ${Array.isArray(out) ? `${out.length} outputs` : "a symbolic tensor"}.`);
+      throw new Error(
+        `trainStep: model "${model.name}" must have one output tensor; it returned ${Array.isArray(out) ? `${out.length} outputs` : "a symbolic tensor"}.`,
+      );
     }
     const loss = lossFn(ys, out as tf.Tensor);
     if (loss.rank !== 0) throw new Error(`trainStep: lossFn must return a scalar (the mean over the batch), got shape [${loss.shape}].`);

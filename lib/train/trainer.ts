@@ -26,7 +26,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { createLoader } from "../data/loader";
+import { type Loader, createLoader } from "../data/loader";
 import { type Dataset, openDataset } from "../data/shards";
 import { selectEngine } from "../engine/select";
 import { buildAlexNet } from "../model/alexnet";
@@ -91,12 +91,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function trainLocked(options: TrainOptions, where: { runDir: string; resume: boolean; engine: string; lockNote: string }): Promise<TrainResult> {
+async function trainLocked(
+  options: TrainOptions,
+  where: { runDir: string; resume: boolean; engine: string; lockNote: string },
+): Promise<TrainResult> {
   const { runDir } = where;
   const folder = openRunFolder(runDir, where.resume, options.force === true);
   const settings = resolveSettings({ ...options, resume: where.resume }, folder.saved);
   // Without --data, the profile's embedded set; prepared only now, at records that fit the resolved crop.
-  const data = settings.data ?? (await defaultDataset(settings.profile, settings.crop, { progress: options.progress === "silent" ? "silent" : undefined }));
+  const data =
+    settings.data ??
+    (await defaultDataset(settings.profile, settings.crop, { progress: options.progress === "silent" ? "silent" : undefined }));
   const config: RunConfig = { ...settings, data };
   if (options.verify) await verifyDataset(config.data);
   // Chosen before anything is written: a run that cannot resume leaves its folder as it was.
@@ -109,13 +114,9 @@ async function trainLocked(options: TrainOptions, where: { runDir: string; resum
   let optimizer: PaperSGD | undefined;
   const loaders: { close(): Promise<void> }[] = [];
   try {
-    // A card's normalisation replaces the mean image (applied by normalizeInput).
-    const loaderCommon = { batchSize: config.batchSize, crop: config.crop, seed: config.seed, workers: options.workers, mean: config.input ? ("none" as const) : ("image" as const) };
-    const trainLoader = createLoader(dataset, { ...loaderCommon, split: "train", augment: config.cropsAndReflections === false ? "train-center" : "train", lighting: config.lighting });
-    const valLoader = createLoader(dataset, { ...loaderCommon, split: "val", augment: "center", batchSize: options.evalBatchSize ?? config.batchSize });
+    const { trainLoader, valLoader } = makeLoaders(dataset, config, options);
     loaders.push(trainLoader, valLoader);
     const perEpoch = trainLoader.stepsPerEpoch;
-    if (perEpoch === 0) throw new Error(`train: the train split of ${config.data} has ${trainLoader.size} records, fewer than one batch of ${config.batchSize}; lower --batch.`);
 
     const start = await startingModel(config, dataset, folder.restoring);
     model = start.model;
@@ -128,7 +129,18 @@ async function trainLocked(options: TrainOptions, where: { runDir: string; resum
 
     const hooks = composeHooks(trainingReporter({ progress: options.progress, stream: options.stream }), options);
     const note = start.note + where.lockNote + (from ? resumeNote(from) : "");
-    hooks.onStart({ config, classes, trainImages: trainLoader.size, valImages: valLoader.size, stepsPerEpoch: perEpoch, ...position, lr: optimizer.learningRate, resumedFrom: from?.info.path, note, engine: where.engine });
+    hooks.onStart({
+      config,
+      classes,
+      trainImages: trainLoader.size,
+      valImages: valLoader.size,
+      stepsPerEpoch: perEpoch,
+      ...position,
+      lr: optimizer.learningRate,
+      resumedFrom: from?.info.path,
+      note,
+      engine: where.engine,
+    });
     const run = await runEpochs({
       runDir,
       config,
@@ -171,21 +183,55 @@ async function trainLocked(options: TrainOptions, where: { runDir: string; resum
 }
 
 /** The prepared dataset of a run, checked against the run's crop and classes. */
+/** The training loader (augmented, shuffled) and the validation loader (centre crops), with a check that an epoch has a step. */
+function makeLoaders(dataset: Dataset, config: RunConfig, options: TrainOptions): { trainLoader: Loader; valLoader: Loader } {
+  // A card's normalisation replaces the mean image (applied by normalizeInput).
+  const common = {
+    batchSize: config.batchSize,
+    crop: config.crop,
+    seed: config.seed,
+    workers: options.workers,
+    mean: config.input ? ("none" as const) : ("image" as const),
+  };
+  const augment = config.cropsAndReflections === false ? "train-center" : "train";
+  const trainLoader = createLoader(dataset, { ...common, split: "train", augment, lighting: config.lighting });
+  const valLoader = createLoader(dataset, {
+    ...common,
+    split: "val",
+    augment: "center",
+    batchSize: options.evalBatchSize ?? config.batchSize,
+  });
+  if (trainLoader.stepsPerEpoch === 0) {
+    void trainLoader.close();
+    void valLoader.close();
+    throw new Error(
+      `train: the train split of ${config.data} has ${trainLoader.size} records, fewer than one batch of ${config.batchSize}; lower --batch.`,
+    );
+  }
+  return { trainLoader, valLoader };
+}
+
 async function openData(config: RunConfig): Promise<Dataset> {
   const dir = config.data;
   if (!existsSync(path.join(dir, "manifest.json"))) {
-    throw new Error(`no prepared dataset at ${dir} (manifest.json is missing); prepare one with \`alexnet prepare --format ... --out ${dir}\`, or leave --data out to use the embedded dataset.`);
+    throw new Error(
+      `no prepared dataset at ${dir} (manifest.json is missing); prepare one with \`alexnet prepare --format ... --out ${dir}\`, or leave --data out to use the embedded dataset.`,
+    );
   }
   const dataset = openDataset(dir);
   const classes = dataset.classes.length;
   const [side] = dataset.recordShape;
   if (side < config.crop) {
     await dataset.close();
-    throw new Error(`train: ${config.data} has ${side}x${side} records, smaller than the ${config.crop}x${config.crop} crops ${config.init ? `the model from ${config.init} takes` : "this run takes"}; prepare the dataset again with \`alexnet prepare --size ${recordSizeFor(config.crop)}\`.`);
+    throw new Error(
+      `train: ${config.data} has ${side}x${side} records, smaller than the ${config.crop}x${config.crop} crops ${config.init ? `the model from ${config.init} takes` : "this run takes"}; prepare the dataset again with \`alexnet prepare --size ${recordSizeFor(config.crop)}\`.`,
+    );
   }
   if (config.modelOptions.numClasses !== undefined && config.modelOptions.numClasses !== classes) {
     await dataset.close();
-    throw new Error(`train: the model has ${config.modelOptions.numClasses} classes but ${config.data} has ${classes}; leave numClasses out to take the dataset's.`);
+    throw new Error(
+      `train: the model has ${config.modelOptions.numClasses} classes but ${config.data} has ${classes}; leave numClasses out to take the dataset's.`,
+    );
   }
   return dataset;
 }
@@ -196,7 +242,11 @@ async function openData(config: RunConfig): Promise<Dataset> {
  * only to a run's start; freezing comes first, since a checkpoint holds
  * velocities for the trainable weights only.
  */
-async function startingModel(config: RunConfig, dataset: Dataset, restoring: boolean): Promise<{ model: tf.LayersModel; optimizer: PaperSGD; note: string }> {
+async function startingModel(
+  config: RunConfig,
+  dataset: Dataset,
+  restoring: boolean,
+): Promise<{ model: tf.LayersModel; optimizer: PaperSGD; note: string }> {
   let note = "";
   let model: tf.LayersModel;
   if (config.init !== undefined && !restoring) {
@@ -235,7 +285,9 @@ async function initialModel(config: RunConfig, dataset: Dataset): Promise<{ mode
   const names = dataset.manifest.classNames ?? dataset.classes;
   try {
     const before = headClasses(init.model);
-    const keepHead = before === classes && (init.classes === undefined || isDeepStrictEqual(init.classes, names) || isDeepStrictEqual(init.classes, dataset.classes));
+    const keepHead =
+      before === classes &&
+      (init.classes === undefined || isDeepStrictEqual(init.classes, names) || isDeepStrictEqual(init.classes, dataset.classes));
     const model = replaceHead(init, classes, { keepHead, modelOptions: config.modelOptions });
     return { model, note: `from ${init.source}${keepHead ? " (fc8 kept)" : ` (new fc8: ${before} -> ${classes} classes)`}` };
   } finally {
@@ -250,7 +302,9 @@ function acquireRunFolder(runDir: string): { note: string; release: () => void }
   const lock = acquireRunLock(runDir);
   const t = lock.tookOver;
   return {
-    note: t ? `, took over the lock left by process ${t.pid} on ${t.host} (${t.command}, since ${t.started}), which is no longer running` : "",
+    note: t
+      ? `, took over the lock left by process ${t.pid} on ${t.host} (${t.command}, since ${t.started}), which is no longer running`
+      : "",
     release: () => {
       lock.release();
       if (created && readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true, force: true });
@@ -261,15 +315,34 @@ function acquireRunFolder(runDir: string): { note: string; release: () => void }
 /** What a resume skipped and moved aside, for the start line. */
 function resumeNote(from: ResumePoint): string {
   const parts = from.skipped.map((s) => `skipped ${s.path}: ${s.reason}`);
-  if (from.superseded.length) parts.push(`moved ${from.superseded.map((m) => path.basename(m.from)).join(", ")} to ${path.dirname(from.superseded[0].to)} (newer than the start)`);
+  if (from.superseded.length)
+    parts.push(
+      `moved ${from.superseded.map((m) => path.basename(m.from)).join(", ")} to ${path.dirname(from.superseded[0].to)} (newer than the start)`,
+    );
   return parts.length ? `; ${parts.join("; ")}` : "";
 }
 
-async function restore(from: string, midEpoch: boolean, into: Parameters<typeof loadCheckpoint>[1], perEpoch: number): Promise<{ startEpoch: number; startStep: number; globalStep: number; partial: EpochTally }> {
+async function restore(
+  from: string,
+  midEpoch: boolean,
+  into: Parameters<typeof loadCheckpoint>[1],
+  perEpoch: number,
+): Promise<{ startEpoch: number; startStep: number; globalStep: number; partial: EpochTally }> {
   const info = await loadCheckpoint(from, into);
   const startStep = info.step - info.epoch * perEpoch;
-  if (!(startStep >= 0 && startStep < perEpoch)) throw new Error(`train --resume: ${from} is at step ${info.step} of epoch ${info.epoch + 1}, which does not fit ${perEpoch} steps per epoch; the dataset or batch size changed since the run started.`);
+  if (!(startStep >= 0 && startStep < perEpoch))
+    throw new Error(
+      `train --resume: ${from} is at step ${info.step} of epoch ${info.epoch + 1}, which does not fit ${perEpoch} steps per epoch; the dataset or batch size changed since the run started.`,
+    );
   const m = info.metrics;
-  const partial = midEpoch ? { lossSum: m.trainLossSum ?? 0, wrong: m.trainWrong ?? 0, seen: m.trainSeen ?? 0, steps: m.trainSteps ?? 0, seconds: m.trainSeconds ?? 0 } : NO_PARTIAL;
+  const partial = midEpoch
+    ? {
+        lossSum: m.trainLossSum ?? 0,
+        wrong: m.trainWrong ?? 0,
+        seen: m.trainSeen ?? 0,
+        steps: m.trainSteps ?? 0,
+        seconds: m.trainSeconds ?? 0,
+      }
+    : NO_PARTIAL;
   return { startEpoch: info.epoch, startStep, globalStep: info.step, partial };
 }

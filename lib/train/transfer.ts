@@ -19,7 +19,9 @@ import { train } from "./trainer";
  * The fine-tuning set and budget per profile (notebook 10 and bench/transfer.ts):
  * a few images per class, as when a practitioner has a small labelled set.
  */
-export const TRANSFER_SETTINGS: Readonly<Record<ProfileName, Required<Pick<TransferOptions, "fineTunePerClass" | "fineTuneValPerClass" | "fineTuneEpochs" | "seeds">>>> = {
+export const TRANSFER_SETTINGS: Readonly<
+  Record<ProfileName, Required<Pick<TransferOptions, "fineTunePerClass" | "fineTuneValPerClass" | "fineTuneEpochs" | "seeds">>>
+> = {
   smoke: { fineTunePerClass: 2, fineTuneValPerClass: 2, fineTuneEpochs: 3, seeds: [1, 2] },
   laptop: { fineTunePerClass: 20, fineTuneValPerClass: 50, fineTuneEpochs: 20, seeds: [1, 2, 3] },
   paper: { fineTunePerClass: 20, fineTuneValPerClass: 50, fineTuneEpochs: 20, seeds: [1, 2, 3] },
@@ -95,15 +97,29 @@ export async function transferExperiment(options: TransferOptions): Promise<Tran
   const [first, second] = halves(set.classes);
   const pretrainClasses = options.pretrainClasses ?? first;
   const fineTuneClasses = options.fineTuneClasses ?? second;
-  if (pretrainClasses.some((c) => fineTuneClasses.includes(c))) throw new Error(`transferExperiment: the pre-training classes [${pretrainClasses}] and the fine-tuning classes [${fineTuneClasses}] overlap; transfer is measured on classes the features never saw.`);
+  if (pretrainClasses.some((c) => fineTuneClasses.includes(c)))
+    throw new Error(
+      `transferExperiment: the pre-training classes [${pretrainClasses}] and the fine-tuning classes [${fineTuneClasses}] overlap; transfer is measured on classes the features never saw.`,
+    );
   const seeds = options.seeds ?? [1, 2, 3];
   const modes = options.modes ?? [...TRANSFER_MODES];
   const fineTuneEpochs = options.fineTuneEpochs ?? 30;
   const silent = options.progress === "silent" ? "silent" : undefined;
 
-  const pre = await embeddedDataset(profile.name, { root: options.root, size: profile.recordSize, classes: pretrainClasses, progress: silent });
+  const pre = await embeddedDataset(profile.name, {
+    root: options.root,
+    size: profile.recordSize,
+    classes: pretrainClasses,
+    progress: silent,
+  });
   const perClass = options.fineTunePerClass ?? 20;
-  const ft = await embeddedDataset(profile.name, { root: options.root, size: profile.recordSize, classes: fineTuneClasses, perClass: { train: perClass, val: options.fineTuneValPerClass ?? set.valPerClass }, progress: silent });
+  const ft = await embeddedDataset(profile.name, {
+    root: options.root,
+    size: profile.recordSize,
+    classes: fineTuneClasses,
+    perClass: { train: perClass, val: options.fineTuneValPerClass ?? set.valPerClass },
+    progress: silent,
+  });
   const preInfo = { classes: pre.dataset.classes, images: pre.dataset.split("train").length };
   const ftInfo = { classes: ft.dataset.classes, trainImages: ft.dataset.split("train").length, valImages: ft.dataset.split("val").length };
   await pre.dataset.close();
@@ -111,7 +127,14 @@ export async function transferExperiment(options: TransferOptions): Promise<Tran
 
   const pretrainDir = path.join(options.workDir, "pretrain");
   options.onRun?.(`pre-training on ${preInfo.classes.join(", ")} (${preInfo.images} images)`);
-  const pretrained = await train({ runDir: pretrainDir, profile: profile.name, data: pre.dir, epochs: options.pretrainEpochs, resume: true, progress: options.progress });
+  const pretrained = await train({
+    runDir: pretrainDir,
+    profile: profile.name,
+    data: pre.dir,
+    epochs: options.pretrainEpochs,
+    resume: true,
+    progress: options.progress,
+  });
   pretrained.model.dispose();
   const preFinal = pretrained.final;
   if (!preFinal) throw new Error(`transferExperiment: the pre-training run ${pretrainDir} has no finished epoch.`);
@@ -121,11 +144,24 @@ export async function transferExperiment(options: TransferOptions): Promise<Tran
     for (const mode of modes) {
       const runDir = path.join(options.workDir, `${mode}-seed${seed}`);
       options.onRun?.(`${mode}, seed ${seed}`);
-      const common = { runDir, profile: profile.name, data: ft.dir, epochs: fineTuneEpochs, seed, resume: true, progress: options.progress, batchSize: Math.min(profile.batchSize, ftInfo.trainImages) };
+      const common = {
+        runDir,
+        profile: profile.name,
+        data: ft.dir,
+        epochs: fineTuneEpochs,
+        seed,
+        resume: true,
+        progress: options.progress,
+        batchSize: Math.min(profile.batchSize, ftInfo.trainImages),
+      };
       const r =
         mode === "scratch"
           ? await train(common)
-          : await train({ ...common, init: pretrainDir, ...(mode === "frozen" ? { freeze: "features" as const } : { featuresLrScale: 0.1 }) });
+          : await train({
+              ...common,
+              init: pretrainDir,
+              ...(mode === "frozen" ? { freeze: "features" as const } : { featuresLrScale: 0.1 }),
+            });
       r.model.dispose();
       const last = r.final;
       if (!last) throw new Error(`transferExperiment: ${runDir} has no finished epoch.`);
@@ -137,7 +173,8 @@ export async function transferExperiment(options: TransferOptions): Promise<Tran
     const { mean, sd } = meanSd(errs);
     return { mode, runs: errs.length, meanValTop1Error: mean, sdValTop1Error: sd };
   });
-  const errorsOf = (mode: TransferMode) => seeds.map((seed) => (runs.find((r) => r.mode === mode && r.seed === seed) as TransferRun).valTop1Error);
+  const errorsOf = (mode: TransferMode) =>
+    seeds.map((seed) => (runs.find((r) => r.mode === mode && r.seed === seed) as TransferRun).valTop1Error);
   const gaps = modes.includes("scratch")
     ? modes
         .filter((m) => m !== "scratch")
@@ -162,7 +199,13 @@ export function meanCurves(result: TransferResult): { mode: TransferMode; histor
   return modes.map((mode) => {
     const runs = result.runs.filter((r) => r.mode === mode);
     const epochs = Math.min(...runs.map((r) => r.history.length));
-    return { mode, history: Array.from({ length: epochs }, (_, i) => ({ epoch: i + 1, valTop1Error: runs.reduce((s, r) => s + r.history[i].valTop1Error, 0) / runs.length })) };
+    return {
+      mode,
+      history: Array.from({ length: epochs }, (_, i) => ({
+        epoch: i + 1,
+        valTop1Error: runs.reduce((s, r) => s + r.history[i].valTop1Error, 0) / runs.length,
+      })),
+    };
   });
 }
 

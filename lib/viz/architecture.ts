@@ -64,7 +64,11 @@ export function architectureSvg(model: tf.LayersModel, title = model.name): stri
   // Input: one box feeding every tower of the first stage.
   const inputShape = (model.inputs[0].shape as (number | null)[]).slice(1).join("×");
   const inY = top + (laneH * towers) / 2;
-  parts.push(`<rect x="8" y="${inY - 20}" width="44" height="40" fill="#eee" stroke="#444"/>`, `<text x="30" y="${inY + 4}" text-anchor="middle">input</text>`, `<text x="30" y="${inY + 32}" text-anchor="middle" font-size="9">${inputShape}</text>`);
+  parts.push(
+    `<rect x="8" y="${inY - 20}" width="44" height="40" fill="#eee" stroke="#444"/>`,
+    `<text x="30" y="${inY + 4}" text-anchor="middle">input</text>`,
+    `<text x="30" y="${inY + 32}" text-anchor="middle" font-size="9">${inputShape}</text>`,
+  );
   stages.forEach((s, i) => {
     const sameTowerOnly = s.groups > 1;
     for (let t = 0; t < towers; t++) {
@@ -74,7 +78,9 @@ export function architectureSvg(model: tf.LayersModel, title = model.name): stri
         const x0 = i === 0 ? 52 : cx(i - 1) + 30;
         const y0 = i === 0 ? inY : cy(u);
         const cross = u !== t && u >= 0;
-        parts.push(`<line x1="${x0}" y1="${y0}" x2="${cx(i) - 30}" y2="${cy(t)}" stroke="${cross ? "#d62728" : "#888"}" stroke-width="${cross ? 1.5 : 1}"/>`);
+        parts.push(
+          `<line x1="${x0}" y1="${y0}" x2="${cx(i) - 30}" y2="${cy(t)}" stroke="${cross ? "#d62728" : "#888"}" stroke-width="${cross ? 1.5 : 1}"/>`,
+        );
       }
     }
     for (let t = 0; t < towers; t++) {
@@ -90,8 +96,11 @@ export function architectureSvg(model: tf.LayersModel, title = model.name): stri
     parts.push(`<text x="${cx(i)}" y="${top - 6}" text-anchor="middle" font-weight="bold">${escapeHtml(label)}</text>`);
   });
   if (towers > 1) {
-    for (let t = 0; t < towers; t++) parts.push(`<text x="${W - 8}" y="${top + laneH * t + 12}" text-anchor="end" font-size="9" fill="#555">GPU ${t + 1}</text>`);
-    parts.push(`<text x="${left}" y="${H - 10}" font-size="9" fill="#555">grey: within a tower; red: across towers (conv3 and the fully connected layers see both GPUs)</text>`);
+    for (let t = 0; t < towers; t++)
+      parts.push(`<text x="${W - 8}" y="${top + laneH * t + 12}" text-anchor="end" font-size="9" fill="#555">GPU ${t + 1}</text>`);
+    parts.push(
+      `<text x="${left}" y="${H - 10}" font-size="9" fill="#555">grey: within a tower; red: across towers (conv3 and the fully connected layers see both GPUs)</text>`,
+    );
   }
   parts.push("</svg>");
   return parts.join("");

@@ -18,12 +18,19 @@ export function showCommittedClaims(ids: readonly string[], results: readonly st
     const rows = claimsRows(r.result, ids);
     if (rows.length === 0) continue;
     const d = r.result.data;
-    showTable([...CLAIMS_COLUMNS], rows, `${name}: ${r.result.profile} profile, ${r.result.seeds.length} seeds, ${d.train} training and ${d.val} validation images (${d.dir}); ${provenance(r)}`);
+    showTable(
+      [...CLAIMS_COLUMNS],
+      rows,
+      `${name}: ${r.result.profile} profile, ${r.result.seeds.length} seeds, ${d.train} training and ${d.val} validation images (${d.dir}); ${provenance(r)}`,
+    );
     for (const sentence of claimSentences(r.result, ids)) console.log(sentence);
     if (rows.some((row) => row[1] === "overfittingGap")) console.log(OVERFITTING_NOTE);
     shown++;
   }
   // Every claim at once makes the committed file (a subset with --results updates only a file measured the same way).
-  if (shown === 0) console.log(`No committed measurement of ${ids.join(", ")} yet (bench/results/claims-*.json); \`npx alexnet reproduce --profile laptop --seeds 3 --results embedded\` measures every claim (\`npx alexnet reproduce ${ids.join(" ")} --profile laptop\` these alone, into runs/).`);
+  if (shown === 0)
+    console.log(
+      `No committed measurement of ${ids.join(", ")} yet (bench/results/claims-*.json); \`npx alexnet reproduce --profile laptop --seeds 3 --results embedded\` measures every claim (\`npx alexnet reproduce ${ids.join(" ")} --profile laptop\` these alone, into runs/).`,
+    );
   return shown;
 }

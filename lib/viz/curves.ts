@@ -15,7 +15,11 @@ export interface CurveSeries {
 }
 
 /** Lines of `metric` (e.g. "valTop1Error") against thousands of training images seen, one per series. */
-export function imagesSeenFigure(series: CurveSeries[], metric: string, options: { title: string; yTitle: string; range?: [number, number]; chance?: number }): Figure {
+export function imagesSeenFigure(
+  series: CurveSeries[],
+  metric: string,
+  options: { title: string; yTitle: string; range?: [number, number]; chance?: number },
+): Figure {
   const data: Figure["data"] = series.map((s) => ({
     type: "scatter",
     mode: "lines+markers",
@@ -28,8 +32,16 @@ export function imagesSeenFigure(series: CurveSeries[], metric: string, options:
     }),
   }));
   const right = Math.max(0, ...data.map((t) => Math.max(0, ...(t.x as number[]))));
-  if (options.chance !== undefined) data.push({ type: "scatter", mode: "lines", name: "chance", x: [0, right], y: [options.chance, options.chance] });
-  return { data, layout: { title: options.title, xaxis: { title: "training images seen (thousands)" }, yaxis: { title: options.yTitle, ...(options.range ? { range: options.range } : {}) } } };
+  if (options.chance !== undefined)
+    data.push({ type: "scatter", mode: "lines", name: "chance", x: [0, right], y: [options.chance, options.chance] });
+  return {
+    data,
+    layout: {
+      title: options.title,
+      xaxis: { title: "training images seen (thousands)" },
+      yaxis: { title: options.yTitle, ...(options.range ? { range: options.range } : {}) },
+    },
+  };
 }
 
 // ------------------------------------------------ runs compared epoch by epoch
@@ -74,26 +86,48 @@ export function comparisonFigures(runs: readonly RunCurves[], options: Compariso
   const errors = options.errors ?? ["valTop1Error"];
   const loss = options.loss ?? ["trainLoss"];
   const traces = (metrics: readonly (ErrorCurve | LossCurve)[]): Figure["data"] =>
-    metrics.length === 0 ? [] : runs.flatMap((run) => metrics.map((metric) => ({
-      type: "scatter" as const,
-      mode: "lines+markers" as const,
-      name: metrics.length === 1 ? run.name : runs.length === 1 ? CURVE_LABELS[metric].short : `${run.name}, ${CURVE_LABELS[metric].short}`,
-      x: run.history.map((h) => h.epoch),
-      y: run.history.map((h) => {
-        const v = h[metric];
-        if (typeof v !== "number") throw new Error(`comparisonFigures: epoch ${h.epoch} of "${run.name}" has no number "${metric}".`);
-        return v;
-      }),
-    })));
-  const title = (metrics: readonly (ErrorCurve | LossCurve)[], several: string) => (metrics.length === 1 ? CURVE_LABELS[metrics[0]].long : several);
-  const errorFigure: Figure = { data: traces(errors), layout: { title: title(errors, "error rates"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } } };
+    metrics.length === 0
+      ? []
+      : runs.flatMap((run) =>
+          metrics.map((metric) => ({
+            type: "scatter" as const,
+            mode: "lines+markers" as const,
+            name:
+              metrics.length === 1
+                ? run.name
+                : runs.length === 1
+                  ? CURVE_LABELS[metric].short
+                  : `${run.name}, ${CURVE_LABELS[metric].short}`,
+            x: run.history.map((h) => h.epoch),
+            y: run.history.map((h) => {
+              const v = h[metric];
+              if (typeof v !== "number") throw new Error(`comparisonFigures: epoch ${h.epoch} of "${run.name}" has no number "${metric}".`);
+              return v;
+            }),
+          })),
+        );
+  const title = (metrics: readonly (ErrorCurve | LossCurve)[], several: string) =>
+    metrics.length === 1 ? CURVE_LABELS[metrics[0]].long : several;
+  const errorFigure: Figure = {
+    data: traces(errors),
+    layout: { title: title(errors, "error rates"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } },
+  };
   const epochs = runs.flatMap((r) => r.history.map((h) => h.epoch));
   if (options.chance !== undefined && epochs.length > 0) {
     // After one epoch the line still needs a length: it spans the axis, which then runs one epoch on.
     const first = Math.min(...epochs);
-    errorFigure.data.push({ type: "scatter", mode: "lines", name: "chance (top-1)", x: [first, Math.max(...epochs, first + 1)], y: [options.chance, options.chance] });
+    errorFigure.data.push({
+      type: "scatter",
+      mode: "lines",
+      name: "chance (top-1)",
+      x: [first, Math.max(...epochs, first + 1)],
+      y: [options.chance, options.chance],
+    });
   }
-  const lossFigure: Figure = { data: traces(loss), layout: { title: title(loss, "loss (cross-entropy)"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } } };
+  const lossFigure: Figure = {
+    data: traces(loss),
+    layout: { title: title(loss, "loss (cross-entropy)"), xaxis: { title: "epoch", integer: true }, yaxis: { title: "loss" } },
+  };
   return { errors: errorFigure, loss: lossFigure };
 }
 
@@ -118,18 +152,34 @@ export interface LiveCurvesOptions {
  * `onEpoch` as compareNetworks' onEpoch, and await `flushed()` at the end of the
  * cell so that the last chart is drawn before the cell ends.
  */
-export function liveCurves(options: LiveCurvesOptions): { onEpoch: (name: string, log: EpochLog) => void; flushed: () => Promise<void>; figure: () => Figure } {
+export function liveCurves(options: LiveCurvesOptions): {
+  onEpoch: (name: string, log: EpochLog) => void;
+  flushed: () => Promise<void>;
+  figure: () => Figure;
+} {
   const live = new LivePlot(options.log);
-  const curves = new Map<string, { x: number[]; train: number[]; val: number[] }>((options.names ?? []).map((n) => [n, { x: [], train: [], val: [] }]));
+  const curves = new Map<string, { x: number[]; train: number[]; val: number[] }>(
+    (options.names ?? []).map((n) => [n, { x: [], train: [], val: [] }]),
+  );
   const figure = (): Figure => {
     const data: Figure["data"] = [...curves].flatMap(([n, c]) =>
       options.val
-        ? [{ x: c.x, y: c.train, name: `${n} train` }, { x: c.x, y: c.val, name: `${n} val`, mode: "lines+markers" as const }]
+        ? [
+            { x: c.x, y: c.train, name: `${n} train` },
+            { x: c.x, y: c.val, name: `${n} val`, mode: "lines+markers" as const },
+          ]
         : [{ x: c.x, y: c.train, name: n, mode: "lines+markers" as const }],
     );
     const t = options.target;
     if (t) data.push({ x: [1, t.epochs], y: [t.y, t.y], name: t.name, mode: "lines" });
-    return { data, layout: { title: options.title, xaxis: { title: "epoch", integer: true }, yaxis: { title: options.yTitle ?? "error", range: [0, 1] } } };
+    return {
+      data,
+      layout: {
+        title: options.title,
+        xaxis: { title: "epoch", integer: true },
+        yaxis: { title: options.yTitle ?? "error", range: [0, 1] },
+      },
+    };
   };
   const onEpoch = (name: string, log: EpochLog): void => {
     let c = curves.get(name);

@@ -2,7 +2,10 @@
 // In a tslab kernel, outputs go through tslab's display channel; elsewhere the
 // text/plain part is printed, so the same lib code serves both.
 
-type WriteDisplayData = (data: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
+type WriteDisplayData = (
+  data: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: { display_id?: string } },
+  update: boolean,
+) => void;
 
 /** tslab's live display writer, when this code runs inside a tslab kernel. */
 function kernelWriter(): WriteDisplayData | undefined {
@@ -58,15 +61,22 @@ export type Cell = string | number | boolean | null | undefined;
 export function textTable(columns: string[], rows: Cell[][]): string {
   const str = (c: Cell) => (c === null || c === undefined ? "" : String(c));
   const widths = columns.map((h, i) => Math.max(h.length, ...rows.map((r) => str(r[i]).length)));
-  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined));
+  const numeric = columns.map(
+    (_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined),
+  );
   const right = (c: Cell, i: number) => typeof c === "number" || (typeof c === "string" && numeric[i]);
-  const fmt = (cells: Cell[]) => cells.map((c, i) => (right(c, i) ? str(c).padStart(widths[i]) : str(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (cells: Cell[]) =>
+    cells
+      .map((c, i) => (right(c, i) ? str(c).padStart(widths[i]) : str(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(columns), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 
 export function htmlTable(columns: string[], rows: Cell[][], caption?: string): string {
   // align, not style: an untrusted notebook keeps attributes but drops inline styles.
-  const td = (c: Cell, tag: string) => `<${tag} align="${typeof c === "number" ? "right" : "left"}">${escapeHtml(c === null || c === undefined ? "" : String(c))}</${tag}>`;
+  const td = (c: Cell, tag: string) =>
+    `<${tag} align="${typeof c === "number" ? "right" : "left"}">${escapeHtml(c === null || c === undefined ? "" : String(c))}</${tag}>`;
   return [
     "<table>",
     caption ? `<caption>${escapeHtml(caption)}</caption>` : "",

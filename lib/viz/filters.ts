@@ -32,7 +32,8 @@ export function conv1Kernels(model: tf.LayersModel): Conv1Kernels {
   if (weights.length === 0) throw new Error("conv1Kernels: layer conv1 has no weights");
   const kernel = weights[0]; // the variable's own tensor: read it, never dispose it
   const [kh, kw, inChannels, count] = kernel.shape;
-  if (kernel.shape.length !== 4 || kh !== kw) throw new Error(`conv1Kernels: expected a square [k, k, in, out] kernel, got [${kernel.shape.join(", ")}]`);
+  if (kernel.shape.length !== 4 || kh !== kw)
+    throw new Error(`conv1Kernels: expected a square [k, k, in, out] kernel, got [${kernel.shape.join(", ")}]`);
   const towers = towerCount(modelStages(model));
   if (count % towers !== 0) throw new Error(`conv1Kernels: ${count} filters do not split into ${towers} towers`);
   return { kernels: Float32Array.from(kernel.dataSync() as Float32Array), size: kh, inChannels, count, towers };
@@ -92,7 +93,12 @@ export function mosaicLayout(count: number, towers: number, options: MosaicLayou
   for (let filter = 0; filter < count; filter++) {
     const tower = Math.floor(filter / perTower);
     const i = filter - tower * perTower;
-    places.push({ filter, tower, x: gap + (i % columns) * (cell + gap), y: gap + tower * (blockHeight + towerGap) + Math.floor(i / columns) * (cell + gap) });
+    places.push({
+      filter,
+      tower,
+      x: gap + (i % columns) * (cell + gap),
+      y: gap + tower * (blockHeight + towerGap) + Math.floor(i / columns) * (cell + gap),
+    });
   }
   return {
     width: 2 * gap + columns * cell + (columns - 1) * gap,
@@ -132,9 +138,15 @@ function range(values: Float32Array): [number, number] {
 
 /** All of conv1's kernels as one RGB image (single-channel kernels are drawn grey). */
 export function filterMosaic(k: Conv1Kernels, options: FilterMosaicOptions = {}): RawImage {
-  if (k.inChannels !== 1 && k.inChannels !== 3) throw new Error(`filterMosaic: kernels with ${k.inChannels} input channels are not images; expected 1 or 3`);
+  if (k.inChannels !== 1 && k.inChannels !== 3)
+    throw new Error(`filterMosaic: kernels with ${k.inChannels} input channels are not images; expected 1 or 3`);
   const scale = options.scale ?? 4;
-  const layout = mosaicLayout(k.count, k.towers, { columns: options.columns, gap: options.gap ?? scale, towerGap: options.towerGap ?? 4 * scale, cell: k.size * scale });
+  const layout = mosaicLayout(k.count, k.towers, {
+    columns: options.columns,
+    gap: options.gap ?? scale,
+    towerGap: options.towerGap ?? 4 * scale,
+    cell: k.size * scale,
+  });
   const pixels = new Uint8Array(layout.width * layout.height * 3).fill(options.background ?? 255);
   const global = options.normalise === "global" ? range(k.kernels) : undefined;
   for (const place of layout.places) {
@@ -143,7 +155,9 @@ export function filterMosaic(k: Conv1Kernels, options: FilterMosaicOptions = {})
     const span = hi - lo || 1; // a constant kernel comes out black rather than NaN
     for (let r = 0; r < k.size; r++) {
       for (let c = 0; c < k.size; c++) {
-        const rgb = [0, 1, 2].map((ch) => Math.round(((w[(r * k.size + c) * k.inChannels + (k.inChannels === 3 ? ch : 0)] - lo) / span) * 255));
+        const rgb = [0, 1, 2].map((ch) =>
+          Math.round(((w[(r * k.size + c) * k.inChannels + (k.inChannels === 3 ? ch : 0)] - lo) / span) * 255),
+        );
         for (let dy = 0; dy < scale; dy++) {
           for (let dx = 0; dx < scale; dx++) {
             pixels.set(rgb, ((place.y + r * scale + dy) * layout.width + place.x + c * scale + dx) * 3);
@@ -193,7 +207,14 @@ export function towerColourStats(model: tf.LayersModel): TowerColourStats {
   const perTower = k.count / k.towers;
   const towers = Array.from({ length: k.towers }, (_, t) => {
     const s = scores.slice(t * perTower, (t + 1) * perTower);
-    return { tower: t + 1, firstFilter: t * perTower, filters: perTower, mean: s.reduce((a, b) => a + b, 0) / s.length, min: Math.min(...s), max: Math.max(...s) };
+    return {
+      tower: t + 1,
+      firstFilter: t * perTower,
+      filters: perTower,
+      mean: s.reduce((a, b) => a + b, 0) / s.length,
+      min: Math.min(...s),
+      max: Math.max(...s),
+    };
   });
   return { scores, towers };
 }
@@ -205,13 +226,26 @@ export interface ShowConv1Options extends FilterMosaicOptions {
 }
 
 /** Shows conv1's kernels (Figure 3) with each tower's colourfulness; returns the PNG and the numbers. */
-export async function showConv1Filters(model: tf.LayersModel, options: ShowConv1Options): Promise<{ png: Buffer; stats: TowerColourStats; file?: string }> {
+export async function showConv1Filters(
+  model: tf.LayersModel,
+  options: ShowConv1Options,
+): Promise<{ png: Buffer; stats: TowerColourStats; file?: string }> {
   const k = conv1Kernels(model);
   const png = await pngFromPixels(filterMosaic(k, options));
   const stats = towerColourStats(model);
-  const towers = stats.towers.map((t) => `${k.towers > 1 ? `GPU ${t.tower} (filters ${t.firstFilter}-${t.firstFilter + t.filters - 1})` : "all filters"}: colourfulness ${t.mean.toFixed(3)}`);
+  const towers = stats.towers.map(
+    (t) =>
+      `${k.towers > 1 ? `GPU ${t.tower} (filters ${t.firstFilter}-${t.firstFilter + t.filters - 1})` : "all filters"}: colourfulness ${t.mean.toFixed(3)}`,
+  );
   const placement = k.towers > 1 ? `, towers stacked top to bottom (GPU 1 first)` : "";
   const file = options.file ? writeFigure(options.file, png) : undefined;
-  showPng(png, [`${options.title}: ${k.count} conv1 kernels ${k.size}x${k.size}x${k.inChannels}${placement}`, ...towers, ...(file ? [`written to ${file}`] : [])].join("\n"));
+  showPng(
+    png,
+    [
+      `${options.title}: ${k.count} conv1 kernels ${k.size}x${k.size}x${k.inChannels}${placement}`,
+      ...towers,
+      ...(file ? [`written to ${file}`] : []),
+    ].join("\n"),
+  );
   return { png, stats, file };
 }

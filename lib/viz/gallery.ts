@@ -21,7 +21,9 @@ export type ImageInput = Buffer | RawImage;
 export async function thumbnailPng(image: ImageInput, size: number): Promise<Buffer> {
   const input = Buffer.isBuffer(image)
     ? sharp(image, { autoOrient: true })
-    : sharp(Buffer.from(image.pixels.buffer, image.pixels.byteOffset, image.pixels.byteLength), { raw: { width: image.width, height: image.height, channels: image.channels ?? 3 } });
+    : sharp(Buffer.from(image.pixels.buffer, image.pixels.byteOffset, image.pixels.byteLength), {
+        raw: { width: image.width, height: image.height, channels: image.channels ?? 3 },
+      });
   const meta = Buffer.isBuffer(image) ? await sharp(image).metadata() : image;
   const enlarging = (meta.width ?? 0) < size && (meta.height ?? 0) < size;
   return input
@@ -32,7 +34,6 @@ export async function thumbnailPng(image: ImageInput, size: number): Promise<Buf
 }
 
 const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString("base64")}`;
-
 
 // ---------------------------------------------------------------------------
 // Figure 4, left: predictions
@@ -69,7 +70,10 @@ const CARD_PAD = 8;
 const BAR_ROW = 18;
 
 function cardSize(item: PredictionItem, imageSize: number): { width: number; height: number } {
-  return { width: Math.max(imageSize, 180) + 2 * CARD_PAD, height: CARD_PAD + imageSize + 20 + item.top.length * BAR_ROW + (truthRank(item) < 0 ? 16 : 0) + CARD_PAD };
+  return {
+    width: Math.max(imageSize, 180) + 2 * CARD_PAD,
+    height: CARD_PAD + imageSize + 20 + item.top.length * BAR_ROW + (truthRank(item) < 0 ? 16 : 0) + CARD_PAD,
+  };
 }
 
 function clip(text: string, chars: number): string {
@@ -98,7 +102,9 @@ function cardElements(item: PredictionItem, png: Buffer, imageSize: number): str
   });
   if (rank < 0 && item.trueLabel !== undefined) {
     const y = CARD_PAD + imageSize + 20 + item.top.length * BAR_ROW + 12;
-    parts.push(`<text class="missed" x="${CARD_PAD}" y="${y}" font-size="10" fill="${RED}">✗ ${escapeHtml(clip(item.trueLabel, 24))} not in top ${item.top.length}</text>`);
+    parts.push(
+      `<text class="missed" x="${CARD_PAD}" y="${y}" font-size="10" fill="${RED}">✗ ${escapeHtml(clip(item.trueLabel, 24))} not in top ${item.top.length}</text>`,
+    );
   }
   return parts.join("");
 }
@@ -118,13 +124,18 @@ export async function predictionGallerySvg(items: PredictionItem[], options: Pre
   const columns = Math.max(1, Math.min(options.columns ?? 4, items.length));
   const sizes = items.map((it) => cardSize(it, imageSize));
   const cellW = Math.max(...sizes.map((s) => s.width));
-  const rowH = Array.from({ length: Math.ceil(items.length / columns) }, (_, r) => Math.max(...sizes.slice(r * columns, (r + 1) * columns).map((s) => s.height)));
+  const rowH = Array.from({ length: Math.ceil(items.length / columns) }, (_, r) =>
+    Math.max(...sizes.slice(r * columns, (r + 1) * columns).map((s) => s.height)),
+  );
   const gap = 8;
   const top = options.title ? 30 : gap;
   const width = gap + columns * (cellW + gap);
   const height = top + rowH.reduce((a, b) => a + b + gap, 0);
   const pngs = await Promise.all(items.map((it) => thumbnailPng(it.image, imageSize)));
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">`, `<rect width="${width}" height="${height}" fill="white"/>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+  ];
   if (options.title) parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeHtml(options.title)}</text>`);
   items.forEach((it, i) => {
     const r = Math.floor(i / columns);
@@ -156,7 +167,10 @@ export async function predictionGalleryHtml(items: PredictionItem[], options: Pr
         `<span style="position:absolute;right:3px;top:0;font-size:10px;line-height:14px">${(t.p * 100).toFixed(1)}%</span></div>`
       );
     });
-    const missed = rank < 0 && it.trueLabel !== undefined ? `<div class="missed" style="color:${RED};font-size:10px">✗ ${escapeHtml(it.trueLabel)} not in top ${it.top.length}</div>` : "";
+    const missed =
+      rank < 0 && it.trueLabel !== undefined
+        ? `<div class="missed" style="color:${RED};font-size:10px">✗ ${escapeHtml(it.trueLabel)} not in top ${it.top.length}</div>`
+        : "";
     return (
       `<figure style="margin:4px;width:${Math.max(imageSize, 180)}px;font-family:${FONT};font-size:11px">` +
       `<img src="${dataUri(pngs[i])}" style="display:block;margin:0 auto;width:${imageSize}px;height:${imageSize}px;image-rendering:pixelated"/>` +
@@ -176,7 +190,14 @@ function predictionText(items: PredictionItem[]): string {
   return items
     .map((it, i) => {
       const rank = truthRank(it);
-      const mark = it.trueLabel === undefined ? "class unknown" : rank === 0 ? "top-1 right" : rank > 0 ? `true label at rank ${rank + 1}` : `true label not in top ${it.top.length}`;
+      const mark =
+        it.trueLabel === undefined
+          ? "class unknown"
+          : rank === 0
+            ? "top-1 right"
+            : rank > 0
+              ? `true label at rank ${rank + 1}`
+              : `true label not in top ${it.top.length}`;
       return `[${i}] ${it.caption ?? it.trueLabel ?? ""} (${mark}): ${it.top.map((t) => `${t.label} ${(t.p * 100).toFixed(1)}%`).join(", ")}`;
     })
     .join("\n");
@@ -186,7 +207,10 @@ function predictionText(items: PredictionItem[]): string {
  * Shows the predictions (Figure 4, left). With `file`, also writes them:
  * "*.png" as one PNG, "*.html" as a standalone page.
  */
-export async function showPredictionGallery(items: PredictionItem[], options: PredictionOptions & { file?: string } = {}): Promise<{ html: string; file?: string }> {
+export async function showPredictionGallery(
+  items: PredictionItem[],
+  options: PredictionOptions & { file?: string } = {},
+): Promise<{ html: string; file?: string }> {
   const html = await predictionGalleryHtml(items, options);
   let file: string | undefined;
   if (options.file) {
@@ -247,7 +271,11 @@ export interface RetrievalLayout {
 }
 
 /** Sizes and positions: one row per query, the query, the separator, then up to `neighbours` columns. */
-export function retrievalLayout(rows: number, neighbours: number, options: RetrievalOptions & { hasCaptions?: boolean } = {}): RetrievalLayout {
+export function retrievalLayout(
+  rows: number,
+  neighbours: number,
+  options: RetrievalOptions & { hasCaptions?: boolean } = {},
+): RetrievalLayout {
   const cell = options.cell ?? 96;
   const gap = options.gap ?? 4;
   const separator = options.separator ?? 16;
@@ -267,23 +295,39 @@ export function retrievalLayout(rows: number, neighbours: number, options: Retri
 }
 
 function captionLines(label: string | undefined, distance: number | undefined): string[] {
-  return [label, distance === undefined ? undefined : `d = ${Number(distance.toPrecision(3))}`].filter((s): s is string => s !== undefined && s !== "");
+  return [label, distance === undefined ? undefined : `d = ${Number(distance.toPrecision(3))}`].filter(
+    (s): s is string => s !== undefined && s !== "",
+  );
 }
 
 /** The retrieval figure as one PNG: each query (framed), a separator line, then its neighbours in order. */
 export async function retrievalGridPng(rows: RetrievalRow[], options: RetrievalOptions = {}): Promise<Buffer> {
   if (rows.length === 0) throw new Error("retrievalGridPng: no rows");
   const k = Math.max(1, ...rows.map((r) => r.neighbours.length));
-  const hasCaptions = rows.some((r) => r.queryLabel !== undefined || r.neighbours.some((n) => n.label !== undefined || n.distance !== undefined));
+  const hasCaptions = rows.some(
+    (r) => r.queryLabel !== undefined || r.neighbours.some((n) => n.label !== undefined || n.distance !== undefined),
+  );
   const L = retrievalLayout(rows.length, k, { ...options, hasCaptions });
   const chars = Math.max(4, Math.floor(L.cell / 6));
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" font-family="${FONT}" font-size="10">`, `<rect width="${L.width}" height="${L.height}" fill="white"/>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" font-family="${FONT}" font-size="10">`,
+    `<rect width="${L.width}" height="${L.height}" fill="white"/>`,
+  ];
   if (options.title) parts.push(`<text x="${L.width / 2}" y="18" text-anchor="middle" font-size="13">${escapeHtml(options.title)}</text>`);
   const place = async (image: ImageInput, x: number, y: number, lines: string[], frame?: string) => {
     const png = await thumbnailPng(image, L.cell);
     parts.push(`<image x="${x}" y="${y}" width="${L.cell}" height="${L.cell}" href="${dataUri(png)}"/>`);
-    if (frame) parts.push(`<rect x="${x + 1}" y="${y + 1}" width="${L.cell - 2}" height="${L.cell - 2}" fill="none" stroke="${frame}" stroke-width="2"/>`);
-    lines.slice(0, 2).forEach((line, i) => parts.push(`<text x="${x + L.cell / 2}" y="${y + L.cell + 11 + i * 12}" text-anchor="middle">${escapeHtml(clip(line, chars))}</text>`));
+    if (frame)
+      parts.push(
+        `<rect x="${x + 1}" y="${y + 1}" width="${L.cell - 2}" height="${L.cell - 2}" fill="none" stroke="${frame}" stroke-width="2"/>`,
+      );
+    lines
+      .slice(0, 2)
+      .forEach((line, i) =>
+        parts.push(
+          `<text x="${x + L.cell / 2}" y="${y + L.cell + 11 + i * 12}" text-anchor="middle">${escapeHtml(clip(line, chars))}</text>`,
+        ),
+      );
   };
   for (const [r, row] of rows.entries()) {
     const y = L.rowY[r];
@@ -291,7 +335,8 @@ export async function retrievalGridPng(rows: RetrievalRow[], options: RetrievalO
     const sepX = L.queryX + L.cell + (L.neighbourX[0] - L.queryX - L.cell) / 2;
     parts.push(`<line x1="${sepX}" x2="${sepX}" y1="${y}" y2="${y + L.cell}" stroke="#444" stroke-width="2"/>`);
     for (const [j, n] of row.neighbours.entries()) {
-      const right = row.queryLabel !== undefined && n.label !== undefined ? (n.label === row.queryLabel ? undefined : "#999999") : undefined;
+      const right =
+        row.queryLabel !== undefined && n.label !== undefined ? (n.label === row.queryLabel ? undefined : "#999999") : undefined;
       await place(n.image, L.neighbourX[j], y, captionLines(n.label, n.distance), right);
     }
   }
@@ -300,11 +345,20 @@ export async function retrievalGridPng(rows: RetrievalRow[], options: RetrievalO
 }
 
 /** Shows the retrieval grid (Figure 4, right) as a PNG; with `file`, writes it there too. */
-export async function showRetrievalGrid(rows: RetrievalRow[], options: RetrievalOptions & { file?: string } = {}): Promise<{ png: Buffer; file?: string }> {
+export async function showRetrievalGrid(
+  rows: RetrievalRow[],
+  options: RetrievalOptions & { file?: string } = {},
+): Promise<{ png: Buffer; file?: string }> {
   const png = await retrievalGridPng(rows, options);
   const file = options.file ? writeFigure(options.file, png) : undefined;
-  const text = rows.map((r, i) => `[${i}] ${r.queryLabel ?? "query"} -> ${r.neighbours.map((n) => `${n.label ?? "?"}${n.distance === undefined ? "" : ` (${Number(n.distance.toPrecision(3))})`}`).join(", ")}`);
-  show({ "image/png": png.toString("base64"), "text/plain": [options.title, ...text, file ? `written to ${file}` : undefined].filter(Boolean).join("\n") });
+  const text = rows.map(
+    (r, i) =>
+      `[${i}] ${r.queryLabel ?? "query"} -> ${r.neighbours.map((n) => `${n.label ?? "?"}${n.distance === undefined ? "" : ` (${Number(n.distance.toPrecision(3))})`}`).join(", ")}`,
+  );
+  show({
+    "image/png": png.toString("base64"),
+    "text/plain": [options.title, ...text, file ? `written to ${file}` : undefined].filter(Boolean).join("\n"),
+  });
   return { png, file };
 }
 
@@ -326,7 +380,8 @@ export interface ConfusionOptions {
 export function confusionRows(counts: number[][] | ArrayLike<number>, classes: number): number[][] {
   if (Array.isArray(counts) && counts.every((r) => Array.isArray(r))) {
     const rows = counts as number[][];
-    if (rows.length !== classes || rows.some((r) => r.length !== classes)) throw new Error(`confusion matrix: expected ${classes}x${classes} counts`);
+    if (rows.length !== classes || rows.some((r) => r.length !== classes))
+      throw new Error(`confusion matrix: expected ${classes}x${classes} counts`);
     return rows.map((r) => [...r]);
   }
   const flat = counts as ArrayLike<number>;
@@ -358,7 +413,10 @@ export function confusionMatrixSvg(counts: number[][] | ArrayLike<number>, class
   // A loop, not Math.max(...): 1000 classes are a million arguments, past the call stack.
   let max = 1;
   for (const r of rows) for (const v of r) if (v > max) max = v;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${FONT}" font-size="${Math.min(11, Math.max(7, cell - 2))}">`, `<rect width="${W}" height="${H}" fill="white"/>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${FONT}" font-size="${Math.min(11, Math.max(7, cell - 2))}">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
   if (options.title) parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeHtml(options.title)}</text>`);
   parts.push(
     `<text x="${left + (n * cell) / 2}" y="${top - margin - 6}" text-anchor="middle" font-size="12">predicted</text>`,
@@ -368,8 +426,13 @@ export function confusionMatrixSvg(counts: number[][] | ArrayLike<number>, class
     row.forEach((v, c) => {
       const t = options.colourBy === "count" ? v / max : rowSums[r] > 0 ? v / rowSums[r] : 0;
       const share = rowSums[r] > 0 ? ` (${((100 * v) / rowSums[r]).toFixed(1)}% of ${classNames[r]})` : "";
-      parts.push(`<rect class="cell" x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${blues(t)}"><title>${escapeHtml(`${classNames[r]} → ${classNames[c]}: ${v}${share}`)}</title></rect>`);
-      if (cell >= 24 && v > 0) parts.push(`<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" font-size="9" fill="${t > 0.5 ? "white" : "#222"}">${v}</text>`);
+      parts.push(
+        `<rect class="cell" x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${blues(t)}"><title>${escapeHtml(`${classNames[r]} → ${classNames[c]}: ${v}${share}`)}</title></rect>`,
+      );
+      if (cell >= 24 && v > 0)
+        parts.push(
+          `<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" font-size="9" fill="${t > 0.5 ? "white" : "#222"}">${v}</text>`,
+        );
     });
   });
   parts.push(`<rect x="${left}" y="${top}" width="${n * cell}" height="${n * cell}" fill="none" stroke="#444"/>`);
@@ -387,7 +450,11 @@ export function confusionMatrixSvg(counts: number[][] | ArrayLike<number>, class
 }
 
 /** Shows the confusion matrix; with `file`, writes it as "*.svg" or "*.png". */
-export async function showConfusionMatrix(counts: number[][] | ArrayLike<number>, classNames: string[], options: ConfusionOptions & { file?: string } = {}): Promise<{ svg: string; file?: string }> {
+export async function showConfusionMatrix(
+  counts: number[][] | ArrayLike<number>,
+  classNames: string[],
+  options: ConfusionOptions & { file?: string } = {},
+): Promise<{ svg: string; file?: string }> {
   const svg = confusionMatrixSvg(counts, classNames, options);
   let file: string | undefined;
   if (options.file) {
@@ -400,7 +467,13 @@ export async function showConfusionMatrix(counts: number[][] | ArrayLike<number>
   const correct = rows.reduce((a, r, i) => a + r[i], 0);
   const total = rows.flat().reduce((a, b) => a + b, 0);
   const summary = `${options.title ? `${options.title}: ` : ""}${classNames.length} classes, ${correct} of ${total} correct (${total ? ((100 * correct) / total).toFixed(1) : "0.0"}%)`;
-  const table = classNames.length <= 12 ? `\n${textTable(["actual \\ predicted", ...classNames], rows.map((r, i) => [classNames[i], ...r]))}` : "";
+  const table =
+    classNames.length <= 12
+      ? `\n${textTable(
+          ["actual \\ predicted", ...classNames],
+          rows.map((r, i) => [classNames[i], ...r]),
+        )}`
+      : "";
   await showSvg(svg, `${summary}${table}${file ? `\nwritten to ${file}` : ""}`);
   return { svg, file };
 }

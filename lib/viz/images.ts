@@ -17,7 +17,9 @@ export async function pngFromPixels(image: RawImage): Promise<Buffer> {
   if (image.pixels.length !== image.width * image.height * channels) {
     throw new Error(`pngFromPixels: ${image.pixels.length} bytes do not make a ${image.width}x${image.height}x${channels} image`);
   }
-  return sharp(Buffer.from(image.pixels.buffer, image.pixels.byteOffset, image.pixels.byteLength), { raw: { width: image.width, height: image.height, channels } })
+  return sharp(Buffer.from(image.pixels.buffer, image.pixels.byteOffset, image.pixels.byteLength), {
+    raw: { width: image.width, height: image.height, channels },
+  })
     .png()
     .toBuffer();
 }
@@ -40,7 +42,9 @@ export async function mosaicPng(images: RawImage[], options: MosaicOptions): Pro
   const rows = Math.ceil(images.length / columns);
   const tiles = await Promise.all(
     images.map((img) =>
-      sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels ?? 3 } })
+      sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), {
+        raw: { width: img.width, height: img.height, channels: img.channels ?? 3 },
+      })
         .resize(tile, tile, { fit: "contain", background: options.background ?? { r: 255, g: 255, b: 255 }, kernel: "nearest" })
         .removeAlpha()
         .png()
@@ -48,9 +52,16 @@ export async function mosaicPng(images: RawImage[], options: MosaicOptions): Pro
     ),
   );
   return sharp({
-    create: { width: columns * tile + (columns + 1) * gap, height: rows * tile + (rows + 1) * gap, channels: 3, background: options.background ?? { r: 255, g: 255, b: 255 } },
+    create: {
+      width: columns * tile + (columns + 1) * gap,
+      height: rows * tile + (rows + 1) * gap,
+      channels: 3,
+      background: options.background ?? { r: 255, g: 255, b: 255 },
+    },
   })
-    .composite(tiles.map((input, i) => ({ input, left: gap + (i % columns) * (tile + gap), top: gap + Math.floor(i / columns) * (tile + gap) })))
+    .composite(
+      tiles.map((input, i) => ({ input, left: gap + (i % columns) * (tile + gap), top: gap + Math.floor(i / columns) * (tile + gap) })),
+    )
     .removeAlpha() // composite always adds an alpha channel
     .png()
     .toBuffer();
@@ -73,7 +84,10 @@ export function gridColumns(size: number, count: number, width = 900): number {
  * out the same way. The PNGs are expected at their shown size (gridImages).
  */
 export function imageGridHtml(items: GridItem[], size = 160, columns = gridColumns(size, items.length)): string {
-  const cells = items.map((it) => `<td align="center" valign="top" width="${size}"><img src="data:image/png;base64,${it.png.toString("base64")}" width="${size}" alt="${escapeHtml(it.caption)}"/><br/><small>${escapeHtml(it.caption)}</small></td>`);
+  const cells = items.map(
+    (it) =>
+      `<td align="center" valign="top" width="${size}"><img src="data:image/png;base64,${it.png.toString("base64")}" width="${size}" alt="${escapeHtml(it.caption)}"/><br/><small>${escapeHtml(it.caption)}</small></td>`,
+  );
   const rows: string[] = [];
   for (let i = 0; i < cells.length; i += columns) rows.push(`<tr>${cells.slice(i, i + columns).join("")}</tr>`);
   return `<table class="alexnet-grid">${rows.join("")}</table>`;
@@ -85,7 +99,10 @@ export async function gridImages(items: GridItem[], size: number): Promise<GridI
     items.map(async (it) => {
       const meta = await sharp(it.png).metadata();
       if (meta.width === size) return it;
-      const png = await sharp(it.png).resize({ width: size, kernel: (meta.width ?? size) < size ? "nearest" : "lanczos3" }).png().toBuffer();
+      const png = await sharp(it.png)
+        .resize({ width: size, kernel: (meta.width ?? size) < size ? "nearest" : "lanczos3" })
+        .png()
+        .toBuffer();
       return { ...it, png };
     }),
   );
@@ -100,7 +117,10 @@ export async function showImageGrid(items: GridItem[], size = 160, columns?: num
 
 /** Rasterises an SVG to an opaque PNG (text, bars and embedded data: URI images), `density` times its size (librsvg reads SVG at 72 dpi). */
 export async function svgToPng(svg: string, density = 1): Promise<Buffer> {
-  return sharp(Buffer.from(svg), { density: 72 * density }).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * density })
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .png()
+    .toBuffer();
 }
 
 /**
@@ -109,11 +129,18 @@ export async function svgToPng(svg: string, density = 1): Promise<Buffer> {
  * shows no SVG in an untrusted notebook and nbconvert 6.5's HTML empties it
  * (its clean_html filter), while a PNG survives both, GitHub and every exporter.
  */
-export async function svgImageBundle(svg: string, description: string, density = 2): Promise<{ bundle: Record<string, string>; metadata: Record<string, unknown> }> {
+export async function svgImageBundle(
+  svg: string,
+  description: string,
+  density = 2,
+): Promise<{ bundle: Record<string, string>; metadata: Record<string, unknown> }> {
   const size = svg.match(/<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/);
   if (!size) throw new Error("svgImageBundle: the <svg> element needs width and height attributes");
   const png = await svgToPng(svg, density);
-  return { bundle: { "image/png": png.toString("base64"), "text/plain": description }, metadata: { "image/png": { width: Number(size[1]), height: Number(size[2]) } } };
+  return {
+    bundle: { "image/png": png.toString("base64"), "text/plain": description },
+    metadata: { "image/png": { width: Number(size[1]), height: Number(size[2]) } },
+  };
 }
 
 /** Shows an SVG drawing in a notebook (as svgImageBundle's PNG); prints `description` elsewhere. */
@@ -145,16 +172,26 @@ export async function drawBox(encoded: Buffer, box: Box, size?: { width: number;
   const { data, info } = await resized.removeAlpha().png().toBuffer({ resolveWithObject: true });
   const stroke = Math.max(2, Math.round(Math.max(info.width, info.height) / 120));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${info.width}" height="${info.height}"><rect x="${box.left + stroke / 2}" y="${box.top + stroke / 2}" width="${box.width - stroke}" height="${box.height - stroke}" fill="none" stroke="${colour}" stroke-width="${stroke}"/></svg>`;
-  return sharp(data).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]).removeAlpha().png().toBuffer();
+  return sharp(data)
+    .composite([{ input: Buffer.from(svg), left: 0, top: 0 }])
+    .removeAlpha()
+    .png()
+    .toBuffer();
 }
 
 /**
  * Float pixels (HWC, 0..255 units, e.g. the mean image) as a PNG. With
  * `stretch`, each channel's range is mapped onto 0..255 so faint structure shows.
  */
-export async function floatImagePng(values: Float32Array, width: number, height: number, options: { stretch?: boolean } = {}): Promise<Buffer> {
+export async function floatImagePng(
+  values: Float32Array,
+  width: number,
+  height: number,
+  options: { stretch?: boolean } = {},
+): Promise<Buffer> {
   const channels = values.length / (width * height);
-  if (channels !== 1 && channels !== 3) throw new Error(`floatImagePng: ${values.length} values do not make a ${width}x${height} image with 1 or 3 channels`);
+  if (channels !== 1 && channels !== 3)
+    throw new Error(`floatImagePng: ${values.length} values do not make a ${width}x${height} image with 1 or 3 channels`);
   const lo = new Array<number>(channels).fill(0);
   const hi = new Array<number>(channels).fill(255);
   if (options.stretch) {

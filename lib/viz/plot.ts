@@ -68,20 +68,31 @@ export function svgChart(fig: Figure): string {
   if (y1 === y0) y1 = y0 + 1;
   if (!fig.layout?.yaxis?.range) y1 += (y1 - y0) * 0.05; // headroom above the highest point
   const xs = categorical ? [] : traces.flatMap((t) => t.x as number[]);
-  const [x0, x1] = categorical ? [0, categories.length] : [Math.min(...xs), Math.max(...xs) === Math.min(...xs) ? Math.min(...xs) + 1 : Math.max(...xs)];
+  const [x0, x1] = categorical
+    ? [0, categories.length]
+    : [Math.min(...xs), Math.max(...xs) === Math.min(...xs) ? Math.min(...xs) + 1 : Math.max(...xs)];
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`, `<rect width="${W}" height="${H}" fill="white"/>`];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
   if (fig.layout?.title) parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${escapeHtml(fig.layout.title)}</text>`);
   for (const t of niceTicks(y0, y1, 5, fig.layout?.yaxis?.integer)) {
-    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`, `<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+    parts.push(
+      `<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
+      `<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    );
   }
   if (categorical) {
     const band = (W - m.l - m.r) / Math.max(1, categories.length);
     const bars = traces.filter((t) => t.type === "bar");
     const step = Math.max(1, Math.ceil(categories.length / 20));
     categories.forEach((c, i) => {
-      if (i % step === 0) parts.push(`<text x="${m.l + (i + 0.5) * band}" y="${H - m.b + 14}" text-anchor="end" transform="rotate(-35 ${m.l + (i + 0.5) * band} ${H - m.b + 14})">${escapeHtml(c)}</text>`);
+      if (i % step === 0)
+        parts.push(
+          `<text x="${m.l + (i + 0.5) * band}" y="${H - m.b + 14}" text-anchor="end" transform="rotate(-35 ${m.l + (i + 0.5) * band} ${H - m.b + 14})">${escapeHtml(c)}</text>`,
+        );
     });
     bars.forEach((t, k) => {
       const w = (band * 0.8) / bars.length;
@@ -89,28 +100,46 @@ export function svgChart(fig: Figure): string {
         const i = categories.indexOf(String(x));
         const y = t.y[j];
         const top = py(Math.max(0, y));
-        parts.push(`<rect x="${m.l + i * band + band * 0.1 + k * w}" y="${top}" width="${w}" height="${Math.abs(py(0) - py(y))}" fill="${PALETTE[k % PALETTE.length]}"><title>${escapeHtml(`${x}: ${y}`)}</title></rect>`);
+        parts.push(
+          `<rect x="${m.l + i * band + band * 0.1 + k * w}" y="${top}" width="${w}" height="${Math.abs(py(0) - py(y))}" fill="${PALETTE[k % PALETTE.length]}"><title>${escapeHtml(`${x}: ${y}`)}</title></rect>`,
+        );
       });
     });
   } else {
-    for (const t of niceTicks(x0, x1, 5, fig.layout?.xaxis?.integer)) parts.push(`<text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(t)}</text>`);
+    for (const t of niceTicks(x0, x1, 5, fig.layout?.xaxis?.integer))
+      parts.push(`<text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(t)}</text>`);
   }
   traces
     .filter((t) => t.type !== "bar")
     .forEach((t, k) => {
       const colour = PALETTE[(k + traces.filter((u) => u.type === "bar").length) % PALETTE.length];
-      const X = (x: number | string) => (categorical ? m.l + (categories.indexOf(String(x)) + 0.5) * ((W - m.l - m.r) / categories.length) : px(Number(x)));
+      const X = (x: number | string) =>
+        categorical ? m.l + (categories.indexOf(String(x)) + 0.5) * ((W - m.l - m.r) / categories.length) : px(Number(x));
       const pts = t.x.map((x, j) => (Number.isFinite(t.y[j]) ? `${X(x).toFixed(1)},${py(t.y[j]).toFixed(1)}` : "")).filter(Boolean);
-      if ((t.mode ?? "lines") !== "markers") parts.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${colour}" stroke-width="2"/>`);
-      if ((t.mode ?? "lines").includes("markers")) for (const p of pts) parts.push(`<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="3" fill="${colour}"/>`);
+      if ((t.mode ?? "lines") !== "markers")
+        parts.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+      if ((t.mode ?? "lines").includes("markers"))
+        for (const p of pts) parts.push(`<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="3" fill="${colour}"/>`);
     });
-  parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(y0)}" y2="${py(y0)}" stroke="#444"/>`, `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#444"/>`);
-  if (fig.layout?.xaxis?.title) parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${escapeHtml(fig.layout.xaxis.title)}</text>`);
-  if (fig.layout?.yaxis?.title) parts.push(`<text x="14" y="${(m.t + H - m.b) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(m.t + H - m.b) / 2})">${escapeHtml(fig.layout.yaxis.title)}</text>`);
+  parts.push(
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${py(y0)}" y2="${py(y0)}" stroke="#444"/>`,
+    `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#444"/>`,
+  );
+  if (fig.layout?.xaxis?.title)
+    parts.push(
+      `<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${escapeHtml(fig.layout.xaxis.title)}</text>`,
+    );
+  if (fig.layout?.yaxis?.title)
+    parts.push(
+      `<text x="14" y="${(m.t + H - m.b) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(m.t + H - m.b) / 2})">${escapeHtml(fig.layout.yaxis.title)}</text>`,
+    );
   named.forEach((t, k) => {
     const colour = PALETTE[traces.indexOf(t) % PALETTE.length];
     const x = W - m.r + 12;
-    parts.push(`<rect x="${x}" y="${m.t + 4 + k * 16}" width="10" height="10" fill="${colour}"/>`, `<text x="${x + 14}" y="${m.t + 13 + k * 16}">${escapeHtml(t.name!)}</text>`);
+    parts.push(
+      `<rect x="${x}" y="${m.t + 4 + k * 16}" width="10" height="10" fill="${colour}"/>`,
+      `<text x="${x + 14}" y="${m.t + 13 + k * 16}">${escapeHtml(t.name!)}</text>`,
+    );
   });
   parts.push("</svg>");
   return parts.join("");
@@ -138,8 +167,14 @@ export function plotlyFigure(fig: Figure): { data: Trace[]; layout: Record<strin
   };
   const layout: Record<string, unknown> = { legend: { x: 1.02, xanchor: "left", y: 1, yanchor: "top" } };
   if (l.title !== undefined) layout.title = { text: l.title };
-  const xaxis = axis(l.xaxis, fig.data.flatMap((t) => t.x.filter((x): x is number => typeof x === "number")));
-  const yaxis = axis(l.yaxis, fig.data.flatMap((t) => t.y));
+  const xaxis = axis(
+    l.xaxis,
+    fig.data.flatMap((t) => t.x.filter((x): x is number => typeof x === "number")),
+  );
+  const yaxis = axis(
+    l.yaxis,
+    fig.data.flatMap((t) => t.y),
+  );
   if (xaxis) layout.xaxis = xaxis;
   if (yaxis) layout.yaxis = yaxis;
   if (l.width !== undefined) layout.width = l.width;
@@ -197,7 +232,9 @@ export function plotHtmlPage(figures: Figure[], title: string): string {
   // An inline script ends at the first "</script"; plotly's source contains none today, but escape it anyway.
   const plotly = readFileSync(require.resolve("plotly.js-dist-min"), "utf8").replace(/<\/script/gi, "<\\/script");
   const divs = figures.map((_, i) => `<div id="fig${i}" style="max-width:900px"></div>`).join("\n");
-  const calls = figures.map((f, i) => `Plotly.newPlot("fig${i}", ${jsonInScript(f.data)}, ${jsonInScript(plotlyFigure(f).layout)});`).join("\n");
+  const calls = figures
+    .map((f, i) => `Plotly.newPlot("fig${i}", ${jsonInScript(f.data)}, ${jsonInScript(plotlyFigure(f).layout)});`)
+    .join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><script>${plotly}</script></head><body><h1>${escapeHtml(title)}</h1>\n${divs}\n<script>${calls}</script></body></html>\n`;
 }
 
@@ -210,7 +247,8 @@ export interface Histogram {
 /** Counts values into `bins` equal bins over [min, max] (the data's range by default); values outside are left out. */
 export function histogram(values: ArrayLike<number>, bins = 20, range?: [number, number]): Histogram {
   let [lo, hi] = range ?? [Infinity, -Infinity];
-  if (!range) for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) [lo, hi] = [Math.min(lo, values[i]), Math.max(hi, values[i])];
+  if (!range)
+    for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) [lo, hi] = [Math.min(lo, values[i]), Math.max(hi, values[i])];
   if (!(hi > lo)) hi = lo + 1;
   const width = (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);

@@ -27,12 +27,17 @@ export function formatEpoch(m: EpochMetrics, epochs: number): string {
 /** The live charts: the error curves (top-1 train and val, top-5 val, chance) and the training loss, per epoch. */
 export function curvesFigures(history: EpochMetrics[], chance?: number): { errors: Figure; loss: Figure } {
   // One run with every curve: a comparison of one.
-  return comparisonFigures([{ name: "run", history }], { errors: ["trainTop1Error", "valTop1Error", "valTop5Error"], loss: ["trainLoss", "valLoss"], chance });
+  return comparisonFigures([{ name: "run", history }], {
+    errors: ["trainTop1Error", "valTop1Error", "valTop5Error"],
+    loss: ["trainLoss", "valLoss"],
+    chance,
+  });
 }
 
 /** The hooks that show a run: train() puts them before the caller's own. */
 export function trainingReporter(options: ReporterOptions = {}): TrainHooks {
-  const mode: ProgressMode = options.progress ?? (inKernel() ? "notebook" : options.stream?.isTTY ?? process.stderr.isTTY ? "tty" : "lines");
+  const mode: ProgressMode =
+    options.progress ?? (inKernel() ? "notebook" : (options.stream?.isTTY ?? process.stderr.isTTY) ? "tty" : "lines");
   const stream = options.stream ?? process.stderr;
   // Epoch lines go to the terminal or log; in a notebook the live charts carry them, and only events are printed.
   const say = (line: string, event = false): void => {
@@ -52,8 +57,12 @@ export function trainingReporter(options: ReporterOptions = {}): TrainHooks {
       const remainingImages = Math.max(0, (epochs - s.startEpoch) * s.stepsPerEpoch - s.startStep) * s.config.batchSize;
       progress = new Progress("train", remainingImages, { unit: "img", mode, stream });
       const c = s.config;
-      if (s.resumedFrom) say(`resuming from ${s.resumedFrom} (epoch ${s.startEpoch + 1}, step ${s.startStep + 1} of ${s.stepsPerEpoch}, lr ${s.lr})`, true);
-      say(`training ${c.model} (${c.crop}x${c.crop}, ${classes} classes${s.note}) on ${c.data}: ${s.trainImages} train / ${s.valImages} val images, batch ${c.batchSize}, ${epochs} epochs, engine ${s.engine}`, true);
+      if (s.resumedFrom)
+        say(`resuming from ${s.resumedFrom} (epoch ${s.startEpoch + 1}, step ${s.startStep + 1} of ${s.stepsPerEpoch}, lr ${s.lr})`, true);
+      say(
+        `training ${c.model} (${c.crop}x${c.crop}, ${classes} classes${s.note}) on ${c.data}: ${s.trainImages} train / ${s.valImages} val images, batch ${c.batchSize}, ${epochs} epochs, engine ${s.engine}`,
+        true,
+      );
     },
     onStep: (s: StepInfo) => progress?.tick(s.images, `epoch ${s.epoch + 1}/${epochs} · loss ${s.loss.toFixed(3)}`),
     onEpoch: async (m: EpochMetrics, history: EpochMetrics[]) => {
@@ -68,7 +77,11 @@ export function trainingReporter(options: ReporterOptions = {}): TrainHooks {
     },
     onStop: (s: StopInfo) => {
       if (s.step === undefined) say(`stopped after epoch ${s.epoch + 1}; saved ${s.checkpoint}; continue with --resume`, true);
-      else say(`stopped at epoch ${s.epoch + 1}, step ${s.step + 1} of ${s.stepsPerEpoch}; saved ${s.checkpoint}; continue with --resume`, true);
+      else
+        say(
+          `stopped at epoch ${s.epoch + 1}, step ${s.step + 1} of ${s.stepsPerEpoch}; saved ${s.checkpoint}; continue with --resume`,
+          true,
+        );
     },
     onEnd: (status: TrainStatus) => progress?.finish(status === "interrupted" ? "interrupted" : undefined),
   };

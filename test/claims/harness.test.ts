@@ -72,7 +72,17 @@ test("settingsKey names a run by how it differs from the recipe, so claims share
 });
 
 test("learnedGate: a seed is readable when either configuration learned; two models at chance are not", () => {
-  const run = (valTop1Error: number, trainTop1Error: number, seed = 1): RunRecord => ({ key: "k", seed, valTop1Error, valTop5Error: 0, trainTop1Error, trainCentreTop1Error: trainTop1Error, firstTrainTop1Error: 0.9, epochs: 10, seconds: 1 });
+  const run = (valTop1Error: number, trainTop1Error: number, seed = 1): RunRecord => ({
+    key: "k",
+    seed,
+    valTop1Error,
+    valTop5Error: 0,
+    trainTop1Error,
+    trainCentreTop1Error: trainTop1Error,
+    firstTrainTop1Error: 0.9,
+    epochs: 10,
+    seconds: 1,
+  });
   // An ablation that learns worse than the recipe (pooling 2/2 at 48% against chance 90%) is the effect, not a failure to learn.
   assert.equal(learnedGate([run(0.48, 0.4), run(0.41, 0.4, 2)], [run(0.33, 0.3), run(0.3, 0.3, 2)], 0.9).ok, true);
   // Seed 2: both at chance.
@@ -96,7 +106,18 @@ test("epochsToTarget: interpolated between epochs from chance, the budget when n
 });
 
 test("convergence: epochs until within a tenth of the improvement both configurations reached, seed by seed", () => {
-  const run = (seed: number, valTop1ByEpoch: number[]): RunRecord => ({ key: "k", seed, valTop1Error: valTop1ByEpoch.at(-1)!, valTop5Error: 0, trainTop1Error: 0, trainCentreTop1Error: 0, firstTrainTop1Error: 0.9, epochs: valTop1ByEpoch.length, seconds: 1, valTop1ByEpoch });
+  const run = (seed: number, valTop1ByEpoch: number[]): RunRecord => ({
+    key: "k",
+    seed,
+    valTop1Error: valTop1ByEpoch.at(-1)!,
+    valTop5Error: 0,
+    trainTop1Error: 0,
+    trainCentreTop1Error: 0,
+    firstTrainTop1Error: 0.9,
+    epochs: valTop1ByEpoch.length,
+    seconds: 1,
+    valTop1ByEpoch,
+  });
   // Seed 1: the control gets to 0.2 at best, the treatment to 0.4; the worse, 0.4, is the level both reached,
   // so the mark is 0.4 + 0.1 * (0.9 - 0.4) = 0.45 (chance 0.9).
   const control = [run(1, [0.5, 0.3, 0.2, 0.2]), run(2, [0.9, 0.9, 0.9, 0.1])];
@@ -116,9 +137,39 @@ test("convergence: epochs until within a tenth of the improvement both configura
 });
 
 test("isGreyscale: equal channels and a covariance of one value", () => {
-  assert.equal(isGreyscale({ channelMean: [70, 70, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), true);
-  assert.equal(isGreyscale({ channelMean: [70, 71, 70], covariance: [[5, 5, 5], [5, 5, 5], [5, 5, 5]] }), false);
-  assert.equal(isGreyscale({ channelMean: [70, 70, 70], covariance: [[5, 4, 5], [4, 5, 5], [5, 5, 5]] }), false);
+  assert.equal(
+    isGreyscale({
+      channelMean: [70, 70, 70],
+      covariance: [
+        [5, 5, 5],
+        [5, 5, 5],
+        [5, 5, 5],
+      ],
+    }),
+    true,
+  );
+  assert.equal(
+    isGreyscale({
+      channelMean: [70, 71, 70],
+      covariance: [
+        [5, 5, 5],
+        [5, 5, 5],
+        [5, 5, 5],
+      ],
+    }),
+    false,
+  );
+  assert.equal(
+    isGreyscale({
+      channelMean: [70, 70, 70],
+      covariance: [
+        [5, 4, 5],
+        [4, 5, 5],
+        [5, 5, 5],
+      ],
+    }),
+    false,
+  );
 });
 
 test("reproduce --profile smoke: every claim measured over two seeds, the recipe trained once per seed, kept across an interruption", async () => {
@@ -126,7 +177,15 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   const seeds = [1, 2];
   // Stop during the second training run; the first is kept.
   const controller = new AbortController();
-  const first = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, signal: controller.signal, onRun: (r) => r.index === 1 && controller.abort() });
+  const first = await reproduce({
+    profile: "smoke",
+    data,
+    seeds,
+    dir,
+    workers: 0,
+    signal: controller.signal,
+    onRun: (r) => r.index === 1 && controller.abort(),
+  });
   assert.equal(first.status, "interrupted");
   const finished = () => JSON.parse(readFileSync(path.join(dir, "finished.json"), "utf8")).runs as { key: string; seed: number }[];
   assert.equal(finished().length, 1);
@@ -136,11 +195,25 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   assert.equal(report.status, "completed");
   assert.equal(runs.filter((r) => r.kept).length, 1, "the finished run is not trained again");
   // Distinct trainings, each once per seed: the recipe and one per changed setting.
-  const keys = ["centre-crops", "dropout-0.5", "hiddenBias-0_init-paper_inputScale-1", "hiddenBias-1_init-paper_inputScale-1", "lighting-0", "lrn-false", "omitConv-conv4", "pooling-non-overlapping", "recipe", "towers-1"];
+  const keys = [
+    "centre-crops",
+    "dropout-0.5",
+    "hiddenBias-0_init-paper_inputScale-1",
+    "hiddenBias-1_init-paper_inputScale-1",
+    "lighting-0",
+    "lrn-false",
+    "omitConv-conv4",
+    "pooling-non-overlapping",
+    "recipe",
+    "towers-1",
+  ];
   assert.deepEqual([...new Set(finished().map((r) => r.key))].sort(), keys);
   assert.equal(finished().length, keys.length * seeds.length);
 
-  assert.deepEqual(report.claims.map((c) => c.id), PAPER_CLAIMS.map((c) => c.id));
+  assert.deepEqual(
+    report.claims.map((c) => c.id),
+    PAPER_CLAIMS.map((c) => c.id),
+  );
   for (const c of report.claims) {
     assert.equal(c.status, "measured", c.id);
     assert.equal(c.configurations.length, 2, c.id);
@@ -156,24 +229,44 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   // LRN's effect is the paired difference of the two runs' validation errors.
   const lrn = report.claims.find((c) => c.id === "lrn")!;
   const byKey = (key: string) => finished().filter((r) => r.key === key) as unknown as { seed: number; valTop1Error: number }[];
-  const expected = seeds.map((s) => byKey("recipe").find((r) => r.seed === s)!.valTop1Error - byKey("lrn-false").find((r) => r.seed === s)!.valTop1Error);
+  const expected = seeds.map(
+    (s) => byKey("recipe").find((r) => r.seed === s)!.valTop1Error - byKey("lrn-false").find((r) => r.seed === s)!.valTop1Error,
+  );
   assert.deepEqual((lrn.figures[0].effect as { perSeed: number[] }).perSeed, expected);
   // ReLU against tanh: Figure 1's network, a log-ratio of steps; on this budget neither reaches 25%.
   const relu = report.claims.find((c) => c.id === "relu")!;
   assert.equal(relu.figures[0].effect.kind, "log-ratio");
   assert.equal(relu.learned.ok, false);
-  assert.deepEqual(relu.configurations.map((c) => c.name), ["ReLU", "tanh"]);
+  assert.deepEqual(
+    relu.configurations.map((c) => c.name),
+    ["ReLU", "tanh"],
+  );
   assert.equal(JSON.parse(readFileSync(path.join(dir, "finished.json"), "utf8")).figure1.length, 2 * seeds.length);
   // Ten patches against the centre: paired by image, each image answered by both seeds' models.
   const ten = report.claims.find((c) => c.id === "ten-patch")!;
   assert.equal(ten.figures[0].effect.kind, "mcnemar");
-  assert.deepEqual([(ten.figures[0].effect as { images: number }).images, (ten.figures[0].effect as { seeds: number }).seeds], [report.data.val, seeds.length]);
+  assert.deepEqual(
+    [(ten.figures[0].effect as { images: number }).images, (ten.figures[0].effect as { seeds: number }).seeds],
+    [report.data.val, seeds.length],
+  );
 
   const table = claimsTable(report);
   const [rows, notes] = table.split("\n\n");
-  assert.match(notes, /overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode/, "the gap rows say what their training error is");
-  assert.equal(rows.split("\n").length, 2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0), "every figure has a row, measured or not");
-  assert.match(notes, /^ReLUs train faster than tanh units \(Figure 1\): .*as given, shrunk in memory from 73x73 to Figure 1's 32x32\.$/m, "the claim on other data says which, and at what size");
+  assert.match(
+    notes,
+    /overfittingGap is validation top-1 minus training top-1, both of the last epoch's model in inference mode/,
+    "the gap rows say what their training error is",
+  );
+  assert.equal(
+    rows.split("\n").length,
+    2 + PAPER_CLAIMS.reduce((n, c) => n + c.figures.length, 0),
+    "every figure has a row, measured or not",
+  );
+  assert.match(
+    notes,
+    /^ReLUs train faster than tanh units \(Figure 1\): .*as given, shrunk in memory from 73x73 to Figure 1's 32x32\.$/m,
+    "the claim on other data says which, and at what size",
+  );
   assert.match(table, /not read: in some seed neither configuration learned/);
   // The gap is read on the training images in inference mode, not on the batches as trained.
   const rec = (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === 1)!;
@@ -187,25 +280,40 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   }
   const dropout = report.claims.find((c) => c.id === "dropout")!;
   const gap = dropout.figures.find((f) => f.metric === "overfittingGap")!;
-  const recipeGaps = seeds.map((s) => (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === s)!).map((r) => r.valTop1Error - r.trainCentreTop1Error);
+  const recipeGaps = seeds
+    .map((s) => (finished() as unknown as RunRecord[]).find((r) => r.key === "recipe" && r.seed === s)!)
+    .map((r) => r.valTop1Error - r.trainCentreTop1Error);
   assert.deepEqual(dropout.configurations[1].overfittingGap!.mean, recipeGaps.reduce((a, b) => a + b) / seeds.length);
   assert.equal(gap.containsPaper, undefined, "a direction has no size to hold");
   // "Roughly doubles the iterations to converge" is timed against the level both configurations reached; one epoch
   // on 20 images leaves a run at chance in some seed, so there is nothing to time, and the row says so.
-  const curve = (key: string, s: number) => (finished() as unknown as RunRecord[]).find((r) => r.key === key && r.seed === s)!.valTop1ByEpoch!;
-  const jsonl = readFileSync(path.join(dir, "runs", "recipe-seed1", "metrics.jsonl"), "utf8").trim().split("\n");
-  assert.deepEqual(curve("recipe", 1), jsonl.map((l) => JSON.parse(l).valTop1Error), "the validation curve, one value per epoch");
+  const curve = (key: string, s: number) =>
+    (finished() as unknown as RunRecord[]).find((r) => r.key === key && r.seed === s)!.valTop1ByEpoch!;
+  const jsonl = readFileSync(path.join(dir, "runs", "recipe-seed1", "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n");
+  assert.deepEqual(
+    curve("recipe", 1),
+    jsonl.map((l) => JSON.parse(l).valTop1Error),
+    "the validation curve, one value per epoch",
+  );
   const chance = 1 - 1 / report.data.classes;
   const flat = (key: string) => seeds.filter((s) => Math.min(...curve(key, s)) >= chance);
   const atChance = [...new Set([...flat("recipe"), ...flat("dropout-0.5")])].sort();
   assert.ok(atChance.length > 0, "a smoke run stays at chance in some seed");
   const names = [flat("recipe").length ? "no dropout" : "", flat("dropout-0.5").length ? "dropout 0.5" : ""].filter(Boolean).join(" and ");
-  assert.deepEqual(dropout.unmeasured, [{ metric: "epochsToTarget", why: `${names} never got below chance (seed ${atChance.join(", ")}), so there is no convergence to time` }]);
+  assert.deepEqual(dropout.unmeasured, [
+    { metric: "epochsToTarget", why: `${names} never got below chance (seed ${atChance.join(", ")}), so there is no convergence to time` },
+  ]);
   assert.match(table, /\| epochsToTarget \| ×2\.00 \| - \| - \| - \| not measured: .* never got below chance/);
   assert.equal(dropout.configurations[0].epochsToTarget?.mean !== undefined, true, "the claim with the figure summarises it");
   assert.equal(report.claims.find((c) => c.id === "lrn")!.configurations[0].epochsToTarget, undefined, "a claim without it does not");
   assert.equal((gap.effect as { seedsToResolve?: number }).seedsToResolve, undefined);
-  assert.deepEqual(claimsRows(report, ["lrn"]).map((r) => r[1]), ["valTop1Error", "valTop5Error"], "a notebook's subset: LRN's two figures");
+  assert.deepEqual(
+    claimsRows(report, ["lrn"]).map((r) => r[1]),
+    ["valTop1Error", "valTop5Error"],
+    "a notebook's subset: LRN's two figures",
+  );
   assert.equal(claimsRows(report, ["lrn"])[0].length, CLAIMS_COLUMNS.length);
   assert.doesNotMatch(table, /\| (reproduced|opposite|below resolution) \|/, "no verdict is shown for a model at chance");
 
@@ -218,14 +326,23 @@ test("reproduce --profile smoke: every claim measured over two seeds, the recipe
   for (const r of kept.runs) delete r.valTop1ByEpoch;
   writeFileSync(file, JSON.stringify(kept));
   assert.deepEqual(await reproduce({ profile: "smoke", data, seeds, dir, workers: 0 }), report);
-  assert.ok(finished().every((r) => (r as unknown as RunRecord).valTop1ByEpoch?.length === 1), "and written back");
+  assert.ok(
+    finished().every((r) => (r as unknown as RunRecord).valTop1ByEpoch?.length === 1),
+    "and written back",
+  );
   // ...and where a run folder is gone too, that figure is left out rather than made up.
   for (const r of kept.runs) delete r.valTop1ByEpoch;
   writeFileSync(file, JSON.stringify(kept));
   rmSync(path.join(dir, "runs", "dropout-0.5-seed2", "metrics.jsonl"));
   const without = await reproduce({ profile: "smoke", data, seeds, dir, workers: 0, claims: ["dropout"] });
-  assert.deepEqual(without.claims[0].figures.map((f) => f.metric), ["overfittingGap"]);
-  assert.match(claimsTable(without), /\| epochsToTarget \| ×2\.00 \| - \| - \| - \| not measured: these runs were kept from before validation curves were recorded, and their run folders are gone \|/);
+  assert.deepEqual(
+    without.claims[0].figures.map((f) => f.metric),
+    ["overfittingGap"],
+  );
+  assert.match(
+    claimsTable(without),
+    /\| epochsToTarget \| ×2\.00 \| - \| - \| - \| not measured: these runs were kept from before validation curves were recorded, and their run folders are gone \|/,
+  );
   await assert.rejects(reproduce({ profile: "laptop", data, seeds, dir, workers: 0, claims: ["lrn"] }), /holds runs of another setup/);
 });
 
@@ -237,7 +354,13 @@ test("reproduce on greyscale data marks the colour claim not applicable", async 
   put(idx, "t10k-labels-idx1-ubyte", idxBytes([3], [0, 1, 2]));
   const grey = path.join(tmp.dir, "grey");
   await prepareDataset({ source: await openSource("idx", idx), out: grey, size: 73, progress: "silent" });
-  const report = await reproduce({ profile: "smoke", data: grey, seeds: [1], dir: path.join(tmp.dir, "grey-claims"), claims: ["lighting"] });
+  const report = await reproduce({
+    profile: "smoke",
+    data: grey,
+    seeds: [1],
+    dir: path.join(tmp.dir, "grey-claims"),
+    claims: ["lighting"],
+  });
   assert.equal(report.data.greyscale, true);
   assert.equal(report.claims[0].status, "not applicable");
   assert.match(claimsTable(report), /not applicable: PCA lighting works on the RGB covariance/);

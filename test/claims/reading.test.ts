@@ -6,7 +6,18 @@ import { claimById } from "../../lib/claims/paper-claims";
 import { type ClaimsReport, type RunRecord, claimResult } from "../../lib/claims/reading";
 import { claimsRows } from "../../lib/claims/table";
 
-const run = (seed: number, valTop1ByEpoch: number[]): RunRecord => ({ key: "k", seed, valTop1Error: valTop1ByEpoch.at(-1)!, valTop5Error: 0.1, trainTop1Error: 0.2, trainCentreTop1Error: 0.2, firstTrainTop1Error: 0.8, epochs: valTop1ByEpoch.length, seconds: 1, valTop1ByEpoch });
+const run = (seed: number, valTop1ByEpoch: number[]): RunRecord => ({
+  key: "k",
+  seed,
+  valTop1Error: valTop1ByEpoch.at(-1)!,
+  valTop5Error: 0.1,
+  trainTop1Error: 0.2,
+  trainCentreTop1Error: 0.2,
+  firstTrainTop1Error: 0.8,
+  epochs: valTop1ByEpoch.length,
+  seconds: 1,
+  valTop1ByEpoch,
+});
 const dropout = claimById("dropout");
 const converge = (r: ReturnType<typeof claimResult>) => r.figures.find((f) => f.metric === "epochsToTarget")!;
 const seeds = [1, 2, 3];
@@ -23,7 +34,11 @@ test("dropout twice as slow to the level both reach: a ratio of 2, reproduced, t
 });
 
 test("two identical configurations: a ratio of exactly 1, below resolution", () => {
-  const curves = [[0.8, 0.5, 0.3, 0.25], [0.7, 0.6, 0.4, 0.3], [0.85, 0.45, 0.35, 0.2]];
+  const curves = [
+    [0.8, 0.5, 0.3, 0.25],
+    [0.7, 0.6, 0.4, 0.3],
+    [0.85, 0.45, 0.35, 0.2],
+  ];
   const a = curves.map((c, i) => run(i + 1, c));
   const b = curves.map((c, i) => run(i + 1, c));
   const f = converge(claimResult(dropout, 3, a, b, 0.9));
@@ -35,10 +50,29 @@ test("a configuration at chance in some seed: no convergence to time, and a row 
   const control = seeds.map((s) => run(s, [0.5, 0.3]));
   const stuck = seeds.map((s) => run(s, s === 2 ? [0.95, 0.9] : [0.6, 0.4]));
   const r = claimResult(dropout, 3, control, stuck, 0.9);
-  assert.deepEqual(r.figures.map((f) => f.metric), ["overfittingGap"]);
-  assert.deepEqual(r.unmeasured, [{ metric: "epochsToTarget", why: "dropout 0.5 never got below chance (seed 2), so there is no convergence to time" }]);
-  const report = { profile: "laptop", data: { dir: "d", classes: 10, train: 1, val: 1, greyscale: false, source: {} }, budget: { epochs: 2 }, seeds, status: "completed", harness: 2, claims: [r] } as ClaimsReport;
-  assert.deepEqual(claimsRows(report).map((row) => [row[1], row[2], row[6].split(":")[0]]), [["overfittingGap", "lower", row0(r)], ["epochsToTarget", "×2.00", "not measured"]]);
+  assert.deepEqual(
+    r.figures.map((f) => f.metric),
+    ["overfittingGap"],
+  );
+  assert.deepEqual(r.unmeasured, [
+    { metric: "epochsToTarget", why: "dropout 0.5 never got below chance (seed 2), so there is no convergence to time" },
+  ]);
+  const report = {
+    profile: "laptop",
+    data: { dir: "d", classes: 10, train: 1, val: 1, greyscale: false, source: {} },
+    budget: { epochs: 2 },
+    seeds,
+    status: "completed",
+    harness: 2,
+    claims: [r],
+  } as ClaimsReport;
+  assert.deepEqual(
+    claimsRows(report).map((row) => [row[1], row[2], row[6].split(":")[0]]),
+    [
+      ["overfittingGap", "lower", row0(r)],
+      ["epochsToTarget", "×2.00", "not measured"],
+    ],
+  );
 });
 
 function row0(r: ReturnType<typeof claimResult>): string {

@@ -45,7 +45,10 @@ test("import-torch writes model.json, weights.bin and card.json and says what it
 
 test("import-torch: usage errors and refused files", async () => {
   await assert.rejects(quietly([]), (e: unknown) => e instanceof UsageError && /a checkpoint FILE is required/.test(e.message));
-  await assert.rejects(quietly([path.join(FIXTURES, "alexnet-tiny.pth")]), (e: unknown) => e instanceof UsageError && /--out MODEL_DIR is required/.test(e.message));
+  await assert.rejects(
+    quietly([path.join(FIXTURES, "alexnet-tiny.pth")]),
+    (e: unknown) => e instanceof UsageError && /--out MODEL_DIR is required/.test(e.message),
+  );
   const out = path.join(tmp, "evil");
   await assert.rejects(quietly([path.join(FIXTURES, "evil.pth"), "--out", out]), /refused to load/);
   assert.equal(existsSync(out), false, "nothing is written for a refused file");
@@ -59,7 +62,10 @@ test("import-torch writes only into an empty folder or one holding an import of 
   assert.equal((await quietly([tiny, "--out", out])).code, 0, "the same file again is the same model");
   await assert.rejects(quietly([path.join(FIXTURES, "alexnet-tiny.pth"), "--out", out]), (e: Error) => {
     assert.equal(e.name, "FolderInUseError");
-    assert.match(e.message, /already holds a model \(card\.json, model\.json, weights\.bin\); import the same file into it again, choose another folder, or pass --force to replace it/);
+    assert.match(
+      e.message,
+      /already holds a model \(card\.json, model\.json, weights\.bin\); import the same file into it again, choose another folder, or pass --force to replace it/,
+    );
     return true;
   });
   assert.deepEqual(readFileSync(path.join(out, WEIGHTS_FILE)), weights, "the refused import wrote nothing");
@@ -69,7 +75,10 @@ test("import-torch writes only into an empty folder or one holding an import of 
   const foreign = path.join(tmp, "foreign");
   mkdirSync(foreign);
   writeFileSync(path.join(foreign, "notes.txt"), "mine");
-  const cli = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "import-torch", tiny, "--out", foreign], { encoding: "utf8", env: { ...process.env, ALEXNET_BACKEND: "wasm" } });
+  const cli = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "import-torch", tiny, "--out", foreign], {
+    encoding: "utf8",
+    env: { ...process.env, ALEXNET_BACKEND: "wasm" },
+  });
   assert.equal(cli.status, 2, "a refusal exits 2");
   assert.match(cli.stderr, /holds files that are not a model's \(notes\.txt\)/);
   assert.equal(existsSync(path.join(foreign, MODEL_FILE)), false);

@@ -82,15 +82,58 @@ function referenceGrads(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float
 }
 
 const CASES: ConvCase[] = [
-  { name: "conv1 11x11/4 pad 0 (valid), batch 1, size 30 (last 3 rows unused)", x: [1, 30, 31, 3], k: 11, outCh: 4, stride: 4, pad: "valid" },
-  { name: "conv1 11x11/4 pad 2 (explicit, as torchvision), batch 3, 28x27 (last row unused)", x: [3, 28, 27, 3], k: 11, outCh: 5, stride: 4, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
+  {
+    name: "conv1 11x11/4 pad 0 (valid), batch 1, size 30 (last 3 rows unused)",
+    x: [1, 30, 31, 3],
+    k: 11,
+    outCh: 4,
+    stride: 4,
+    pad: "valid",
+  },
+  {
+    name: "conv1 11x11/4 pad 2 (explicit, as torchvision), batch 3, 28x27 (last row unused)",
+    x: [3, 28, 27, 3],
+    k: 11,
+    outCh: 5,
+    stride: 4,
+    pad: [
+      [0, 0],
+      [2, 2],
+      [2, 2],
+      [0, 0],
+    ],
+  },
   { name: "conv1 11x11/4 'same', 224-like remainder, non-square 29x33", x: [2, 29, 33, 3], k: 11, outCh: 4, stride: 4, pad: "same" },
   { name: "conv2 5x5/1 pad 2 (number), batch 3, 13x13", x: [3, 13, 13, 6], k: 5, outCh: 5, stride: 1, pad: 2 },
   { name: "conv3 3x3/1 'same', batch 1, 13x13", x: [1, 13, 13, 8], k: 3, outCh: 7, stride: 1, pad: "same" },
   { name: "3x3/1 'valid', batch 3, 27x27", x: [3, 27, 27, 4], k: 3, outCh: 6, stride: 1, pad: "valid" },
   { name: "3x3/2 'valid', batch 3, 13x13", x: [3, 13, 13, 5], k: 3, outCh: 4, stride: 2, pad: "valid" },
-  { name: "3x3/2 asymmetric explicit padding", x: [2, 13, 14, 3], k: 3, outCh: 4, stride: 2, pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
-  { name: "3x3/2 bottom padding wider than the stride (last output row half in padding)", x: [1, 11, 11, 3], k: 3, outCh: 2, stride: 2, pad: [[0, 0], [0, 2], [0, 2], [0, 0]] },
+  {
+    name: "3x3/2 asymmetric explicit padding",
+    x: [2, 13, 14, 3],
+    k: 3,
+    outCh: 4,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [1, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  },
+  {
+    name: "3x3/2 bottom padding wider than the stride (last output row half in padding)",
+    x: [1, 11, 11, 3],
+    k: 3,
+    outCh: 2,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [0, 2],
+      [0, 2],
+      [0, 0],
+    ],
+  },
   { name: "5x5/3 'same', odd stride", x: [2, 17, 16, 3], k: 5, outCh: 3, stride: 3, pad: "same" },
 ];
 
@@ -102,7 +145,10 @@ async function useBackend(name: "wasm" | "cpu"): Promise<void> {
 function convGradsOnBackend(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array, outShape: number[]) {
   return tf.tidy(() => {
     const f = (xt: tf.Tensor4D, wt: tf.Tensor4D) => tf.conv2d(xt, wt, c.stride, c.pad as "valid");
-    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.tensor4d(x, c.x), tf.tensor4d(w, [c.k, c.k, c.x[3], c.outCh])], tf.tensor(dy, outShape));
+    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)(
+      [tf.tensor4d(x, c.x), tf.tensor4d(w, [c.k, c.k, c.x[3], c.outCh])],
+      tf.tensor(dy, outShape),
+    );
     return { dx: gx.dataSync(), dw: gw.dataSync() };
   });
 }
@@ -132,10 +178,16 @@ function stockCpuGrads(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float3
 
 for (const [i, c] of CASES.entries()) {
   test(`conv gradients, ${c.name}: wasm and cpu match float64 and the stock cpu kernels within 1e-5`, async () => {
-    const x = seeded(c.x.reduce((a, b) => a * b), 11 + i);
+    const x = seeded(
+      c.x.reduce((a, b) => a * b),
+      11 + i,
+    );
     const w = seeded(c.k * c.k * c.x[3] * c.outCh, 101 + i);
     const probe = referenceGrads(c, x, w, new Float32Array(0));
-    const dy = seeded(probe.outShape.reduce((a, b) => a * b), 1001 + i);
+    const dy = seeded(
+      probe.outShape.reduce((a, b) => a * b),
+      1001 + i,
+    );
     const ref = referenceGrads(c, x, w, dy);
 
     await useBackend("cpu");
@@ -215,7 +267,12 @@ test("matmul gradients of a dense layer (transposed operands) on wasm match floa
         }
     const got = tf.tidy(() => {
       const f = (x: tf.Tensor2D, w: tf.Tensor2D) => tf.matMul(x, w);
-      return tf.grads(f as (...t: tf.Tensor[]) => tf.Tensor)([tf.tensor2d(a, [batch, inputs]), tf.tensor2d(b, [inputs, outputs])], tf.tensor2d(dy, [batch, outputs])).map((g) => g.dataSync());
+      return tf
+        .grads(f as (...t: tf.Tensor[]) => tf.Tensor)(
+          [tf.tensor2d(a, [batch, inputs]), tf.tensor2d(b, [inputs, outputs])],
+          tf.tensor2d(dy, [batch, outputs]),
+        )
+        .map((g) => g.dataSync());
     });
     assert.ok(relErr(got[0], da) < TOL, `dx for ${batch}x${inputs}x${outputs}`);
     assert.ok(relErr(got[1], db) < TOL, `dW for ${batch}x${inputs}x${outputs}`);
@@ -248,13 +305,18 @@ test("max-pool gradient on wasm matches the cpu backend's stock MaxPoolGrad, tie
   ];
   for (const [i, c] of cases.entries()) {
     // ReLU of values centred below zero: many windows are all zeros and tie.
-    const x = seeded(c.x.reduce((a, b) => a * b), 50 + i).map((v) => Math.max(0, v - 0.3));
+    const x = seeded(
+      c.x.reduce((a, b) => a * b),
+      50 + i,
+    ).map((v) => Math.max(0, v - 0.3));
     const grad = () =>
       tf.tidy(() => {
         const xt = tf.tensor4d(x, c.x);
         const y = tf.maxPool(xt, c.size, c.stride, c.pad);
         const dy = tf.tensor(seeded(y.size, 60 + i), y.shape);
-        return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.stride, c.pad))(xt, dy).dataSync();
+        return tf
+          .grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.stride, c.pad))(xt, dy)
+          .dataSync();
       });
     await useBackend("cpu");
     const want = grad();
@@ -360,7 +422,17 @@ test("convGeometry resolves same, valid, numeric and explicit padding", () => {
   assert.deepEqual([same.outHeight, same.padTop, same.padLeft], [56, 3, 3]);
   const valid = convGeometry([2, 227, 227, 3], [11, 11, 3, 96], 4, "valid");
   assert.deepEqual([valid.batch, valid.outHeight, valid.padTop], [2, 55, 0]);
-  const explicit = convGeometry([1, 224, 224, 3], [11, 11, 3, 64], [4, 4], [[0, 0], [2, 2], [2, 2], [0, 0]]);
+  const explicit = convGeometry(
+    [1, 224, 224, 3],
+    [11, 11, 3, 64],
+    [4, 4],
+    [
+      [0, 0],
+      [2, 2],
+      [2, 2],
+      [0, 0],
+    ],
+  );
   assert.deepEqual([explicit.outHeight, explicit.padTop], [55, 2]);
   assert.equal(convGeometry([1, 13, 13, 8], [3, 3, 8, 8], 1, 1).padTop, 1);
   assert.ok(isChannelsLast("NHWC") && isChannelsLast(undefined) && !isChannelsLast("NCHW"));
@@ -373,8 +445,18 @@ test("NCHW gradients on cpu fall back to the stock kernel and agree with NHWC", 
   const [nhwc, nchw] = tf.tidy(() => {
     const xt = tf.tensor4d(x, [2, 9, 9, 3]);
     const wt = tf.tensor4d(w, [3, 3, 3, 4]);
-    const a = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, "same").square().sum())([xt, wt]);
-    const b = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, "same", "NCHW").square().sum())([xt.transpose([0, 3, 1, 2]), wt]);
+    const a = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf
+        .conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, "same")
+        .square()
+        .sum(),
+    )([xt, wt]);
+    const b = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf
+        .conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, "same", "NCHW")
+        .square()
+        .sum(),
+    )([xt.transpose([0, 3, 1, 2]), wt]);
     return [a[1].dataSync(), b[1].dataSync()];
   });
   assert.ok(relErr(nchw, nhwc) < TOL);
@@ -401,6 +483,10 @@ test("selectEngine registers the training kernels when it activates wasm or cpu"
     const ours = tf.getKernel(tf.Conv2DBackpropFilter, engine).kernelFunc;
     assert.notEqual(ours, stockKernel(tf.Conv2DBackpropFilter, engine));
     // This file started wasm itself (single-threaded): too late for threads, and the report says so.
-    if (engine === "wasm") assert.ok(report.details.includes("single-threaded (the wasm backend had already started in this process)"), report.details.join(", "));
+    if (engine === "wasm")
+      assert.ok(
+        report.details.includes("single-threaded (the wasm backend had already started in this process)"),
+        report.details.join(", "),
+      );
   }
 });

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { EngineUnavailableError, formatEngineReport, parseEngineName, selectEngine } from "../../lib/engine/select";
 
-const notFound = (pkg: string) => Object.assign(new Error(`Cannot find module '${pkg}'\nRequire stack:\n- x.js`), { code: "MODULE_NOT_FOUND" });
+const notFound = (pkg: string) =>
+  Object.assign(new Error(`Cannot find module '${pkg}'\nRequire stack:\n- x.js`), { code: "MODULE_NOT_FOUND" });
 const realLoad = (pkg: string) => require(pkg) as unknown;
 
 test("without native packages the best engine here is wasm, and the report says why gpu and node were skipped", async () => {
@@ -20,7 +21,10 @@ test("without native packages the best engine here is wasm, and the report says 
   const r = await selectEngine({ force: "", load, gpus: () => [] });
   assert.equal(r.engine, "wasm");
   assert.equal(tf.getBackend(), "wasm");
-  assert.deepEqual(r.skipped.map((s) => s.engine), ["gpu", "node"]);
+  assert.deepEqual(
+    r.skipped.map((s) => s.engine),
+    ["gpu", "node"],
+  );
   assert.match(r.skipped[0].reason, /no CUDA GPU visible/);
   assert.equal(r.skipped[1].reason, "@tensorflow/tfjs-node is not installed");
   assert.ok(r.details.includes("SIMD on") || r.details.includes("SIMD off"));
@@ -33,7 +37,8 @@ test("without native packages the best engine here is wasm, and the report says 
 test("a broken optional package never crashes: its first error line becomes the reason", async () => {
   const load = (pkg: string) => {
     if (pkg === "@tensorflow/tfjs-node-gpu") throw new Error("libcudart.so.11.0: cannot open shared object file\n    at stack");
-    if (pkg === "@tensorflow/tfjs-node") throw new Error("The Node.js native addon module (tfjs_binding.node) can not be found at path: x\nmore");
+    if (pkg === "@tensorflow/tfjs-node")
+      throw new Error("The Node.js native addon module (tfjs_binding.node) can not be found at path: x\nmore");
     return realLoad(pkg);
   };
   const r = await selectEngine({ force: "", load, gpus: () => ["Tesla T4, 15360 MiB"] });
@@ -47,7 +52,8 @@ test("a visible GPU and a loading tfjs-node-gpu select the gpu engine", async ()
   const load = (pkg: string) => {
     loaded.push(pkg);
     // Stand-in for tfjs-node-gpu: it registers the 'tensorflow' backend on import.
-    if (pkg === "@tensorflow/tfjs-node-gpu" && !tf.findBackendFactory("tensorflow")) tf.registerBackend("tensorflow", () => new MathBackendCPU());
+    if (pkg === "@tensorflow/tfjs-node-gpu" && !tf.findBackendFactory("tensorflow"))
+      tf.registerBackend("tensorflow", () => new MathBackendCPU());
     return {};
   };
   const r = await selectEngine({ force: "", load, gpus: () => ["NVIDIA A100-SXM4-40GB, 40960 MiB"] });
@@ -70,11 +76,20 @@ test("ALEXNET_BACKEND forces an engine, and an unavailable forced engine says ho
 
     process.env.ALEXNET_BACKEND = "node";
     await assert.rejects(
-      selectEngine({ load: (p) => { throw notFound(p); }, gpus: () => [] }),
-      (e: Error) => e instanceof EngineUnavailableError && /ALEXNET_BACKEND=node .*not installed.*npm install @tensorflow\/tfjs-node/.test(e.message),
+      selectEngine({
+        load: (p) => {
+          throw notFound(p);
+        },
+        gpus: () => [],
+      }),
+      (e: Error) =>
+        e instanceof EngineUnavailableError && /ALEXNET_BACKEND=node .*not installed.*npm install @tensorflow\/tfjs-node/.test(e.message),
     );
     process.env.ALEXNET_BACKEND = "tpu";
-    await assert.rejects(selectEngine({ load: realLoad, gpus: () => [] }), /ALEXNET_BACKEND=tpu is not an engine; use one of gpu, node, wasm, cpu/);
+    await assert.rejects(
+      selectEngine({ load: realLoad, gpus: () => [] }),
+      /ALEXNET_BACKEND=tpu is not an engine; use one of gpu, node, wasm, cpu/,
+    );
   } finally {
     if (saved === undefined) delete process.env.ALEXNET_BACKEND;
     else process.env.ALEXNET_BACKEND = saved;
@@ -118,7 +133,10 @@ test("describeMachine reports this machine's threads, memory and platform", () =
 });
 
 test("`alexnet engine --json` prints the report the notebooks get", () => {
-  const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "engine", "--json"], { encoding: "utf8", env: { ...process.env, ALEXNET_BACKEND: "cpu" } });
+  const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "engine", "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, ALEXNET_BACKEND: "cpu" },
+  });
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.engine, "cpu");

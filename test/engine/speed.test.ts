@@ -17,7 +17,10 @@ test("matmulSpeed reports a positive rate consistent with its timing, and frees 
 
 test("compareEngines times every engine that starts and names why the others do not", async () => {
   const rows = await compareEngines(32, ["wasm", "cpu", "gpu"]);
-  assert.deepEqual(rows.map((r) => r.engine), ["wasm", "cpu", "gpu"]);
+  assert.deepEqual(
+    rows.map((r) => r.engine),
+    ["wasm", "cpu", "gpu"],
+  );
   assert.ok(!("unavailable" in rows[0]) && rows[0].gflops > 0);
   assert.ok(!("unavailable" in rows[1]) && rows[1].gflops > 0);
   const gpu = rows[2];

@@ -23,7 +23,11 @@ test("the worker script's folder is reused only while it is private; a tampered 
   const dir = path.dirname(first.workerFile);
   const good = readFileSync(first.workerFile, "utf8");
   writeFileSync(first.workerFile, "planted();");
-  assert.equal(readFileSync((planWasmThreads(2) as { workerFile: string }).workerFile, "utf8"), good, "content is checked, not just existence");
+  assert.equal(
+    readFileSync((planWasmThreads(2) as { workerFile: string }).workerFile, "utf8"),
+    good,
+    "content is checked, not just existence",
+  );
   chmodSync(dir, 0o777);
   try {
     const other = planWasmThreads(2) as { workerFile: string };
@@ -54,13 +58,20 @@ test("requestedWasmThreads: option, then ALEXNET_WASM_THREADS, then every core; 
 test("two wasm threads give bit-identical gradients to one, and the process still exits", () => {
   const child = path.join(__dirname, "..", "helpers", "wasm-threads-child.ts");
   const run = (threads: number) => {
-    const r = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", child, String(threads)], { encoding: "utf8", timeout: 60_000, cwd: path.join(__dirname, "..", "..") });
+    const r = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", child, String(threads)], {
+      encoding: "utf8",
+      timeout: 60_000,
+      cwd: path.join(__dirname, "..", ".."),
+    });
     assert.equal(r.status, 0, `child with ${threads} thread(s) failed or hung: ${r.stderr || r.signal}`);
     return JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as { details: string[]; hash: string };
   };
   const one = run(1);
   const two = run(2);
-  assert.ok(one.details.some((d) => d.startsWith("single-threaded")), one.details.join(", "));
+  assert.ok(
+    one.details.some((d) => d.startsWith("single-threaded")),
+    one.details.join(", "),
+  );
   assert.ok(two.details.includes("2 threads"), two.details.join(", "));
   assert.equal(two.hash, one.hash);
 });

@@ -22,7 +22,13 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
       const image = tf.slice(records, [i, 0, 0, 0], [1, 73, 73, 3]);
       // The ten patches go through the network as one batch; each row gets its own softmax.
       const probs = tf.tidy(() => {
-        const patches = [[0, 0], [0, 9], [9, 0], [9, 9], [4, 4]].flatMap(([y, x]) => {
+        const patches = [
+          [0, 0],
+          [0, 9],
+          [9, 0],
+          [9, 9],
+          [4, 4],
+        ].flatMap(([y, x]) => {
           const patch = tf.slice(image, [0, y, x, 0], [1, 64, 64, 3]);
           return [patch, tf.reverse(patch, 2)];
         });
@@ -52,11 +58,18 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
   assert.equal(result.protocol, "ten-crop");
   assert.equal(result.views, 10);
   assert.equal(result.count, 20);
-  assert.deepEqual(result.predictions.map((p) => p.index), Array.from({ length: 20 }, (_, i) => i));
-  assert.deepEqual(result.predictions.map((p) => p.label), labels);
+  assert.deepEqual(
+    result.predictions.map((p) => p.index),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    result.predictions.map((p) => p.label),
+    labels,
+  );
   result.predictions.forEach((p, i) => {
     assert.equal(p.top.length, 10);
-    for (const { class: c, p: prob } of p.top) assert.ok(Math.abs(prob - expected[i][c]) < 1e-5, `image ${i} class ${c}: ${prob} vs ${expected[i][c]}`);
+    for (const { class: c, p: prob } of p.top)
+      assert.ok(Math.abs(prob - expected[i][c]) < 1e-5, `image ${i} class ${c}: ${prob} vs ${expected[i][c]}`);
     for (let j = 1; j < p.top.length; j++) assert.ok(p.top[j - 1].p >= p.top[j].p);
   });
   const flat = Float32Array.from(expected.flat());
@@ -70,7 +83,10 @@ test("ten-crop evaluation equals the average of the softmax of ten patches cut b
   assert.equal(result.confusion.total, 20);
   for (const p of result.predictions) assert.ok(result.confusion.get(p.label, p.top[0].class) > 0);
   assert.equal(result.perClass.length, 10);
-  assert.deepEqual(result.perClass.map((c) => c.count), Array(10).fill(2));
+  assert.deepEqual(
+    result.perClass.map((c) => c.count),
+    Array(10).fill(2),
+  );
   const wrong1 = result.perClass.reduce((s, c) => s + c.top1Error * c.count, 0);
   assert.ok(Math.abs(wrong1 / 20 - result.top1Error) < 1e-12);
   assert.equal(result.perClass[0].name, loader.classes[0]);
@@ -119,7 +135,10 @@ test("a model whose outputs are NaN is refused, not scored 0% error", async () =
   const [w, b] = fc8.getWeights();
   fc8.setWeights([tf.fill(w.shape, NaN), b]);
   const loader = createLoader(fx.data, { split: "val", batchSize: 8, augment: "center", workers: 0 });
-  await assert.rejects(evaluateModel(broken, loader, { inputScale: SCALE }), /output for record \d+ .* is NaN; its weights hold NaN or infinity/);
+  await assert.rejects(
+    evaluateModel(broken, loader, { inputScale: SCALE }),
+    /output for record \d+ .* is NaN; its weights hold NaN or infinity/,
+  );
   await loader.close();
   broken.dispose();
 });

@@ -30,7 +30,10 @@ test("featureModel: fc7 has the mini network's fc units, and its output is fc7's
   });
   const g = got.dataSync() as Float32Array;
   const p = pre.dataSync() as Float32Array;
-  assert.ok(p.some((v) => v < -1e-3), "some pre-activations are negative, so the ReLU matters");
+  assert.ok(
+    p.some((v) => v < -1e-3),
+    "some pre-activations are negative, so the ReLU matters",
+  );
   assert.ok(g.every((v) => v >= 0));
   p.forEach((v, i) => assert.ok(Math.abs(Math.max(v, 0) - g[i]) < 1e-4, `[${i}] ${g[i]} vs relu(${v})`));
   tf.dispose([x, got, pre]);
@@ -51,8 +54,22 @@ test("featureBatches streams one vector per image: the feature model's rows, or 
     const got = [];
     for await (const b of featureBatches(fx.model, loader, { inputScale: SCALE })) got.push(b);
     await loader.close();
-    assert.deepEqual(got.map((b) => [...b.indices]), [[0, 1, 2], [3, 4, 5], [6, 7]]);
-    assert.deepEqual(got.map((b) => [...b.labels]), [[0, 1, 2], [3, 0, 1], [2, 3]]);
+    assert.deepEqual(
+      got.map((b) => [...b.indices]),
+      [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6, 7],
+      ],
+    );
+    assert.deepEqual(
+      got.map((b) => [...b.labels]),
+      [
+        [0, 1, 2],
+        [3, 0, 1],
+        [2, 3],
+      ],
+    );
     got.forEach((b, i) => {
       assert.equal(b.dim, 32);
       assert.equal(b.features.length, b.indices.length * 32);

@@ -31,10 +31,18 @@ test("topK: descending probability, ties to the lower class, k past the number o
 
 test("topKErrors: known answers, ties and k larger than the number of classes", () => {
   const probs = [
-    0.7, 0.2, 0.1, // label 0: top-1 right
-    0.5, 0.3, 0.2, // label 2: rank 2, wrong at top-1 and top-2
-    0.4, 0.4, 0.2, // label 1: tied with class 0, which wins the tie: rank 1
-    0.2, 0.3, 0.5, // label 1: rank 1
+    0.7,
+    0.2,
+    0.1, // label 0: top-1 right
+    0.5,
+    0.3,
+    0.2, // label 2: rank 2, wrong at top-1 and top-2
+    0.4,
+    0.4,
+    0.2, // label 1: tied with class 0, which wins the tie: rank 1
+    0.2,
+    0.3,
+    0.5, // label 1: rank 1
   ];
   const labels = [0, 2, 1, 1];
   assert.deepEqual(topKErrors(probs, labels, 3, [1, 2, 3, 5]), [3 / 4, 1 / 4, 0, 0]);
@@ -47,11 +55,7 @@ test("topKErrors: known answers, ties and k larger than the number of classes", 
 
 test("averageViews: the ten-patch mean can change the top-1 prediction that the centre patch alone gets wrong", () => {
   // One image, 3 views, 3 classes; the label is 1. The first view (say, the centre) prefers class 0.
-  const probs = Float32Array.from([
-    0.5, 0.4, 0.1,
-    0.2, 0.7, 0.1,
-    0.3, 0.6, 0.1,
-  ]);
+  const probs = Float32Array.from([0.5, 0.4, 0.1, 0.2, 0.7, 0.1, 0.3, 0.6, 0.1]);
   const mean = averageViews(probs, 1, 3, 3);
   close(mean, [1 / 3, 1.7 / 3, 0.1]);
   assert.deepEqual(topKErrors(probs.subarray(0, 3), [1], 3, [1]), [1]);
@@ -73,9 +77,16 @@ test("logMeanSoftmax is the log of the view-averaged softmax, also where the pro
 test("ConfusionMatrix: counts, per-class accuracy and the most confused pairs, one-way and both ways", () => {
   const m = new ConfusionMatrix(4);
   const pairs: [number, number][] = [
-    [0, 0], [0, 0], [0, 1], // class 0: 2 of 3 right
-    [1, 1], [1, 0], [1, 0], [1, 2], // class 1: 1 of 4
-    [2, 2], [2, 1], [2, 1], // class 2: 1 of 3
+    [0, 0],
+    [0, 0],
+    [0, 1], // class 0: 2 of 3 right
+    [1, 1],
+    [1, 0],
+    [1, 0],
+    [1, 2], // class 1: 1 of 4
+    [2, 2],
+    [2, 1],
+    [2, 1], // class 2: 1 of 3
   ];
   for (const [a, p] of pairs) m.add(a, p);
   assert.equal(m.total, 10);

@@ -9,7 +9,15 @@ import { createLoader } from "../../lib/data/loader";
 import { openDataset } from "../../lib/data/shards";
 import { batchToTensors } from "../../lib/data/tensors";
 import { selectEngine } from "../../lib/engine/select";
-import { averagedProbabilities, formatPredictions, loadPredictor, predictFiles, predictRecords, readImageRecords, recordsToInput } from "../../lib/eval/predict";
+import {
+  averagedProbabilities,
+  formatPredictions,
+  loadPredictor,
+  predictFiles,
+  predictRecords,
+  readImageRecords,
+  recordsToInput,
+} from "../../lib/eval/predict";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { writeCard } from "../../lib/model/card";
 import { saveModel } from "../../lib/model/io";
@@ -30,13 +38,28 @@ before(async () => {
   const set = { seed: 4, classes: 10, trainPerClass: 2, valPerClass: 1 };
   await prepareTinySet(data, set);
   runDir = path.join(tmp.dir, "run");
-  const result = await train({ runDir, data, profile: "smoke", modelOptions: { widthMultiplier: 0.125, fcUnits: 32 }, crop: 64, batchSize: 10, epochs: 1, workers: 0, progress: "silent" });
+  const result = await train({
+    runDir,
+    data,
+    profile: "smoke",
+    modelOptions: { widthMultiplier: 0.125, fcUnits: 32 },
+    crop: 64,
+    batchSize: 10,
+    epochs: 1,
+    workers: 0,
+    progress: "silent",
+  });
   result.model.dispose();
   // An image that is not in the dataset: a 120x90 landscape JPEG (so it is resized and cropped).
   const pixels = Buffer.alloc(120 * 90 * 3);
   for (let i = 0; i < 120 * 90; i++) pixels.set([(i * 7) % 256, (i % 120) * 2, Math.floor(i / 120) * 2], i * 3);
   outside = path.join(tmp.dir, "outside.jpg");
-  writeFileSync(outside, await sharp(pixels, { raw: { width: 120, height: 90, channels: 3 } }).jpeg().toBuffer());
+  writeFileSync(
+    outside,
+    await sharp(pixels, { raw: { width: 120, height: 90, channels: 3 } })
+      .jpeg()
+      .toBuffer(),
+  );
 });
 after(() => tmp.cleanup());
 
@@ -69,7 +92,11 @@ test("a record predicted through predictRecords gets the same probabilities as t
   try {
     const records = await Promise.all([0, 3, 7].map(async (i) => (await dataset.split("val").readRecord(i)).pixels));
     const ours = await predictRecords(predictor, records, { k: 10, views: "ten-crop" });
-    assert.deepEqual(await predictRecords(predictor, records, { k: 10, views: "ten-crop", batchSize: 2 }), ours, "batching does not change the answers");
+    assert.deepEqual(
+      await predictRecords(predictor, records, { k: 10, views: "ten-crop", batchSize: 2 }),
+      ours,
+      "batching does not change the answers",
+    );
     let batch;
     for await (const b of loader.batches({ epochs: 1 })) {
       batch = { images: b.images.slice(), shape: b.shape, labels: b.labels.slice(), views: b.views };
@@ -83,7 +110,11 @@ test("a record predicted through predictRecords gets the same probabilities as t
     const expected = (await probs.array()) as number[][];
     tf.dispose([xs, ys, scaled, probs]);
     [0, 3, 7].forEach((record, i) => {
-      for (const t of ours[i].top) assert.ok(Math.abs(t.p - expected[record][t.index]) < 1e-5, `record ${record}, class ${t.index}: ${t.p} vs ${expected[record][t.index]}`);
+      for (const t of ours[i].top)
+        assert.ok(
+          Math.abs(t.p - expected[record][t.index]) < 1e-5,
+          `record ${record}, class ${t.index}: ${t.p} vs ${expected[record][t.index]}`,
+        );
     });
   } finally {
     predictor.model.dispose();
@@ -121,7 +152,10 @@ test("recordsToInput: centre crop minus the mean, times the scale; per-channel n
   const v = Array.from(x.dataSync());
   assert.deepEqual(v.slice(0, 3), [(15 - 1) * 1, (16 - 2) * 0.5, (17 - 3) * 2]);
   x.dispose();
-  assert.throws(() => recordsToInput([record.subarray(1)], { recordSize: S, crop: 2, mean: new Float32Array(3), scale: 1, kernel: "linear" }), /record 0 has 47 bytes, expected 4x4x3/);
+  assert.throws(
+    () => recordsToInput([record.subarray(1)], { recordSize: S, crop: 2, mean: new Float32Array(3), scale: 1, kernel: "linear" }),
+    /record 0 has 47 bytes, expected 4x4x3/,
+  );
 });
 
 test("a model folder (card.json) brings its own class names and normalisation", async () => {
@@ -129,7 +163,13 @@ test("a model folder (card.json) brings its own class names and normalisation", 
   const model = buildAlexNet("mini", { inputSize: 64, numClasses: 3, widthMultiplier: 0.125, fcUnits: 16 });
   await saveModel(model, dir);
   model.dispose();
-  writeCard(dir, { variant: "mini", modelOptions: { inputSize: 64, numClasses: 3, widthMultiplier: 0.125, fcUnits: 16 }, classes: ["ant", "bee", "cat"], input: { mean: [120, 110, 100], scale: [0.02, 0.02, 0.02] }, source: "test" });
+  writeCard(dir, {
+    variant: "mini",
+    modelOptions: { inputSize: 64, numClasses: 3, widthMultiplier: 0.125, fcUnits: 16 },
+    classes: ["ant", "bee", "cat"],
+    input: { mean: [120, 110, 100], scale: [0.02, 0.02, 0.02] },
+    source: "test",
+  });
   const predictor = await loadPredictor(dir);
   try {
     assert.equal(predictor.kind, "model");
@@ -147,7 +187,10 @@ test("a model folder (card.json) brings its own class names and normalisation", 
 });
 
 test("clear errors: not a run, a dataset that moved, an unreadable image", async () => {
-  await assert.rejects(loadPredictor(path.join(tmp.dir, "nothing")), /nothing is neither a training run \(no run\.json.*nor a model folder \(no card\.json.*: it does not exist/);
+  await assert.rejects(
+    loadPredictor(path.join(tmp.dir, "nothing")),
+    /nothing is neither a training run \(no run\.json.*nor a model folder \(no card\.json.*: it does not exist/,
+  );
   const moved = path.join(tmp.dir, "moved-run");
   const { cpSync, readFileSync } = await import("node:fs");
   cpSync(runDir, moved, { recursive: true });
@@ -175,7 +218,10 @@ test("alexnet predict --json prints top-k per image", async () => {
 
 test("--max-pixels refuses a larger image, naming it and the way to raise the limit", async () => {
   // outside.jpg is 120x90 = 10,800 pixels.
-  await assert.rejects(predictCli(["--run", runDir, "--max-pixels", "10000", outside]), /outside\.jpg: .*120x90 = 10800 pixels, over the limit of 10000.*--max-pixels N/);
+  await assert.rejects(
+    predictCli(["--run", runDir, "--max-pixels", "10000", outside]),
+    /outside\.jpg: .*120x90 = 10800 pixels, over the limit of 10000.*--max-pixels N/,
+  );
   const log = console.log;
   console.log = () => undefined;
   try {
@@ -183,5 +229,8 @@ test("--max-pixels refuses a larger image, naming it and the way to raise the li
   } finally {
     console.log = log;
   }
-  await assert.rejects(predictCli(["--run", runDir, "--max-pixels", "0", outside]), /--max-pixels 0: expected a whole number of at least 1/);
+  await assert.rejects(
+    predictCli(["--run", runDir, "--max-pixels", "0", outside]),
+    /--max-pixels 0: expected a whole number of at least 1/,
+  );
 });

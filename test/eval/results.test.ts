@@ -12,7 +12,16 @@ after(tmp.cleanup);
 test("committedResult reads bench/results/<name>.json with its date and machine, and names a broken file", () => {
   const dir = path.join(tmp.dir, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "laptop-profile.json"), JSON.stringify({ benchmark: "laptop-profile", date: "2026-12-02T05:00:00.000Z", machine: { cpu: "AMD EPYC", threads: 2 }, engine: { engine: "wasm" }, summary: { x: 1 } }));
+  writeFileSync(
+    path.join(dir, "laptop-profile.json"),
+    JSON.stringify({
+      benchmark: "laptop-profile",
+      date: "2026-12-02T05:00:00.000Z",
+      machine: { cpu: "AMD EPYC", threads: 2 },
+      engine: { engine: "wasm" },
+      summary: { x: 1 },
+    }),
+  );
   const r = committedResult<{ summary: { x: number } }>("laptop-profile", tmp.dir);
   assert.ok(r);
   assert.equal(r.result.summary.x, 1);
@@ -38,7 +47,11 @@ test("writeResult writes what committedResult reads back: the name, a date and t
 });
 
 test("provenance lists the claims a file measured again, with their dates", () => {
-  writeResult("claims-updated", { engine: { engine: "wasm" }, updates: [{ date: "2026-12-06T23:00:00Z", claims: ["dropout"] }] }, path.join(tmp.dir, "bench", "results"));
+  writeResult(
+    "claims-updated",
+    { engine: { engine: "wasm" }, updates: [{ date: "2026-12-06T23:00:00Z", claims: ["dropout"] }] },
+    path.join(tmp.dir, "bench", "results"),
+  );
   const r = committedResult("claims-updated", tmp.dir)!;
   assert.match(provenance(r), /, wasm; dropout measured again 2026-12-06 \(.*claims-updated\.json\)$/);
 });
@@ -60,5 +73,8 @@ test("imagesSeenFigure puts runs of different epoch sizes on one axis of images 
   assert.deepEqual(fig.data[0].x, [10, 20]);
   assert.deepEqual(fig.data[1].x, [2.6]);
   assert.deepEqual(fig.data[2], { type: "scatter", mode: "lines", name: "chance", x: [0, 20], y: [0.9, 0.9] });
-  assert.throws(() => imagesSeenFigure([{ name: "x", history: [{ epoch: 1 }], imagesPerEpoch: 1 }], "valTop1Error", { title: "", yTitle: "" }), /epoch 1 of "x" has no number "valTop1Error"/);
+  assert.throws(
+    () => imagesSeenFigure([{ name: "x", history: [{ epoch: 1 }], imagesPerEpoch: 1 }], "valTop1Error", { title: "", yTitle: "" }),
+    /epoch 1 of "x" has no number "valTop1Error"/,
+  );
 });

@@ -38,12 +38,46 @@ test("pairBySeed pairs each seed's treated run with its control, in the order se
     { seed: 1, crops: false, err: 0.22 },
   ];
   const pairs = pairBySeed(runs, (r) => r.crops);
-  assert.deepEqual(pairs.map((p) => p.seed), [3, 1]);
-  assert.deepEqual(pairs.map((p) => [p.treated.err, p.control.err]), [[0.25, 0.3], [0.2, 0.22]]);
+  assert.deepEqual(
+    pairs.map((p) => p.seed),
+    [3, 1],
+  );
+  assert.deepEqual(
+    pairs.map((p) => [p.treated.err, p.control.err]),
+    [
+      [0.25, 0.3],
+      [0.2, 0.22],
+    ],
+  );
 });
 
 test("pairBySeed refuses a seed without exactly one run of each", () => {
-  assert.throws(() => pairBySeed([{ seed: 1, t: true }, { seed: 2, t: false }, { seed: 2, t: true }], (r) => r.t), /seed 1 has 1 treated and 0 control runs/);
-  assert.throws(() => pairBySeed([{ seed: 1, t: true }, { seed: 1, t: true }, { seed: 1, t: false }], (r) => r.t), /seed 1 has 2 treated/);
-  assert.deepEqual(pairBySeed([], () => true), []);
+  assert.throws(
+    () =>
+      pairBySeed(
+        [
+          { seed: 1, t: true },
+          { seed: 2, t: false },
+          { seed: 2, t: true },
+        ],
+        (r) => r.t,
+      ),
+    /seed 1 has 1 treated and 0 control runs/,
+  );
+  assert.throws(
+    () =>
+      pairBySeed(
+        [
+          { seed: 1, t: true },
+          { seed: 1, t: true },
+          { seed: 1, t: false },
+        ],
+        (r) => r.t,
+      ),
+    /seed 1 has 2 treated/,
+  );
+  assert.deepEqual(
+    pairBySeed([], () => true),
+    [],
+  );
 });

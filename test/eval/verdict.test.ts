@@ -23,16 +23,27 @@ test("seedDifference: a zero effect is below resolution, however many seeds", ()
   // Noise around zero: per-seed differences +1, -1, 0 points.
   const noisy = seedDifference([0.3, 0.3, 0.3], [0.31, 0.29, 0.3], -0.014);
   close(noisy.mean, 0);
-  assert.deepEqual(noisy.perSeed.map((x) => Math.round(1000 * x)), [10, -10, 0]);
+  assert.deepEqual(
+    noisy.perSeed.map((x) => Math.round(1000 * x)),
+    [10, -10, 0],
+  );
   assert.equal(noisy.verdict, "below resolution");
 });
 
 test("seedDifference: a consistent effect of the paper's sign is reproduced, of the other sign opposite", () => {
   const control = [0.3, 0.32, 0.28];
-  const lower = seedDifference(control, control.map((x, i) => x - 0.02 - 0.001 * i), -0.014);
+  const lower = seedDifference(
+    control,
+    control.map((x, i) => x - 0.02 - 0.001 * i),
+    -0.014,
+  );
   assert.equal(lower.verdict, "reproduced");
   assert.ok(lower.high < 0);
-  const higher = seedDifference(control, control.map((x, i) => x + 0.02 + 0.001 * i), -0.014);
+  const higher = seedDifference(
+    control,
+    control.map((x, i) => x + 0.02 + 0.001 * i),
+    -0.014,
+  );
   assert.equal(higher.verdict, "opposite");
   assert.equal(higher.containsPaper, false);
 });

@@ -22,4 +22,3 @@ export function failWrites(code: string): () => void {
     promises.open = open;
   };
 }
-

@@ -13,7 +13,14 @@ export function notebookJson(cells: CellSpec[]): string {
     cells: cells.map((spec, i) => {
       const c = typeof spec === "string" ? { source: spec } : spec;
       if (c.markdown) return { cell_type: "markdown", id: `md${i}`, metadata: {}, source: c.source };
-      return { cell_type: "code", id: `cell${i}`, metadata: c.tags ? { tags: c.tags } : {}, source: c.source, outputs: [], execution_count: null };
+      return {
+        cell_type: "code",
+        id: `cell${i}`,
+        metadata: c.tags ? { tags: c.tags } : {},
+        source: c.source,
+        outputs: [],
+        execution_count: null,
+      };
     }),
   });
 }

@@ -34,9 +34,23 @@ export function writeCifar10(dir: string, perBatch = 2, test = 3): void {
   let n = 0;
   for (let b = 1; b <= 5; b++) {
     const start = n;
-    put(dir, `data_batch_${b}.bin`, cifarBatch(Array.from({ length: perBatch }, () => [n++ % 10]), (i) => start + i));
+    put(
+      dir,
+      `data_batch_${b}.bin`,
+      cifarBatch(
+        Array.from({ length: perBatch }, () => [n++ % 10]),
+        (i) => start + i,
+      ),
+    );
   }
-  put(dir, "test_batch.bin", cifarBatch(Array.from({ length: test }, (_, i) => [(i + 5) % 10]), (i) => 1000 + i));
+  put(
+    dir,
+    "test_batch.bin",
+    cifarBatch(
+      Array.from({ length: test }, (_, i) => [(i + 5) % 10]),
+      (i) => 1000 + i,
+    ),
+  );
 }
 
 /** An IDX file of unsigned bytes with the given dimensions. */
@@ -55,5 +69,8 @@ export function idxPixel(n: number, i: number): number {
 
 /** `count` images of 3 rows x 2 columns, pixel values idxPixel(n, i). */
 export function idxImages(count: number): Buffer {
-  return idxBytes([count, 3, 2], Array.from({ length: count * 6 }, (_, k) => idxPixel(Math.floor(k / 6), k % 6)));
+  return idxBytes(
+    [count, 3, 2],
+    Array.from({ length: count * 6 }, (_, k) => idxPixel(Math.floor(k / 6), k % 6)),
+  );
 }

@@ -14,7 +14,14 @@ export function tinyConvNet(seed: number, dropout = 0.5): tf.LayersModel {
   const init = (k: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.3, seed: seed * 10 + k });
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: "relu", kernelInitializer: init(1), biasInitializer: init(2) }),
+      tf.layers.conv2d({
+        inputShape: [6, 6, 2],
+        filters: 3,
+        kernelSize: 3,
+        activation: "relu",
+        kernelInitializer: init(1),
+        biasInitializer: init(2),
+      }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 8, activation: "relu", kernelInitializer: init(3), biasInitializer: init(4) }),
       tf.layers.dropout({ rate: dropout }),
@@ -31,7 +38,6 @@ export function batchAt(step: number, size = 4): { xs: tf.Tensor; ys: tf.Tensor 
     return { xs, ys };
   });
 }
-
 
 /** Routes Math.random (which unseeded tfjs dropout draws from) through a seeded generator until restored. */
 export function seedMathRandom(rng: SeededRandom): () => void {
@@ -56,11 +62,21 @@ export function tensorBytes(t: tf.Tensor): Buffer {
 }
 
 /** A small prepared synthetic dataset at `dir` (73x73 records: 64x64 crops at the paper's 224/256 ratio). */
-export async function prepareTinySet(dir: string, set: { seed: number; classes: number; trainPerClass: number; valPerClass: number }, size = 73): Promise<void> {
+export async function prepareTinySet(
+  dir: string,
+  set: { seed: number; classes: number; trainPerClass: number; valPerClass: number },
+  size = 73,
+): Promise<void> {
   // Imported here so that tests of the model alone do not load the data pipeline.
   const { prepareDataset } = await import("../../lib/data/prepare");
   const { syntheticSource } = await import("../../lib/data/synthetic");
-  await prepareDataset({ source: syntheticSource(set), out: dir, size, sourceDescription: { format: "synthetic", ...set }, progress: "silent" });
+  await prepareDataset({
+    source: syntheticSource(set),
+    out: dir,
+    size,
+    sourceDescription: { format: "synthetic", ...set },
+    progress: "silent",
+  });
 }
 
 export interface TinyEvalFixture {

@@ -13,8 +13,18 @@ async function main() {
     const w = tf.randomNormal([5, 5, 16, 32], 0, 1, "float32", 2);
     const a = tf.randomNormal([64, 256], 0, 1, "float32", 3);
     const b = tf.randomNormal([256, 128], 0, 1, "float32", 4);
-    const conv = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 2).square().sum())([x, w]);
-    const dense = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D).relu().sum())([a, b]);
+    const conv = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf
+        .conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 2)
+        .square()
+        .sum(),
+    )([x, w]);
+    const dense = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf
+        .matMul(p as tf.Tensor2D, q as tf.Tensor2D)
+        .relu()
+        .sum(),
+    )([a, b]);
     for (const g of [...conv, ...dense]) hash.update(Buffer.from(g.dataSync().buffer));
   });
   console.log(JSON.stringify({ details: report.details, hash: hash.digest("hex") }));

@@ -9,9 +9,18 @@ const tmp = tempDir("alexnet-card-");
 after(() => tmp.cleanup());
 
 test("a card round-trips, and a missing or incomplete card names the file and the fix", () => {
-  const card: ModelCard = { variant: "torchvision", modelOptions: { numClasses: 2, inputSize: 224 }, classes: ["a", "b"], input: IMAGENET_NORMALIZATION, source: "x.pth sha256:00" };
+  const card: ModelCard = {
+    variant: "torchvision",
+    modelOptions: { numClasses: 2, inputSize: 224 },
+    classes: ["a", "b"],
+    input: IMAGENET_NORMALIZATION,
+    source: "x.pth sha256:00",
+  };
   assert.equal(hasCard(tmp.dir), false);
-  assert.throws(() => readCard(tmp.dir), /card\.json is missing: .* is not a model folder; make one with `alexnet import-torch FILE\.pth --out/);
+  assert.throws(
+    () => readCard(tmp.dir),
+    /card\.json is missing: .* is not a model folder; make one with `alexnet import-torch FILE\.pth --out/,
+  );
   writeCard(tmp.dir, card);
   assert.equal(hasCard(tmp.dir), true);
   assert.deepEqual(readCard(tmp.dir), card);

@@ -22,7 +22,10 @@ test("inverted form: training scales kept units by 1 / (1 - rate); test is the i
 test("both forms agree with their test-time output in expectation", () => {
   const before = tf.memory().numTensors;
   const rows = dropoutMoments(x as tf.Tensor1D, 0.5, 20000, 7);
-  assert.deepEqual(rows.map((r) => r.form), ["paper", "inverted"]);
+  assert.deepEqual(
+    rows.map((r) => r.form),
+    ["paper", "inverted"],
+  );
   for (const r of rows) assert.ok(r.maxDifference < 0.15, `${r.form}: ${r.maxDifference}`);
   assert.deepEqual(rows[0].test, [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4]);
   assert.equal(tf.memory().numTensors, before, "no tensors leak");

@@ -43,7 +43,10 @@ test("passingFraction: ReLU passes the gradient undiminished on half the range, 
 
 test("buildFigure1Net: three 5x5 convolutions (32, 32, 64) and one fully connected layer", () => {
   const net = buildFigure1Net({ activation: "tanh", classes: 10, inputSize: 32 });
-  assert.deepEqual(net.layers.filter((l) => l.getClassName() === "Conv2D").map((l) => (l.getConfig() as { filters: number }).filters), [32, 32, 64]);
+  assert.deepEqual(
+    net.layers.filter((l) => l.getClassName() === "Conv2D").map((l) => (l.getConfig() as { filters: number }).filters),
+    [32, 32, 64],
+  );
   assert.deepEqual(net.outputs[0].shape, [null, 10]);
   // 5*5*3*32+32 + 5*5*32*32+32 + 5*5*32*64+64 + 4*4*64*10+10
   assert.equal(net.countParams(), 2432 + 25632 + 51264 + 10250);

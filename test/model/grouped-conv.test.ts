@@ -8,9 +8,11 @@ import { GroupedConv2D, convOutputSize, convolveGroups, groupedConv2d, splitGrou
 function uniform(shape: number[], seed: number, scale = 1): tf.Tensor {
   const r = seededUniform(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => (2 * r() - 1) * scale), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => (2 * r() - 1) * scale),
+    shape,
+  );
 }
-
 
 interface Towers {
   xs: tf.Tensor4D[];
@@ -19,7 +21,17 @@ interface Towers {
 }
 
 /** Each tower's input, kernel and bias made separately, as if on separate GPUs. */
-function makeTowers(batch: number, h: number, w: number, inPerGroup: number, outPerGroup: number, kh: number, kw: number, groups: number, seed: number): Towers {
+function makeTowers(
+  batch: number,
+  h: number,
+  w: number,
+  inPerGroup: number,
+  outPerGroup: number,
+  kh: number,
+  kw: number,
+  groups: number,
+  seed: number,
+): Towers {
   const t: Towers = { xs: [], ks: [], bs: [] };
   for (let g = 0; g < groups; g++) {
     t.xs.push(uniform([batch, h, w, inPerGroup], seed + 10 * g) as tf.Tensor4D);
@@ -31,15 +43,40 @@ function makeTowers(batch: number, h: number, w: number, inPerGroup: number, out
 
 /** The reference: independent convolutions, one per tower, concatenated. */
 function towersRef(t: Towers, strides: number | [number, number], padding: "valid" | "same"): tf.Tensor4D {
-  return tf.concat(t.xs.map((x, g) => tf.add(tf.conv2d(x, t.ks[g], strides, padding), t.bs[g]) as tf.Tensor4D), 3);
+  return tf.concat(
+    t.xs.map((x, g) => tf.add(tf.conv2d(x, t.ks[g], strides, padding), t.bs[g]) as tf.Tensor4D),
+    3,
+  );
 }
 
 // AlexNet's grouped layers at reduced sizes (conv2: 5x5 same; conv4/conv5: 3x3 same), strides 1 and 2, odd sizes, batch 1 and 3.
 const CASES = [
   { name: "conv2-like 5x5 same, 2 groups", batch: 1, h: 9, w: 9, inG: 6, outG: 8, k: [5, 5], strides: 1, padding: "same", groups: 2 },
-  { name: "conv4-like 3x3 same, 2 groups, batch 3", batch: 3, h: 7, w: 7, inG: 12, outG: 12, k: [3, 3], strides: 1, padding: "same", groups: 2 },
+  {
+    name: "conv4-like 3x3 same, 2 groups, batch 3",
+    batch: 3,
+    h: 7,
+    w: 7,
+    inG: 12,
+    outG: 12,
+    k: [3, 3],
+    strides: 1,
+    padding: "same",
+    groups: 2,
+  },
   { name: "3x3 valid stride 2, odd sizes", batch: 3, h: 11, w: 13, inG: 5, outG: 4, k: [3, 3], strides: 2, padding: "valid", groups: 2 },
-  { name: "5x3 same stride [2,1], 4 groups", batch: 1, h: 7, w: 5, inG: 3, outG: 2, k: [5, 3], strides: [2, 1], padding: "same", groups: 4 },
+  {
+    name: "5x3 same stride [2,1], 4 groups",
+    batch: 1,
+    h: 7,
+    w: 5,
+    inG: 3,
+    outG: 2,
+    k: [5, 3],
+    strides: [2, 1],
+    padding: "same",
+    groups: 4,
+  },
 ] as const;
 
 for (const engine of ["cpu", "wasm"] as const) {
@@ -53,17 +90,36 @@ for (const engine of ["cpu", "wasm"] as const) {
         const kernel = tf.concat(t.ks, 3);
         const bias = tf.concat(t.bs);
         const ref = towersRef(t, strides, c.padding);
-        const layer = groupedConv2d({ filters: c.outG * c.groups, kernelSize: [...c.k] as [number, number], strides, padding: c.padding, groups: c.groups });
+        const layer = groupedConv2d({
+          filters: c.outG * c.groups,
+          kernelSize: [...c.k] as [number, number],
+          strides,
+          padding: c.padding,
+          groups: c.groups,
+        });
         layer.build(x.shape);
         layer.setWeights([kernel, bias]);
         const viaLayer = layer.apply(x) as tf.Tensor;
         assert.deepEqual(viaLayer.shape, ref.shape, c.name);
         assert.deepEqual(layer.computeOutputShape(x.shape), ref.shape, c.name);
         assert.ok(relErr(viaLayer.dataSync(), ref.dataSync()) < 1e-6, `${c.name}: layer`);
-        assert.ok(relErr(convolveGroups(x, kernel, bias, { groups: c.groups, strides, padding: c.padding }).dataSync(), ref.dataSync()) < 1e-6, `${c.name}: convolveGroups`);
-        assert.ok(relErr(splitGroupsConv(x, kernel, bias, c.groups, strides, c.padding).dataSync(), ref.dataSync()) < 1e-6, `${c.name}: splitGroupsConv`);
+        assert.ok(
+          relErr(convolveGroups(x, kernel, bias, { groups: c.groups, strides, padding: c.padding }).dataSync(), ref.dataSync()) < 1e-6,
+          `${c.name}: convolveGroups`,
+        );
+        assert.ok(
+          relErr(splitGroupsConv(x, kernel, bias, c.groups, strides, c.padding).dataSync(), ref.dataSync()) < 1e-6,
+          `${c.name}: splitGroupsConv`,
+        );
         // With ReLU the layer is relu(reference).
-        const relu = groupedConv2d({ filters: c.outG * c.groups, kernelSize: [...c.k] as [number, number], strides, padding: c.padding, groups: c.groups, activation: "relu" });
+        const relu = groupedConv2d({
+          filters: c.outG * c.groups,
+          kernelSize: [...c.k] as [number, number],
+          strides,
+          padding: c.padding,
+          groups: c.groups,
+          activation: "relu",
+        });
         relu.build(x.shape);
         relu.setWeights([kernel, bias]);
         assert.ok(relErr((relu.apply(x) as tf.Tensor).dataSync(), tf.relu(ref).dataSync()) < 1e-6, `${c.name}: relu`);
@@ -95,7 +151,10 @@ test("parameters: one kernel [kh, kw, inC/groups, filters] and one bias, the pap
   const input = tf.input({ shape: [27, 27, 96] });
   const conv2 = groupedConv2d({ filters: 256, kernelSize: 5, padding: "same", groups: 2, name: "conv2" });
   conv2.apply(input);
-  assert.deepEqual(conv2.getWeights().map((w) => w.shape), [[5, 5, 48, 256], [256]]);
+  assert.deepEqual(
+    conv2.getWeights().map((w) => w.shape),
+    [[5, 5, 48, 256], [256]],
+  );
   // Each GPU: 5*5*48*128 weights + 128 biases.
   assert.equal(conv2.countParams(), 2 * (5 * 5 * 48 * 128 + 128));
   assert.equal(conv2.countParams(), 307_456);
@@ -106,7 +165,10 @@ test("parameters: one kernel [kh, kw, inC/groups, filters] and one bias, the pap
   conv5.apply(tf.input({ shape: [13, 13, 384] }));
   assert.equal(conv5.countParams(), 3 * 3 * 192 * 256);
   assert.equal(conv5.getWeights().length, 1);
-  assert.deepEqual(conv2.weights.map((w) => w.originalName), ["conv2/kernel", "conv2/bias"]);
+  assert.deepEqual(
+    conv2.weights.map((w) => w.originalName),
+    ["conv2/kernel", "conv2/bias"],
+  );
 });
 
 test("computeOutputShape for valid and same, unknown batch", () => {
@@ -132,7 +194,11 @@ test("cpu: gradients w.r.t. input, kernel and bias are finite and equal the per-
     // Reference: gradient of each tower's own tensors, concatenated as the layer lays them out.
     const refLoss = (...args: tf.Tensor[]) => {
       const g = c.groups;
-      const tw: Towers = { xs: args.slice(0, g) as tf.Tensor4D[], ks: args.slice(g, 2 * g) as tf.Tensor4D[], bs: args.slice(2 * g) as tf.Tensor1D[] };
+      const tw: Towers = {
+        xs: args.slice(0, g) as tf.Tensor4D[],
+        ks: args.slice(g, 2 * g) as tf.Tensor4D[],
+        bs: args.slice(2 * g) as tf.Tensor1D[],
+      };
       return tf.sum(tf.mul(towersRef(tw, strides, c.padding), w));
     };
     const refGrads = tf.grads(refLoss)([...t.xs, ...t.ks, ...t.bs]);
@@ -145,9 +211,15 @@ test("cpu: gradients w.r.t. input, kernel and bias are finite and equal the per-
     const bias = tf.concat(t.bs);
 
     const [gx, gk, gb] = tf.grads((xx: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor) =>
-      tf.sum(tf.mul(convolveGroups(xx as tf.Tensor4D, kk as tf.Tensor4D, bb as tf.Tensor1D, { groups: g, strides, padding: c.padding }), w)),
+      tf.sum(
+        tf.mul(convolveGroups(xx as tf.Tensor4D, kk as tf.Tensor4D, bb as tf.Tensor1D, { groups: g, strides, padding: c.padding }), w),
+      ),
     )([x, kernel, bias]);
-    for (const [ours, ref, what] of [[gx, refX, "input"], [gk, refK, "kernel"], [gb, refB, "bias"]] as const) {
+    for (const [ours, ref, what] of [
+      [gx, refX, "input"],
+      [gk, refK, "kernel"],
+      [gb, refB, "bias"],
+    ] as const) {
       assert.ok(ours.dataSync().every(Number.isFinite), `${c.name}: ${what} finite`);
       assert.ok(relErr(ours.dataSync(), ref.dataSync()) < 1e-5, `${c.name}: d/d${what}`);
     }
@@ -182,10 +254,12 @@ test("a model with GroupedConv2D saves and loads with identical outputs, weights
   const g2 = groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, useBias: false, name: "conv3", kernelInitializer: "heNormal" });
   const model = tf.model({ inputs: input, outputs: g2.apply(g1.apply(input)) as tf.SymbolicTensor });
   let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
   assert.ok(saved);
   assert.match(JSON.stringify(saved.modelTopology), /"class_name":"GroupedConv2D"/);
   const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved));
@@ -194,7 +268,10 @@ test("a model with GroupedConv2D saves and loads with identical outputs, weights
     const b = loaded.getLayer(name);
     assert.ok(b instanceof GroupedConv2D);
     assert.deepEqual(b.getConfig(), a.getConfig());
-    assert.deepEqual(b.getWeights().map((w) => Array.from(w.dataSync())), a.getWeights().map((w) => Array.from(w.dataSync())));
+    assert.deepEqual(
+      b.getWeights().map((w) => Array.from(w.dataSync())),
+      a.getWeights().map((w) => Array.from(w.dataSync())),
+    );
   }
   const cfg = model.getLayer("conv2").getConfig();
   assert.deepEqual(cfg.kernelInitializer, { className: "RandomNormal", config: { mean: 0, stddev: 0.3, seed: 11 } });
@@ -205,7 +282,12 @@ test("a model with GroupedConv2D saves and loads with identical outputs, weights
 
 test("getConfig round-trips and the initializer it names draws the same weights", async () => {
   await selectEngine({ force: "cpu" });
-  const a = groupedConv2d({ filters: 8, kernelSize: 3, groups: 2, kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: 3 }) });
+  const a = groupedConv2d({
+    filters: 8,
+    kernelSize: 3,
+    groups: 2,
+    kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: 3 }),
+  });
   const b = new GroupedConv2D(a.getConfig() as never);
   assert.deepEqual(b.getConfig(), a.getConfig());
   a.build([null, 5, 5, 4]);
@@ -220,23 +302,53 @@ test("getConfig round-trips and the initializer it names draws the same weights"
 
 test("bad configs and inputs fail with errors that name the thing and the fix", async () => {
   await selectEngine({ force: "cpu" });
-  assert.throws(() => groupedConv2d({ filters: 250, kernelSize: 3, groups: 3 }), /filters \(250\) must divide by groups \(3\); use a multiple of 3/);
+  assert.throws(
+    () => groupedConv2d({ filters: 250, kernelSize: 3, groups: 3 }),
+    /filters \(250\) must divide by groups \(3\); use a multiple of 3/,
+  );
   assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 0 }), /groups must be a positive integer; got 0/);
   assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 0, groups: 2 }), /kernelSize must be a positive integer or a pair/);
   assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, strides: [1, 2, 3] as never, groups: 2 }), /strides must be/);
-  assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, padding: "causal" as never }), /padding must be "valid" or "same"; got "causal"/);
-  assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, activation: "tanh" as never }), /activation must be "relu" or "linear"; got "tanh"/);
-  assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, kernelInitializer: "gaussian" as never }), /unknown initializer "gaussian"; use one of zeros, ones, glorotUniform/);
-  assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, kernelInitializer: { className: "NoSuchInit", config: {} } }), /no registered initializer class "NoSuchInit"/);
+  assert.throws(
+    () => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, padding: "causal" as never }),
+    /padding must be "valid" or "same"; got "causal"/,
+  );
+  assert.throws(
+    () => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, activation: "tanh" as never }),
+    /activation must be "relu" or "linear"; got "tanh"/,
+  );
+  assert.throws(
+    () => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, kernelInitializer: "gaussian" as never }),
+    /unknown initializer "gaussian"; use one of zeros, ones, glorotUniform/,
+  );
+  assert.throws(
+    () => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, kernelInitializer: { className: "NoSuchInit", config: {} } }),
+    /no registered initializer class "NoSuchInit"/,
+  );
   assert.throws(() => new GroupedConv2D(undefined as never), /needs a config with at least filters, kernelSize and groups/);
   const layer = groupedConv2d({ filters: 4, kernelSize: 3, groups: 2, name: "conv2" });
   assert.throws(() => layer.apply(tf.input({ shape: [9, 9, 5] })), /GroupedConv2D 'conv2': 5 input channels do not divide into 2 groups/);
-  assert.throws(() => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2 }).apply(tf.input({ shape: [9, 4] })), /expects NHWC input.*\[null, 9, 4\]/);
+  assert.throws(
+    () => groupedConv2d({ filters: 4, kernelSize: 3, groups: 2 }).apply(tf.input({ shape: [9, 4] })),
+    /expects NHWC input.*\[null, 9, 4\]/,
+  );
   const x = tf.zeros([1, 5, 5, 4]) as tf.Tensor4D;
-  assert.throws(() => convolveGroups(x, tf.zeros([3, 3, 4, 4]) as tf.Tensor4D, null, { groups: 2 }), /input has 4 channels but the kernel expects 4 per group x 2 groups = 8; kernel shape must be \[kh, kw, 2, filters\]/);
-  assert.throws(() => convolveGroups(x, tf.zeros([3, 3, 2, 5]) as tf.Tensor4D, null, { groups: 2 }), /5 filters do not divide into 2 groups/);
-  assert.throws(() => splitGroupsConv(x, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D, 2), /bias must have shape \[4\]/);
-  assert.throws(() => convolveGroups(tf.zeros([5, 5, 4]) as never, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D, null, { groups: 2 }), /input must be 4-D NHWC/);
+  assert.throws(
+    () => convolveGroups(x, tf.zeros([3, 3, 4, 4]) as tf.Tensor4D, null, { groups: 2 }),
+    /input has 4 channels but the kernel expects 4 per group x 2 groups = 8; kernel shape must be \[kh, kw, 2, filters\]/,
+  );
+  assert.throws(
+    () => convolveGroups(x, tf.zeros([3, 3, 2, 5]) as tf.Tensor4D, null, { groups: 2 }),
+    /5 filters do not divide into 2 groups/,
+  );
+  assert.throws(
+    () => splitGroupsConv(x, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D, 2),
+    /bias must have shape \[4\]/,
+  );
+  assert.throws(
+    () => convolveGroups(tf.zeros([5, 5, 4]) as never, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D, null, { groups: 2 }),
+    /input must be 4-D NHWC/,
+  );
 });
 
 test("convolveGroups and splitGroupsConv leave no tensors behind", async () => {

@@ -12,14 +12,32 @@ before(async () => {
 test("layerInit: the paper's N(0, 0.01) with biases 1 in conv2, conv4, conv5, fc6, fc7", () => {
   assert.deepEqual(
     WEIGHT_LAYERS.map((l) => [l, layerInit("paper", l).weightStd, layerInit("paper", l).bias]),
-    [["conv1", 0.01, 0], ["conv2", 0.01, 1], ["conv3", 0.01, 0], ["conv4", 0.01, 1], ["conv5", 0.01, 1], ["fc6", 0.01, 1], ["fc7", 0.01, 1], ["fc8", 0.01, 0]],
+    [
+      ["conv1", 0.01, 0],
+      ["conv2", 0.01, 1],
+      ["conv3", 0.01, 0],
+      ["conv4", 0.01, 1],
+      ["conv5", 0.01, 1],
+      ["fc6", 0.01, 1],
+      ["fc7", 0.01, 1],
+      ["fc8", 0.01, 0],
+    ],
   );
 });
 
 test("layerInit: Caffe's biases 0.1 where the paper says 1, std 0.005 on fc6 and fc7", () => {
   assert.deepEqual(
     WEIGHT_LAYERS.map((l) => [l, layerInit("caffe", l).weightStd, layerInit("caffe", l).bias]),
-    [["conv1", 0.01, 0], ["conv2", 0.01, 0.1], ["conv3", 0.01, 0], ["conv4", 0.01, 0.1], ["conv5", 0.01, 0.1], ["fc6", 0.005, 0.1], ["fc7", 0.005, 0.1], ["fc8", 0.01, 0]],
+    [
+      ["conv1", 0.01, 0],
+      ["conv2", 0.01, 0.1],
+      ["conv3", 0.01, 0],
+      ["conv4", 0.01, 0.1],
+      ["conv5", 0.01, 0.1],
+      ["fc6", 0.005, 0.1],
+      ["fc7", 0.005, 0.1],
+      ["fc8", 0.01, 0],
+    ],
   );
   assert.throws(() => layerInit("caffe", "pool1"), /'pool1' is not an AlexNet weight layer/);
   assert.throws(() => layerInit("xavier" as never, "conv1"), /init 'xavier' is not an initialisation scheme/);
@@ -50,12 +68,18 @@ test("layerInitializers draw the same values for the same seed, and say so in th
 /** Within 5 standard errors: a 1-in-3-million false alarm for a correct draw. */
 function assertInitStats(model: tf.LayersModel, scheme: "paper" | "caffe"): void {
   const stats = weightStats(model);
-  assert.deepEqual(stats.map((s) => s.layer), [...WEIGHT_LAYERS]);
+  assert.deepEqual(
+    stats.map((s) => s.layer),
+    [...WEIGHT_LAYERS],
+  );
   for (const s of stats) {
     const want = layerInit(scheme, s.layer);
     const n = s.count;
     assert.ok(Math.abs(s.kernelMean) < (5 * want.weightStd) / Math.sqrt(n), `${s.layer} mean ${s.kernelMean}`);
-    assert.ok(Math.abs(s.kernelStd / want.weightStd - 1) < 5 / Math.sqrt(2 * n), `${s.layer} std ${s.kernelStd} vs ${want.weightStd} over ${n}`);
+    assert.ok(
+      Math.abs(s.kernelStd / want.weightStd - 1) < 5 / Math.sqrt(2 * n),
+      `${s.layer} std ${s.kernelStd} vs ${want.weightStd} over ${n}`,
+    );
     assert.equal(s.biasMin, Math.fround(want.bias), `${s.layer} bias`);
     assert.equal(s.biasMax, Math.fround(want.bias), `${s.layer} bias`);
   }
@@ -121,7 +145,13 @@ test("weightStats computes mean, std and bias range on known weights", () => {
   const input = tf.input({ shape: [2] });
   const dense = tf.layers.dense({ units: 2, name: "d" });
   const model = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor });
-  dense.setWeights([tf.tensor2d([[1, 2], [3, 6]]), tf.tensor1d([-1, 4])]);
+  dense.setWeights([
+    tf.tensor2d([
+      [1, 2],
+      [3, 6],
+    ]),
+    tf.tensor1d([-1, 4]),
+  ]);
   const [s] = weightStats(model);
   assert.deepEqual(s, { layer: "d", count: 4, kernelMean: 3, kernelStd: Math.sqrt((4 + 1 + 0 + 9) / 4), biasMin: -1, biasMax: 4 });
   model.dispose();

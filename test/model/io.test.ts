@@ -34,7 +34,10 @@ async function roundTrip(variant: AlexNetVariant, options: AlexNetOptions, dir: 
     const loaded = await loadModel(dir);
     try {
       assert.equal(loaded.name, model.name);
-      assert.deepEqual(loaded.layers.map((l) => [l.name, l.getClassName()]), model.layers.map((l) => [l.name, l.getClassName()]));
+      assert.deepEqual(
+        loaded.layers.map((l) => [l.name, l.getClassName()]),
+        model.layers.map((l) => [l.name, l.getClassName()]),
+      );
       // Custom layers' configs (LRN constants and convention, groups) survive the JSON.
       for (const l of model.layers) assert.deepEqual(setFields(loaded.getLayer(l.name).getConfig()), setFields(l.getConfig()), l.name);
       const wa = model.getWeights();
@@ -61,7 +64,10 @@ test("mini round-trips with LRN and grouped-conv configs intact and identical ou
   const json = JSON.parse(readFileSync(path.join(dir, MODEL_FILE), "utf8"));
   // tfjs-node's file:// layout: one manifest group pointing at weights.bin.
   assert.equal(json.format, "layers-model");
-  assert.deepEqual(json.weightsManifest.map((g: { paths: string[] }) => g.paths), [[WEIGHTS_FILE]]);
+  assert.deepEqual(
+    json.weightsManifest.map((g: { paths: string[] }) => g.paths),
+    [[WEIGHTS_FILE]],
+  );
   const classes = JSON.stringify(json.modelTopology);
   assert.match(classes, /"class_name":"GroupedConv2D"/);
   assert.match(classes, /"class_name":"LocalResponseNormalization"/);
@@ -111,7 +117,10 @@ test("loadModel names the missing or damaged file and the fix", async () => {
   const weights = path.join(dir, WEIGHTS_FILE);
   const size = readFileSync(weights).byteLength;
   truncateSync(weights, size - 4);
-  await assert.rejects(loadModel(dir), new RegExp(`hold ${size - 4} bytes but model\\.json describes ${size}; they come from different or interrupted saves`));
+  await assert.rejects(
+    loadModel(dir),
+    new RegExp(`hold ${size - 4} bytes but model\\.json describes ${size}; they come from different or interrupted saves`),
+  );
   rmSync(weights);
   await assert.rejects(loadModel(dir), /weights\.bin, listed in model\.json, does not exist/);
   writeFileSync(path.join(dir, MODEL_FILE), "{ not json");

@@ -136,7 +136,6 @@ function frameworkRef(s: FrameworkLrnSettings, x: Float64Array, shape: Shape4): 
   }
 }
 
-
 /** Largest elementwise |a - b| / |b|, for values with no zeros. */
 function elementRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
@@ -230,7 +229,10 @@ for (const engine of ENGINES) {
     const config: LrnConfig = { size: 5, k: 2, alpha: 1e-3, beta: 0.75 };
     const x = tf.tensor4d(Float32Array.from(data(size(shape), 7, 20)), shape);
     const w = tf.tensor4d(Float32Array.from(data(size(shape), 8, 1)), shape);
-    const grad = (impl: LrnImplementation) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lrn(t as tf.Tensor4D, config, impl), w)))(x).dataSync();
+    const grad = (impl: LrnImplementation) =>
+      tf
+        .grad((t: tf.Tensor) => tf.sum(tf.mul(lrn(t as tf.Tensor4D, config, impl), w)))(x)
+        .dataSync();
     const err = relErr(grad("ops"), grad("kernel"));
     assert.ok(err < 1e-5, `relative error ${err}`);
     tf.dispose([x, w]);
@@ -263,10 +265,13 @@ test("the two alpha conventions: divided-by-size with alpha 5e-4 is the paper's 
 test("lrnConventionTable: the paper's LRN in every framework's terms", () => {
   const rows = lrnConventionTable();
   const by = (f: string) => rows.filter((r) => r.settings.framework === f);
-  assert.deepEqual(by("course").map((r) => r.settings), [
-    { framework: "course", size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper" },
-    { framework: "course", size: 5, k: 2, alpha: 5e-4, beta: 0.75, alphaConvention: "divided-by-size" },
-  ]);
+  assert.deepEqual(
+    by("course").map((r) => r.settings),
+    [
+      { framework: "course", size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper" },
+      { framework: "course", size: 5, k: 2, alpha: 5e-4, beta: 0.75, alphaConvention: "divided-by-size" },
+    ],
+  );
   assert.deepEqual(by("paper")[0].settings, { framework: "paper", n: 5, k: 2, alpha: 1e-4, beta: 0.75 });
   assert.deepEqual(by("tensorflow")[0].settings, { framework: "tensorflow", depthRadius: 2, bias: 2, alpha: 1e-4, beta: 0.75 });
   assert.deepEqual(by("pytorch")[0].settings, { framework: "pytorch", size: 5, alpha: 5e-4, beta: 0.75, k: 2 });
@@ -276,7 +281,10 @@ test("lrnConventionTable: the paper's LRN in every framework's terms", () => {
   assert.match(by("tensorflow")[0].code, /^tf\.localResponseNormalization\(x, 2, 2, 0\.0001, 0\.75\)/);
   assert.equal(by("caffe")[0].code, "lrn_param { local_size: 5 alpha: 0.0005 beta: 0.75 k: 2 }");
   assert.equal(by("cuda-convnet")[0].code, "type=cmrnorm size=5 scale=0.0005 pow=0.75 minDiv=2");
-  assert.equal(by("course")[1].code, 'localResponseNormalization({ size: 5, k: 2, alpha: 0.0005, beta: 0.75, alphaConvention: "divided-by-size" })');
+  assert.equal(
+    by("course")[1].code,
+    'localResponseNormalization({ size: 5, k: 2, alpha: 0.0005, beta: 0.75, alphaConvention: "divided-by-size" })',
+  );
   assert.deepEqual(
     rows.filter((r) => r.alphaDividedBySize).map((r) => r.settings.framework),
     ["course", "pytorch", "caffe", "cuda-convnet"],
@@ -305,7 +313,13 @@ test("every row of the table computes the same function, by each framework's own
 test("conversions round-trip, and the settings the references actually ran are pinned", () => {
   const r = seededUniform(5);
   for (let i = 0; i < 50; i++) {
-    const config: LrnConfig = { size: 1 + 2 * Math.floor(r() * 5), k: 0.5 + 3 * r(), alpha: r() * 1e-2, beta: r(), alphaConvention: r() < 0.5 ? "paper" : "divided-by-size" };
+    const config: LrnConfig = {
+      size: 1 + 2 * Math.floor(r() * 5),
+      k: 0.5 + 3 * r(),
+      alpha: r() * 1e-2,
+      beta: r(),
+      alphaConvention: r() < 0.5 ? "paper" : "divided-by-size",
+    };
     const s = resolveLrnConfig(config);
     for (const framework of ["course", "paper", "tensorflow", "pytorch", "caffe", "cuda-convnet"] as const) {
       const back = fromFrameworkLrn(toFrameworkLrn(config, framework), s.alphaConvention);
@@ -320,12 +334,21 @@ test("conversions round-trip, and the settings the references actually ran are p
   // alexnet-facts.md: the 2012 code and cuda-convnet2 divide scale 1e-4 by size 5 (alpha_tf = 2e-5, k = 2);
   // Caffe's bvlc_alexnet uses alpha 1e-4 divided by local_size 5 with k = 1.
   const asRun = LRN_AS_RUN.map((r) => ({ source: r.source, paper: fromFrameworkLrn(r.settings) }));
-  assert.deepEqual(asRun.map((r) => r.paper), [
-    { size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper" },
-    { size: 5, k: 2, alpha: 2e-5, beta: 0.75, alphaConvention: "paper" },
-    { size: 5, k: 1, alpha: 2e-5, beta: 0.75, alphaConvention: "paper" },
-  ]);
-  assert.deepEqual(toFrameworkLrn(fromFrameworkLrn(LRN_AS_RUN[1].settings), "tensorflow"), { framework: "tensorflow", depthRadius: 2, bias: 2, alpha: 2e-5, beta: 0.75 });
+  assert.deepEqual(
+    asRun.map((r) => r.paper),
+    [
+      { size: 5, k: 2, alpha: 1e-4, beta: 0.75, alphaConvention: "paper" },
+      { size: 5, k: 2, alpha: 2e-5, beta: 0.75, alphaConvention: "paper" },
+      { size: 5, k: 1, alpha: 2e-5, beta: 0.75, alphaConvention: "paper" },
+    ],
+  );
+  assert.deepEqual(toFrameworkLrn(fromFrameworkLrn(LRN_AS_RUN[1].settings), "tensorflow"), {
+    framework: "tensorflow",
+    depthRadius: 2,
+    bias: 2,
+    alpha: 2e-5,
+    beta: 0.75,
+  });
 });
 
 test("bad settings fail with errors that name the field and the fix", async () => {
@@ -335,7 +358,10 @@ test("bad settings fail with errors that name the field and the fix", async () =
   assert.throws(() => resolveLrnConfig({ beta: -0.75 }), /beta must be a finite number >= 0.*got -0\.75/);
   assert.throws(() => resolveLrnConfig({ k: 0 }), /k must be a finite number > 0/);
   assert.throws(() => resolveLrnConfig({ alpha: Number.NaN }), /alpha must be a finite number/);
-  assert.throws(() => resolveLrnConfig({ alphaConvention: "caffe" as never }), /alphaConvention must be one of "paper", "divided-by-size"; got "caffe"/);
+  assert.throws(
+    () => resolveLrnConfig({ alphaConvention: "caffe" as never }),
+    /alphaConvention must be one of "paper", "divided-by-size"; got "caffe"/,
+  );
   assert.throws(() => localResponseNormalization({ size: 6 }), /size must be a positive odd integer/);
   assert.throws(() => new LocalResponseNormalization({ beta: -1 }), /beta must be/);
   assert.throws(() => lrn(tf.zeros([2, 2, 5]) as unknown as tf.Tensor4D), /4-D NHWC.*\[2, 2, 5\].*expandDims/);
@@ -343,7 +369,10 @@ test("bad settings fail with errors that name the field and the fix", async () =
   assert.throws(() => lrn(tf.zeros([1, 1, 1, 3]) as tf.Tensor4D, {}, "fast" as never), /implementation must be "auto", "kernel" or "ops"/);
   assert.throws(() => convertLrnConvention({}, "torch" as never), /target must be one of/);
   assert.throws(() => toFrameworkLrn({}, "keras" as never), /framework must be one of/);
-  assert.throws(() => fromFrameworkLrn({ framework: "tensorflow", depthRadius: 1.5, bias: 2, alpha: 1e-4, beta: 0.75 }), /depthRadius must be an integer/);
+  assert.throws(
+    () => fromFrameworkLrn({ framework: "tensorflow", depthRadius: 1.5, bias: 2, alpha: 1e-4, beta: 0.75 }),
+    /depthRadius must be an integer/,
+  );
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
   assert.throws(() => model.add(localResponseNormalization()), /LocalResponseNormalization '.*' expects NHWC input.*\[null, 3\]/);
 });
@@ -353,7 +382,14 @@ test("the layer: defaults are the paper's, getConfig round-trips, output is lrn'
   const layer = localResponseNormalization({ name: "lrn1" });
   assert.ok(layer instanceof LocalResponseNormalization);
   assert.deepEqual(layer.settings, PAPER_LRN);
-  const cfg = new LocalResponseNormalization({ size: 3, k: 1, alpha: 5e-4, beta: 0.5, alphaConvention: "divided-by-size", name: "n" }).getConfig();
+  const cfg = new LocalResponseNormalization({
+    size: 3,
+    k: 1,
+    alpha: 5e-4,
+    beta: 0.5,
+    alphaConvention: "divided-by-size",
+    name: "n",
+  }).getConfig();
   assert.equal(cfg.alphaConvention, "divided-by-size");
   assert.equal(cfg.alpha, 5e-4);
   assert.deepEqual(new LocalResponseNormalization(cfg as LrnConfig).getConfig(), cfg);
@@ -367,15 +403,23 @@ test("the layer: defaults are the paper's, getConfig round-trips, output is lrn'
 test("a model with LRN layers saves and loads with identical outputs and config, conventions preserved", async () => {
   await selectEngine({ force: "cpu" });
   const input = tf.input({ shape: [5, 5, 3] });
-  const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 2, seed: 3 }) });
+  const conv = tf.layers.conv2d({
+    filters: 8,
+    kernelSize: 3,
+    padding: "same",
+    activation: "relu",
+    kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 2, seed: 3 }),
+  });
   const a = localResponseNormalization({ name: "lrn_paper" });
   const b = localResponseNormalization({ name: "lrn_divided", size: 3, k: 1, alpha: 0.3, beta: 0.6, alphaConvention: "divided-by-size" });
   const model = tf.model({ inputs: input, outputs: b.apply(a.apply(conv.apply(input))) as tf.SymbolicTensor });
   let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
   assert.ok(saved);
   const json = JSON.stringify(saved.modelTopology);
   assert.match(json, /"class_name":"LocalResponseNormalization"/);
@@ -404,7 +448,14 @@ test("lrnWindowSums is the clipped sum of squares over n maps; lrnRelativeChange
   const x = tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 1, 1, 6]);
   const S = lrnWindowSums(x, 5);
   // Map 0 sees maps 0..2, map 2 sees 0..4, map 5 sees 3..5.
-  assert.deepEqual(Array.from(S.dataSync()), [1 + 4 + 9, 1 + 4 + 9 + 16, 1 + 4 + 9 + 16 + 25, 4 + 9 + 16 + 25 + 36, 9 + 16 + 25 + 36, 16 + 25 + 36]);
+  assert.deepEqual(Array.from(S.dataSync()), [
+    1 + 4 + 9,
+    1 + 4 + 9 + 16,
+    1 + 4 + 9 + 16 + 25,
+    4 + 9 + 16 + 25 + 36,
+    9 + 16 + 25 + 36,
+    16 + 25 + 36,
+  ]);
   assert.throws(() => lrnWindowSums(x, 4), /odd whole number/);
   // The 2012 code's alpha/5 against the printed formula: small while alpha S << k, towards 5^0.75 - 1 when alpha S >> k.
   const code2012 = fromFrameworkLrn(LRN_AS_RUN[1].settings);
@@ -416,7 +467,8 @@ test("lrnWindowSums is the clipped sum of squares over n maps; lrnRelativeChange
   const a = lrn(loud, PAPER_LRN).dataSync();
   const b = lrn(loud, code2012).dataSync();
   const sums = lrnWindowSums(loud, 5).dataSync();
-  for (let i = 0; i < 6; i++) assert.ok(Math.abs(Math.abs(b[i] / a[i] - 1) - lrnRelativeChange(sums[i], PAPER_LRN, code2012)) < 1e-4, `map ${i}`);
+  for (let i = 0; i < 6; i++)
+    assert.ok(Math.abs(Math.abs(b[i] / a[i] - 1) - lrnRelativeChange(sums[i], PAPER_LRN, code2012)) < 1e-4, `map ${i}`);
   tf.dispose([x, S, loud]);
 });
 

@@ -14,7 +14,10 @@ test("pretrainedCheckpoint: the environment variable, then data/pretrained, then
   const none = pretrainedCheckpoint({}, root);
   assert.equal(none.fixture, true);
   assert.equal(none.file, path.join(root, "test", "fixtures", "torch", "alexnet-tiny.pth"));
-  assert.match(none.howToGet, /curl -L -o data\/pretrained\/alexnet-owt-7be5be79\.pth https:\/\/download\.pytorch\.org\/models\/alexnet-owt-7be5be79\.pth/);
+  assert.match(
+    none.howToGet,
+    /curl -L -o data\/pretrained\/alexnet-owt-7be5be79\.pth https:\/\/download\.pytorch\.org\/models\/alexnet-owt-7be5be79\.pth/,
+  );
 
   const real = path.join(root, "data", "pretrained", TORCHVISION_ALEXNET.file);
   writeFileSync(real, "x");
@@ -23,7 +26,10 @@ test("pretrainedCheckpoint: the environment variable, then data/pretrained, then
   const elsewhere = path.join(tmp.dir, "mine.safetensors");
   writeFileSync(elsewhere, "x");
   assert.equal(pretrainedCheckpoint({ [PRETRAINED_ENV]: elsewhere }, root).file, elsewhere);
-  assert.throws(() => pretrainedCheckpoint({ [PRETRAINED_ENV]: path.join(tmp.dir, "nope.pth") }, root), /ALEXNET_TORCHVISION_WEIGHTS=.*nope\.pth: no such file/);
+  assert.throws(
+    () => pretrainedCheckpoint({ [PRETRAINED_ENV]: path.join(tmp.dir, "nope.pth") }, root),
+    /ALEXNET_TORCHVISION_WEIGHTS=.*nope\.pth: no such file/,
+  );
 });
 
 test("the shipped fixture is found in this checkout, and release hashes are recognised by their prefix", () => {

@@ -18,7 +18,14 @@ test("parseParam reads JSON scalars and falls back to text", () => {
 
 test("declaredParameters finds let/var/const at line starts", () => {
   const d = declaredParameters('let profile = "smoke";\n  let epochs: number = 2;\nconst fixed = 1;\n// let commented\nfoo(let_x)');
-  assert.deepEqual([...d.entries()], [["profile", "let"], ["epochs", "let"], ["fixed", "const"]]);
+  assert.deepEqual(
+    [...d.entries()],
+    [
+      ["profile", "let"],
+      ["epochs", "let"],
+      ["fixed", "const"],
+    ],
+  );
 });
 
 test("injectParameters adds an assigning cell right after the parameters cell", () => {
@@ -38,5 +45,8 @@ test("injectParameters refuses unknown, const, and parameter-less notebooks", ()
   const nb = parseNotebook(notebookJson([{ source: "let profile = 's';\nconst k = 1;", tags: ["parameters"] }]));
   assert.throws(() => injectParameters(nb, { epochs: 3 }, "x.ipynb"), /x\.ipynb: parameter 'epochs' is not declared.*declared: profile, k/);
   assert.throws(() => injectParameters(nb, { k: 3 }), /declared with const/);
-  assert.throws(() => injectParameters(parseNotebook(notebookJson(["1"])), { a: 1 }, "y.ipynb"), /y\.ipynb has no cell tagged 'parameters'/);
+  assert.throws(
+    () => injectParameters(parseNotebook(notebookJson(["1"])), { a: 1 }, "y.ipynb"),
+    /y\.ipynb has no cell tagged 'parameters'/,
+  );
 });

@@ -25,7 +25,12 @@ async function assertKernelGone(pid: number | undefined) {
 }
 
 test("a passing notebook: outputs, execution counts, cell ids and the kernel's cwd", async () => {
-  const file = writeNotebookFile(tmp.dir, "pass.ipynb", [{ source: "# title", markdown: true }, "console.log('hello'); console.log('world')", "const x: number = 20;\nx + 1", "process.cwd()"]);
+  const file = writeNotebookFile(tmp.dir, "pass.ipynb", [
+    { source: "# title", markdown: true },
+    "console.log('hello'); console.log('world')",
+    "const x: number = 20;\nx + 1",
+    "process.cwd()",
+  ]);
   const source = readFileSync(file, "utf8");
   const r = await runNotebook(file, { out });
   assert.equal(r.status, "ok", JSON.stringify(r.failures));
@@ -33,9 +38,15 @@ test("a passing notebook: outputs, execution counts, cell ids and the kernel's c
   const nb = executed(file);
   assert.equal(nb.nbformat, 4);
   assert.equal(nb.nbformat_minor, 5);
-  assert.deepEqual(nb.cells.map((c) => c.id), ["md0", "cell1", "cell2", "cell3"]);
+  assert.deepEqual(
+    nb.cells.map((c) => c.id),
+    ["md0", "cell1", "cell2", "cell3"],
+  );
   const code = nb.cells.filter((c): c is CodeCell => c.cell_type === "code");
-  assert.deepEqual(code.map((c) => c.execution_count), [1, 2, 3]);
+  assert.deepEqual(
+    code.map((c) => c.execution_count),
+    [1, 2, 3],
+  );
   assert.equal(text(code[0]), "hello\nworld\n", "consecutive stream outputs are merged");
   assert.equal(text(code[1]), "21\n");
   assert.match(text(code[2]), new RegExp(tmp.dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")), "the kernel runs in the notebook's folder");
@@ -44,10 +55,17 @@ test("a passing notebook: outputs, execution counts, cell ids and the kernel's c
 });
 
 test("a failing cell stops the notebook and is recorded as an error output naming the cell", async () => {
-  const file = writeNotebookFile(tmp.dir, "fail.ipynb", ["console.log('one')", "throw new RangeError('broken on purpose')", "console.log('never')"]);
+  const file = writeNotebookFile(tmp.dir, "fail.ipynb", [
+    "console.log('one')",
+    "throw new RangeError('broken on purpose')",
+    "console.log('never')",
+  ]);
   const r = await runNotebook(file, { out });
   assert.equal(r.status, "failed");
-  assert.deepEqual(r.failures.map((f) => [f.cell, f.id]), [[2, "cell1"]]);
+  assert.deepEqual(
+    r.failures.map((f) => [f.cell, f.id]),
+    [[2, "cell1"]],
+  );
   assert.match(r.failures[0].message, /RangeError: broken on purpose/);
   const code = executed(file).cells as CodeCell[];
   const err = code[1].outputs.find((o) => o.output_type === "error");
@@ -62,7 +80,10 @@ test("--allow-errors runs the cells after a failure (past tslab's abort window)"
   const r = await runNotebook(file, { out, allowErrors: true });
   assert.equal(r.status, "failed");
   assert.equal(r.cellsRun, 3);
-  assert.deepEqual(r.failures.map((f) => f.cell), [1, 2]);
+  assert.deepEqual(
+    r.failures.map((f) => f.cell),
+    [1, 2],
+  );
   assert.match(r.failures[1].message, /^CompileError: .*not assignable/);
   const code = executed(file).cells as CodeCell[];
   assert.equal(text(code[2]), "still here\n");
@@ -77,7 +98,10 @@ test("a cell stuck in a loop is interrupted at the timeout; an unstoppable one i
   const [a, b] = await runNotebooks([loop, stuck], { out, timeout: 2, graceMs: 1500, jobs: 2 });
   assert.ok(Date.now() - t0 < 20_000, "both stop well within the limit");
   assert.equal(a.status, "timed out");
-  assert.deepEqual(a.failures.map((f) => f.cell), [2]);
+  assert.deepEqual(
+    a.failures.map((f) => f.cell),
+    [2],
+  );
   assert.match(a.failures[0].message, /timed out after 2 s \(interrupted\)/);
   assert.equal(b.status, "timed out");
   assert.match(b.failures[0].message, /killed: it did not stop on SIGINT/);
@@ -102,7 +126,10 @@ test("a kernel that dies is reported at its cell, with the exit code and its las
 });
 
 test("parameters are injected after the parameters cell and override its defaults", async () => {
-  const file = writeNotebookFile(tmp.dir, "params.ipynb", [{ source: 'let profile = "smoke";\nlet epochs = 1;', tags: ["parameters"] }, "console.log(profile, epochs * 2)"]);
+  const file = writeNotebookFile(tmp.dir, "params.ipynb", [
+    { source: 'let profile = "smoke";\nlet epochs = 1;', tags: ["parameters"] },
+    "console.log(profile, epochs * 2)",
+  ]);
   const r = await runNotebook(file, { out, params: { profile: "laptop", epochs: 4 } });
   assert.equal(r.status, "ok", JSON.stringify(r.failures));
   const nb = executed(file);
@@ -124,12 +151,16 @@ test("display updates are applied to the output they target, across cells", asyn
   const [first, second] = executed(file).cells as CodeCell[];
   assert.equal(first.outputs.length, 1);
   assert.deepEqual(first.outputs[0].output_type === "display_data" && first.outputs[0].data, { "text/html": "<b>done</b>" });
-  assert.deepEqual(second.outputs.map((o) => o.output_type === "display_data" && o.data), [{ "text/plain": "separate" }]);
+  assert.deepEqual(
+    second.outputs.map((o) => o.output_type === "display_data" && o.data),
+    [{ "text/plain": "separate" }],
+  );
 });
 
 test("the CLI exits non-zero naming notebook and cell, and SIGTERM leaves no kernel behind", async () => {
   const failing = writeNotebookFile(tmp.dir, "cli-fail.ipynb", ["1", "throw new Error('cli failure')"]);
-  const run = (args: string[]) => spawn(process.execPath, [path.join(root, "bin", "alexnet.js"), "notebooks", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const run = (args: string[]) =>
+    spawn(process.execPath, [path.join(root, "bin", "alexnet.js"), "notebooks", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   const collect = (p: ReturnType<typeof run>) =>
     new Promise<{ code: number | null; stdout: string }>((resolve) => {
       let stdout = "";
@@ -143,7 +174,9 @@ test("the CLI exits non-zero naming notebook and cell, and SIGTERM leaves no ker
 
   // The cell leaves a marker before it loops, so the signal lands while the cell runs, however slow the machine.
   const marker = path.join(tmp.dir, "loop-started");
-  const looping = writeNotebookFile(tmp.dir, "cli-loop.ipynb", [`require("fs").writeFileSync(${JSON.stringify(marker)}, "x"); while (true) {}`]);
+  const looping = writeNotebookFile(tmp.dir, "cli-loop.ipynb", [
+    `require("fs").writeFileSync(${JSON.stringify(marker)}, "x"); while (true) {}`,
+  ]);
   const child = run([looping, "--out", out, "--timeout", "60"]);
   const done = collect(child);
   assert.ok(await waitUntil(() => existsSync(marker), 30_000), "the looping cell started");
@@ -193,7 +226,12 @@ test("a runner killed with SIGKILL mid-loop leaves no kernel, no process the not
 test("OutputRecorder: clear_output with wait clears on the next output", () => {
   const cell: CodeCell = { cell_type: "code", id: "x", metadata: {}, source: "", outputs: [], execution_count: null };
   const rec = new OutputRecorder();
-  const msg = (msg_type: string, content: Record<string, unknown>) => ({ header: { msg_type } as never, parent_header: {}, metadata: {}, content });
+  const msg = (msg_type: string, content: Record<string, unknown>) => ({
+    header: { msg_type } as never,
+    parent_header: {},
+    metadata: {},
+    content,
+  });
   rec.handle(cell, msg("stream", { name: "stdout", text: "a" }));
   rec.handle(cell, msg("clear_output", { wait: true }));
   assert.equal(cell.outputs.length, 1);
@@ -204,7 +242,14 @@ test("OutputRecorder: clear_output with wait clears on the next output", () => {
 });
 
 test("errorFromStderr names the error from tslab's stderr text", () => {
-  const cell: CodeCell = { cell_type: "code", id: "x", metadata: {}, source: "", outputs: [{ output_type: "stream", name: "stderr", text: "evalmachine:1\nthrow x\n\nTypeError: nope\n    at foo\n" }], execution_count: 1 };
+  const cell: CodeCell = {
+    cell_type: "code",
+    id: "x",
+    metadata: {},
+    source: "",
+    outputs: [{ output_type: "stream", name: "stderr", text: "evalmachine:1\nthrow x\n\nTypeError: nope\n    at foo\n" }],
+    execution_count: 1,
+  };
   assert.deepEqual([errorFromStderr(cell, "f").ename, errorFromStderr(cell, "f").evalue], ["TypeError", "nope"]);
   cell.outputs = [];
   assert.equal(errorFromStderr(cell, "status 'error'").evalue, "status 'error'");

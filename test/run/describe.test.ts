@@ -21,12 +21,22 @@ const runDir = path.join(tmp.dir, "run");
 before(async () => {
   await selectEngine({ force: "cpu" });
   mkdirSync(runDir, { recursive: true });
-  writeFileSync(path.join(runDir, "run.json"), JSON.stringify({ model: "mini", modelOptions: SMALL, inputScale: 0.25, crop: 64, data: path.join(tmp.dir, "gone") }));
+  writeFileSync(
+    path.join(runDir, "run.json"),
+    JSON.stringify({ model: "mini", modelOptions: SMALL, inputScale: 0.25, crop: 64, data: path.join(tmp.dir, "gone") }),
+  );
   const optimizer = new PaperSGD();
   // Epoch 1 is the best by validation error, epoch 2 the newest; 7 classes.
-  for (const [epoch, err] of [[1, 0.3], [2, 0.5]] as const) {
+  for (const [epoch, err] of [
+    [1, 0.3],
+    [2, 0.5],
+  ] as const) {
     const model = buildAlexNet("mini", { ...SMALL, numClasses: 7, seed: epoch });
-    await saveCheckpoint(runDir, { model, optimizer, epoch, step: 5 * epoch, metrics: { valTop1Error: err } }, { best: { metric: "valTop1Error" } });
+    await saveCheckpoint(
+      runDir,
+      { model, optimizer, epoch, step: 5 * epoch, metrics: { valTop1Error: err } },
+      { best: { metric: "valTop1Error" } },
+    );
     model.dispose();
   }
   optimizer.dispose();
@@ -69,9 +79,15 @@ test("a checkpoint whose model.json is torn: the file named, in init's words for
   cpSync(path.join(checkpointsDir(runDir), "epoch-0001"), torn, { recursive: true });
   cpSync(path.join(runDir, "run.json"), path.join(tmp.dir, "torn", "run.json"));
   writeFileSync(path.join(torn, "model.json"), "{ half");
-  assert.throws(() => describeTrained(torn, { role: "init" }), /^Error: init: .*torn\/checkpoints\/epoch-0001\/model\.json is not valid JSON/);
+  assert.throws(
+    () => describeTrained(torn, { role: "init" }),
+    /^Error: init: .*torn\/checkpoints\/epoch-0001\/model\.json is not valid JSON/,
+  );
   writeFileSync(path.join(tmp.dir, "torn", "run.json"), "{ half");
-  assert.throws(() => describeTrained(path.join(tmp.dir, "torn"), { role: "init" }), /init: .*torn\/run\.json is not valid JSON .*pass another run or a model folder/);
+  assert.throws(
+    () => describeTrained(path.join(tmp.dir, "torn"), { role: "init" }),
+    /init: .*torn\/run\.json is not valid JSON .*pass another run or a model folder/,
+  );
 });
 
 test("a model folder: its card's variant, options, classes and normalisation", async () => {
@@ -79,7 +95,13 @@ test("a model folder: its card's variant, options, classes and normalisation", a
   const model = buildAlexNet("mini", { ...SMALL, numClasses: 3 });
   await saveModel(model, dir);
   model.dispose();
-  writeCard(dir, { variant: "mini", modelOptions: { ...SMALL, numClasses: 3 }, classes: ["a", "b", "c"], input: { mean: [1, 2, 3], scale: [1, 1, 1] }, source: "test" });
+  writeCard(dir, {
+    variant: "mini",
+    modelOptions: { ...SMALL, numClasses: 3 },
+    classes: ["a", "b", "c"],
+    input: { mean: [1, 2, 3], scale: [1, 1, 1] },
+    source: "test",
+  });
   const info = describeTrained(dir);
   assert.deepEqual([info.kind, info.modelDir, info.variant, info.classes, info.inputScale], ["model", dir, "mini", ["a", "b", "c"], 1]);
   assert.deepEqual(info.card?.input.mean, [1, 2, 3]);
@@ -88,13 +110,19 @@ test("a model folder: its card's variant, options, classes and normalisation", a
 test("what is wrong is said in the caller's words: init's for train --init, eval's for eval and predict", () => {
   const nowhere = path.join(tmp.dir, "nowhere");
   assert.throws(() => describeTrained(nowhere, { role: "init" }), /^Error: init: .*nowhere does not exist; pass a model folder/);
-  assert.throws(() => describeTrained(nowhere), /nowhere is neither a training run \(no run\.json; alexnet train --out makes one\) nor a model folder \(no card\.json.*: it does not exist\.$/);
+  assert.throws(
+    () => describeTrained(nowhere),
+    /nowhere is neither a training run \(no run\.json; alexnet train --out makes one\) nor a model folder \(no card\.json.*: it does not exist\.$/,
+  );
   const empty = path.join(tmp.dir, "empty");
   mkdirSync(empty);
   assert.throws(() => describeTrained(empty), /empty is neither a training run .* nor a model folder .*import-torch --out makes one\)\.$/);
   const fresh = path.join(tmp.dir, "fresh");
   mkdirSync(fresh);
   writeFileSync(path.join(fresh, "run.json"), "{}");
-  assert.throws(() => describeTrained(fresh), /fresh has no checkpoints \(checkpoints\/epoch-NNNN\); train first with `alexnet train --out .*fresh`/);
+  assert.throws(
+    () => describeTrained(fresh),
+    /fresh has no checkpoints \(checkpoints\/epoch-NNNN\); train first with `alexnet train --out .*fresh`/,
+  );
   assert.throws(() => describeTrained(fresh, { role: "init" }), /init: the run .*fresh has no finished epoch/);
 });

@@ -27,12 +27,15 @@ test("a run lock holds pid, host and start, and a second taker is refused naming
   assert.equal(owner.pid, process.pid);
   assert.equal(owner.host, os.hostname());
   assert.ok(!Number.isNaN(Date.parse(owner.started)));
-  assert.throws(() => acquireRunLock(run), (err: Error) => {
-    assert.equal(err.name, "RunLockedError");
-    assert.match(err.message, new RegExp(`in use by process ${process.pid} on ${os.hostname()} \\(alexnet train, since`));
-    assert.match(err.message, /wait for it to finish or stop it/);
-    return true;
-  });
+  assert.throws(
+    () => acquireRunLock(run),
+    (err: Error) => {
+      assert.equal(err.name, "RunLockedError");
+      assert.match(err.message, new RegExp(`in use by process ${process.pid} on ${os.hostname()} \\(alexnet train, since`));
+      assert.match(err.message, /wait for it to finish or stop it/);
+      return true;
+    },
+  );
   assert.deepEqual(runLockOwner(run), owner, "the refusal leaves the holder's lock as it was");
   lock.release();
   assert.equal(existsSync(path.join(run, LOCK_FILE)), false);
@@ -72,7 +75,10 @@ test("a lock from another host cannot be checked, so it is refused with how to c
   const run = newRun();
   acquireRunLock(run).release();
   writeLock(run, { pid: 1, host: "elsewhere.example", started: "2026-01-01T00:00:00.000Z", command: "alexnet train" });
-  assert.throws(() => acquireRunLock(run), /in use by process 1 on elsewhere\.example .*if nothing on elsewhere\.example is training it any more, remove .*run\.lock/);
+  assert.throws(
+    () => acquireRunLock(run),
+    /in use by process 1 on elsewhere\.example .*if nothing on elsewhere\.example is training it any more, remove .*run\.lock/,
+  );
 });
 
 test("release leaves a lock that is no longer this process's; a process that exits without releasing lets go", () => {
@@ -85,7 +91,10 @@ test("release leaves a lock that is no longer this process's; a process that exi
 
   const exiting = newRun();
   const script = `require(${JSON.stringify(path.resolve(__dirname, "../../lib/run/lock"))}).acquireRunLock(${JSON.stringify(exiting)}); process.exit(3);`;
-  const r = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", "-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", "-e", script], {
+    cwd: path.resolve(__dirname, "../.."),
+    encoding: "utf8",
+  });
   assert.equal(r.status, 3, r.stderr);
   assert.equal(existsSync(path.join(exiting, LOCK_FILE)), false, "the exit handler removed it");
 });

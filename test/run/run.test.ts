@@ -4,7 +4,20 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { appendRunMetrics, clearInterrupted, type EpochMetrics, interruptedDir, isCheckpointFolder, isRunFolder, keepRunMetrics, openRunFolder, readRunConfig, readRunMetrics, type RunConfig, writeRunConfig } from "../../lib/run/run";
+import {
+  appendRunMetrics,
+  clearInterrupted,
+  type EpochMetrics,
+  interruptedDir,
+  isCheckpointFolder,
+  isRunFolder,
+  keepRunMetrics,
+  openRunFolder,
+  readRunConfig,
+  readRunMetrics,
+  type RunConfig,
+  writeRunConfig,
+} from "../../lib/run/run";
 import { tempDir } from "../helpers/notebooks";
 
 const tmp = tempDir("alexnet-run-");
@@ -15,7 +28,22 @@ test("run.json is written whole and read back; a folder without it is no run, wi
   mkdirSync(dir);
   assert.equal(isRunFolder(dir), false);
   assert.throws(() => readRunConfig(dir), /run\/run\.json is missing: .* is not a training run folder/);
-  const config = { profile: "smoke", data: "/d", model: "mini", modelOptions: {}, epochs: 2, batchSize: 8, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: { kind: "step", every: 1, factor: 0.1 }, seed: 1, crop: 64, inputScale: 1, lighting: 0.1 } as RunConfig;
+  const config = {
+    profile: "smoke",
+    data: "/d",
+    model: "mini",
+    modelOptions: {},
+    epochs: 2,
+    batchSize: 8,
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    schedule: { kind: "step", every: 1, factor: 0.1 },
+    seed: 1,
+    crop: 64,
+    inputScale: 1,
+    lighting: 0.1,
+  } as RunConfig;
   writeRunConfig(dir, config);
   assert.equal(isRunFolder(dir), true);
   assert.deepEqual(readRunConfig(dir), config);
@@ -31,9 +59,19 @@ test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a
   assert.deepEqual(readRunMetrics(dir), [], "no file, no epochs");
   const epoch = (n: number) => ({ epoch: n, valTop1Error: 1 / n }) as unknown as EpochMetrics;
   for (const n of [1, 2, 3]) appendRunMetrics(dir, epoch(n));
-  assert.deepEqual(readRunMetrics(dir).map((m) => m.epoch), [1, 2, 3]);
-  assert.deepEqual(keepRunMetrics(dir, 2).map((m) => m.epoch), [1, 2]);
-  assert.deepEqual(readRunMetrics(dir).map((m) => m.epoch), [1, 2], "epoch 3 is gone from the file");
+  assert.deepEqual(
+    readRunMetrics(dir).map((m) => m.epoch),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    keepRunMetrics(dir, 2).map((m) => m.epoch),
+    [1, 2],
+  );
+  assert.deepEqual(
+    readRunMetrics(dir).map((m) => m.epoch),
+    [1, 2],
+    "epoch 3 is gone from the file",
+  );
   assert.deepEqual(keepRunMetrics(dir, 0), []);
   assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false, "a fresh start keeps no file");
   // An epoch's line cut short: reading names the file and line; a fresh start removes it without reading it.
@@ -47,7 +85,11 @@ test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a
 test("openRunFolder: a new folder starts, one with checkpoints only resumes when asked and when its settings are there", () => {
   const dir = path.join(tmp.dir, "folder");
   assert.deepEqual(openRunFolder(dir, false), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false });
-  assert.deepEqual(openRunFolder(dir, true), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false }, "resuming a run that never saved a checkpoint starts it");
+  assert.deepEqual(
+    openRunFolder(dir, true),
+    { saved: undefined, latest: undefined, interrupted: undefined, restoring: false },
+    "resuming a run that never saved a checkpoint starts it",
+  );
   // A mid-epoch checkpoint alone (a run stopped in its first epoch).
   const part = path.join(interruptedDir(dir), "checkpoints", "epoch-0000");
   mkdirSync(part, { recursive: true });
@@ -55,7 +97,22 @@ test("openRunFolder: a new folder starts, one with checkpoints only resumes when
   assert.equal(interruptedDir(dir), path.join(dir, "interrupted"));
   assert.throws(() => openRunFolder(dir, false), /already holds checkpoints of a run; pass resume \(--resume\)/);
   assert.throws(() => openRunFolder(dir, true), /run\.json is missing, so the run's settings are unknown/);
-  const config = { profile: "smoke", data: "/d", model: "mini", modelOptions: {}, epochs: 2, batchSize: 8, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: { kind: "step", every: 1, factor: 0.1 }, seed: 1, crop: 64, inputScale: 1, lighting: 0.1 } as RunConfig;
+  const config = {
+    profile: "smoke",
+    data: "/d",
+    model: "mini",
+    modelOptions: {},
+    epochs: 2,
+    batchSize: 8,
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    schedule: { kind: "step", every: 1, factor: 0.1 },
+    seed: 1,
+    crop: 64,
+    inputScale: 1,
+    lighting: 0.1,
+  } as RunConfig;
   writeRunConfig(dir, config);
   const epoch = path.join(dir, "checkpoints", "epoch-0001");
   mkdirSync(epoch, { recursive: true });

@@ -25,8 +25,13 @@ function source(kind: "colour" | "noise", perClass: number): DataSource {
       const label = i % 3;
       const r = new Random(1000 * (split === "train" ? 1 : 2) + i);
       const data = new Uint8Array(SIDE * SIDE * 3);
-      for (let p = 0; p < data.length; p++) data[p] = kind === "colour" ? Math.max(0, Math.min(255, colours[label][p % 3] + r.int(41) - 20)) : r.int(256);
-      return { label, origin: `${split}/${i}`, load: async () => ({ kind: "raw" as const, data, width: SIDE, height: SIDE, channels: 3 as const }) };
+      for (let p = 0; p < data.length; p++)
+        data[p] = kind === "colour" ? Math.max(0, Math.min(255, colours[label][p % 3] + r.int(41) - 20)) : r.int(256);
+      return {
+        label,
+        origin: `${split}/${i}`,
+        load: async () => ({ kind: "raw" as const, data, width: SIDE, height: SIDE, channels: 3 as const }),
+      };
     });
   return { format: "test", classes: ["a", "b", "c"], splits: { train: records("train"), val: records("val") } };
 }

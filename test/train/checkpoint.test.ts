@@ -46,7 +46,15 @@ test("a checkpoint round trip restores weights, velocities, step count, rate, sc
   schedule.step(0.6);
   opt.learningRate = schedule.step(0.7).lr;
   const rng = { mathRandom: 123456789, order: [3, 1, 2], note: "opaque" };
-  const saved = await saveCheckpoint(run, { model, optimizer: opt, schedule, epoch: 2, step: 3, rng, metrics: { valTop1Error: 0.7, trainLoss: 1.25 } });
+  const saved = await saveCheckpoint(run, {
+    model,
+    optimizer: opt,
+    schedule,
+    epoch: 2,
+    step: 3,
+    rng,
+    metrics: { valTop1Error: 0.7, trainLoss: 1.25 },
+  });
   assert.equal(saved.path, path.join(run, "checkpoints", "epoch-0002"));
   assert.deepEqual(readdirSync(saved.path).sort(), ["checkpoint.json", "model.json", "optimizer.bin", "optimizer.json", "weights.bin"]);
 
@@ -124,7 +132,15 @@ test("a crash mid-save leaves the previous checkpoint as the latest, and nothing
   train(model, opt, 1, 2);
   for (const crashAfter of ["model.json", "optimizer.json", "checkpoint.json"]) {
     await assert.rejects(
-      saveCheckpoint(run, { model, optimizer: opt, epoch: 2, step: 2 }, { afterWrite: (file) => { if (file === crashAfter) throw new Error("simulated crash"); } }),
+      saveCheckpoint(
+        run,
+        { model, optimizer: opt, epoch: 2, step: 2 },
+        {
+          afterWrite: (file) => {
+            if (file === crashAfter) throw new Error("simulated crash");
+          },
+        },
+      ),
       /simulated crash/,
     );
     assert.equal(latestCheckpoint(run), first.path);
@@ -138,7 +154,10 @@ test("a crash mid-save leaves the previous checkpoint as the latest, and nothing
   writeFileSync(path.join(dir, "epoch-0007", "model.json"), "{");
   assert.equal(latestCheckpoint(run), first.path);
   assert.deepEqual(listCheckpoints(run), [{ path: first.path, epoch: 1 }]);
-  await assert.rejects(loadCheckpoint(path.join(dir, "epoch-0007")), /epoch-0007 is not a complete checkpoint \(no checkpoint\.json\); pass a folder like RUN\/checkpoints\/epoch-0003, e\.g\. latestCheckpoint\(RUN\)/);
+  await assert.rejects(
+    loadCheckpoint(path.join(dir, "epoch-0007")),
+    /epoch-0007 is not a complete checkpoint \(no checkpoint\.json\); pass a folder like RUN\/checkpoints\/epoch-0003, e\.g\. latestCheckpoint\(RUN\)/,
+  );
 
   // The next save clears the temporary leftovers.
   const second = await saveCheckpoint(run, { model, optimizer: opt, epoch: 2, step: 2 });
@@ -155,28 +174,67 @@ test("keepLast keeps the newest checkpoints and the best one by the metric; best
   const errors = [0.5, 0.4, 0.45, 0.42, 0.41, 0.43];
   const results = [];
   for (let e = 1; e <= errors.length; e++) {
-    results.push(await saveCheckpoint(run, { model, optimizer: opt, epoch: e, step: e * 10, metrics: { valTop1Error: errors[e - 1] } }, { keepLast: 2, best: { metric: "valTop1Error" } }));
+    results.push(
+      await saveCheckpoint(
+        run,
+        { model, optimizer: opt, epoch: e, step: e * 10, metrics: { valTop1Error: errors[e - 1] } },
+        { keepLast: 2, best: { metric: "valTop1Error" } },
+      ),
+    );
   }
-  assert.deepEqual(results.map((r) => r.isBest), [true, true, false, false, false, false]);
-  assert.deepEqual(listCheckpoints(run).map((c) => path.basename(c.path)), ["epoch-0002", "epoch-0005", "epoch-0006"]);
-  assert.deepEqual(results.map((r) => r.removed.map((p) => path.basename(p))), [[], [], ["epoch-0001"], [], ["epoch-0003"], ["epoch-0004"]]);
+  assert.deepEqual(
+    results.map((r) => r.isBest),
+    [true, true, false, false, false, false],
+  );
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => path.basename(c.path)),
+    ["epoch-0002", "epoch-0005", "epoch-0006"],
+  );
+  assert.deepEqual(
+    results.map((r) => r.removed.map((p) => path.basename(p))),
+    [[], [], ["epoch-0001"], [], ["epoch-0003"], ["epoch-0004"]],
+  );
   assert.equal(bestCheckpoint(run), path.join(checkpointsDir(run), "epoch-0002"));
-  assert.deepEqual(JSON.parse(readFileSync(path.join(checkpointsDir(run), "best.json"), "utf8")), { checkpoint: "epoch-0002", metric: "valTop1Error", mode: "min", value: 0.4 });
+  assert.deepEqual(JSON.parse(readFileSync(path.join(checkpointsDir(run), "best.json"), "utf8")), {
+    checkpoint: "epoch-0002",
+    metric: "valTop1Error",
+    mode: "min",
+    value: 0.4,
+  });
   assert.equal(latestCheckpoint(run), path.join(checkpointsDir(run), "epoch-0006"));
   // Evaluation takes the best by default; the claims harness asks for the last epoch's.
   assert.equal(runCheckpoint(run), path.join(checkpointsDir(run), "epoch-0002"));
   assert.equal(runCheckpoint(run, "last"), path.join(checkpointsDir(run), "epoch-0006"));
 
   // A new best takes over, and the old best becomes prunable.
-  const better = await saveCheckpoint(run, { model, optimizer: opt, epoch: 7, step: 70, metrics: { valTop1Error: 0.3 } }, { keepLast: 2, best: { metric: "valTop1Error" } });
+  const better = await saveCheckpoint(
+    run,
+    { model, optimizer: opt, epoch: 7, step: 70, metrics: { valTop1Error: 0.3 } },
+    { keepLast: 2, best: { metric: "valTop1Error" } },
+  );
   assert.equal(better.isBest, true);
-  assert.deepEqual(listCheckpoints(run).map((c) => path.basename(c.path)), ["epoch-0006", "epoch-0007"]);
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => path.basename(c.path)),
+    ["epoch-0006", "epoch-0007"],
+  );
 
   // mode "max" for accuracies.
   const acc = newRun();
-  for (const [e, a] of [[1, 0.5], [2, 0.7], [3, 0.6]]) await saveCheckpoint(acc, { model, optimizer: opt, epoch: e, step: e, metrics: { valTop1: a } }, { keepLast: 1, best: { metric: "valTop1", mode: "max" } });
+  for (const [e, a] of [
+    [1, 0.5],
+    [2, 0.7],
+    [3, 0.6],
+  ])
+    await saveCheckpoint(
+      acc,
+      { model, optimizer: opt, epoch: e, step: e, metrics: { valTop1: a } },
+      { keepLast: 1, best: { metric: "valTop1", mode: "max" } },
+    );
   assert.equal(bestCheckpoint(acc), path.join(checkpointsDir(acc), "epoch-0002"));
-  assert.deepEqual(listCheckpoints(acc).map((c) => c.epoch), [2, 3]);
+  assert.deepEqual(
+    listCheckpoints(acc).map((c) => c.epoch),
+    [2, 3],
+  );
   model.dispose();
   opt.dispose();
 });
@@ -225,7 +283,10 @@ test("a loss that becomes NaN stops the run with a message naming the last good 
   }
   assert.ok(stopped, "the run should have stopped");
   const epoch1 = path.join(checkpointsDir(run), checkpointName(1));
-  assert.equal(stopped.message, `loss became NaN at epoch 2 step 5 (lr 0.01); the last good checkpoint is ${epoch1}; lower --lr or check the data`);
+  assert.equal(
+    stopped.message,
+    `loss became NaN at epoch 2 step 5 (lr 0.01); the last good checkpoint is ${epoch1}; lower --lr or check the data`,
+  );
   assert.equal(latestCheckpoint(run), epoch1);
   model.dispose();
   opt.dispose();
@@ -251,17 +312,32 @@ test("bad input is refused with the fix: missing metric, non-JSON rng, other arc
     saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1, metrics: { loss: 1 } }, { best: { metric: "valTop1Error" } }),
     /best is tracked by metrics\.valTop1Error, but this save's metrics have no finite valTop1Error \(got keys: loss\)/,
   );
-  await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1, rng: { s: BigInt(1) } }), /the rng state must be plain JSON/);
-  await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1, rng: { s: NaN } }), /does not survive JSON unchanged/);
+  await assert.rejects(
+    saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1, rng: { s: BigInt(1) } }),
+    /the rng state must be plain JSON/,
+  );
+  await assert.rejects(
+    saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1, rng: { s: NaN } }),
+    /does not survive JSON unchanged/,
+  );
   await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 1.5, step: 1 }), /epoch must be an integer >= 0, got 1\.5/);
-  await assert.rejects(saveCheckpoint(run, { model, optimizer: tf.train.sgd(0.1) as unknown as PaperSGD, epoch: 1, step: 1 }), /the optimizer must be a PaperSGD/);
-  await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1 }, { keepLast: 0 }), /keepLast must be an integer >= 1 or Infinity, got 0/);
+  await assert.rejects(
+    saveCheckpoint(run, { model, optimizer: tf.train.sgd(0.1) as unknown as PaperSGD, epoch: 1, step: 1 }),
+    /the optimizer must be a PaperSGD/,
+  );
+  await assert.rejects(
+    saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1 }, { keepLast: 0 }),
+    /keepLast must be an integer >= 1 or Infinity, got 0/,
+  );
   assert.equal(latestCheckpoint(run), undefined);
 
   train(model, opt, 0, 1);
   const saved = await saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 1 });
   const other = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2 })] });
-  await assert.rejects(loadCheckpoint(saved.path, { model: other }), /holds 6 weights but the model has 2; restore into the architecture that was saved/);
+  await assert.rejects(
+    loadCheckpoint(saved.path, { model: other }),
+    /holds 6 weights but the model has 2; restore into the architecture that was saved/,
+  );
   const wide = tinyConvNet(9, 0.5);
   const wrongOpt = new PaperSGD({ weightDecay: 0.001, decayBiases: true });
   await assert.rejects(
@@ -279,14 +355,32 @@ test("a damaged checkpoint is refused naming the file, and newestIntactCheckpoin
   const opt = new PaperSGD({ learningRate: 0.01 });
   train(model, opt, 0, 2);
   const first = await saveCheckpoint(run, { model, optimizer: opt, epoch: 1, step: 2 }, { keepLast: Infinity });
-  const digests = JSON.parse(readFileSync(path.join(first.path, "checkpoint.json"), "utf8")).files as Record<string, { bytes: number; sha256: string }>;
+  const digests = JSON.parse(readFileSync(path.join(first.path, "checkpoint.json"), "utf8")).files as Record<
+    string,
+    { bytes: number; sha256: string }
+  >;
   assert.deepEqual(Object.keys(digests).sort(), ["model.json", "optimizer.bin", "optimizer.json", "weights.bin"]);
   assert.equal(digests["weights.bin"].bytes, readFileSync(path.join(first.path, "weights.bin")).length);
 
   const damages: [string, string, (dir: string) => void, RegExp][] = [
-    ["truncated weights", "weights.bin", (d) => writeFileSync(path.join(d, "weights.bin"), readFileSync(path.join(d, "weights.bin")).subarray(0, 10)), /weights\.bin has 10 bytes, but \d+ were saved/],
-    ["garbage optimizer.json", "optimizer.json", (d) => writeFileSync(path.join(d, "optimizer.json"), "garbage"), /optimizer\.json has 7 bytes/],
-    ["checkpoint.json without its fields", "checkpoint.json", (d) => writeFileSync(path.join(d, "checkpoint.json"), JSON.stringify({ format: "alexnet-checkpoint", version: 2 })), /checkpoint\.json lacks or garbles epoch, step, lr, schedule, metrics, files/],
+    [
+      "truncated weights",
+      "weights.bin",
+      (d) => writeFileSync(path.join(d, "weights.bin"), readFileSync(path.join(d, "weights.bin")).subarray(0, 10)),
+      /weights\.bin has 10 bytes, but \d+ were saved/,
+    ],
+    [
+      "garbage optimizer.json",
+      "optimizer.json",
+      (d) => writeFileSync(path.join(d, "optimizer.json"), "garbage"),
+      /optimizer\.json has 7 bytes/,
+    ],
+    [
+      "checkpoint.json without its fields",
+      "checkpoint.json",
+      (d) => writeFileSync(path.join(d, "checkpoint.json"), JSON.stringify({ format: "alexnet-checkpoint", version: 2 })),
+      /checkpoint\.json lacks or garbles epoch, step, lr, schedule, metrics, files/,
+    ],
     [
       "random floats of the right length",
       "weights.bin",
@@ -311,7 +405,11 @@ test("a damaged checkpoint is refused naming the file, and newestIntactCheckpoin
     });
     const { checkpoint, skipped } = await newestIntactCheckpoint(listCheckpoints(run).map((c) => c.path));
     assert.equal(checkpoint?.path, first.path, `${what}: the resume falls back to the checkpoint before`);
-    assert.deepEqual(skipped.map((s) => s.path), [newest.path], what);
+    assert.deepEqual(
+      skipped.map((s) => s.path),
+      [newest.path],
+      what,
+    );
     assert.match(skipped[0].reason, message, `${what}: it says why it skipped the newest`);
     fresh.dispose();
   }
@@ -344,15 +442,25 @@ test("a full disk while saving names the checkpoint and keeps every earlier one 
   try {
     await assert.rejects(saveCheckpoint(run, { model, optimizer: opt, epoch: 2, step: 1 }), (err: Error) => {
       assert.equal(err.name, "WriteError");
-      assert.match(err.message, /^cannot write .*checkpoints\/epoch-0002: the disk is full \(ENOSPC\); the checkpoints saved before this one in .*checkpoints are kept; free some space there/);
+      assert.match(
+        err.message,
+        /^cannot write .*checkpoints\/epoch-0002: the disk is full \(ENOSPC\); the checkpoints saved before this one in .*checkpoints are kept; free some space there/,
+      );
       return true;
     });
   } finally {
     restore();
   }
-  assert.deepEqual(listCheckpoints(run).map((c) => c.path), [first.path]);
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => c.path),
+    [first.path],
+  );
   assert.equal((await verifyCheckpoint(first.path)).epoch, 1, "the earlier checkpoint is whole");
-  assert.deepEqual(readdirSync(path.join(run, "checkpoints")).filter((f) => f.startsWith(".")), [], "no temporary folder is left");
+  assert.deepEqual(
+    readdirSync(path.join(run, "checkpoints")).filter((f) => f.startsWith(".")),
+    [],
+    "no temporary folder is left",
+  );
   model.dispose();
   opt.dispose();
 });

@@ -30,7 +30,13 @@ before(async () => {
   const model = buildAlexNet("mini", modelOptions);
   await saveModel(model, initDir);
   model.dispose();
-  writeCard(initDir, { variant: "mini", modelOptions, classes: ["a", "b", "c", "d", "e"], input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] }, source: "cli test model" });
+  writeCard(initDir, {
+    variant: "mini",
+    modelOptions,
+    classes: ["a", "b", "c", "d", "e"],
+    input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] },
+    source: "cli test model",
+  });
 });
 after(() => tmp.cleanup());
 
@@ -38,7 +44,22 @@ const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)
 
 test("train --profile smoke writes metrics, checkpoints and a JSON summary; --resume carries on to more epochs", () => {
   const out = path.join(tmp.dir, "run");
-  const r = alexnet("train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--dropout", "0.5", "--json");
+  const r = alexnet(
+    "train",
+    "--profile",
+    "smoke",
+    "--data",
+    data,
+    "--out",
+    out,
+    "--epochs",
+    "1",
+    "--batch",
+    "8",
+    "--dropout",
+    "0.5",
+    "--json",
+  );
   assert.equal(r.status, 0, r.stderr);
   const s = lastJson(r.stdout);
   assert.equal(s.status, "completed");
@@ -46,10 +67,16 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
   for (const k of ["trainTop1Error", "valTop1Error", "valTop5Error", "imagesPerSecond"]) assert.ok(Number.isFinite(s[k]), k);
   // Training time is the epoch's own (metrics.jsonl), not the whole command's.
   const epochSeconds = JSON.parse(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim()).seconds;
-  assert.ok(Math.abs(s.trainingSeconds - epochSeconds) < 1e-9 && s.trainingSeconds > 0 && s.trainingSeconds < s.seconds, `${s.trainingSeconds} vs ${epochSeconds}, ${s.seconds}`);
+  assert.ok(
+    Math.abs(s.trainingSeconds - epochSeconds) < 1e-9 && s.trainingSeconds > 0 && s.trainingSeconds < s.seconds,
+    `${s.trainingSeconds} vs ${epochSeconds}, ${s.seconds}`,
+  );
   assert.match(r.stdout, /finished: 1\/1 epochs of mini/);
   assert.match(r.stderr, /epoch 1\/1: train loss/);
-  assert.deepEqual(readdirSync(path.join(out, "checkpoints")).filter((f) => f.startsWith("epoch-")), ["epoch-0001"]);
+  assert.deepEqual(
+    readdirSync(path.join(out, "checkpoints")).filter((f) => f.startsWith("epoch-")),
+    ["epoch-0001"],
+  );
   assert.equal(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 1);
   assert.ok(existsSync(path.join(out, "run.json")));
   assert.equal(JSON.parse(readFileSync(path.join(out, "run.json"), "utf8")).modelOptions.dropout, 0.5, "--dropout reaches the network");
@@ -69,7 +96,11 @@ test("train --profile smoke writes metrics, checkpoints and a JSON summary; --re
 
 test("Ctrl-C stops after the current step with a checkpoint, exit code 130, and --resume finishes the run", async () => {
   const out = path.join(tmp.dir, "interrupted");
-  const child = spawn(process.execPath, [bin, "train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "3", "--batch", "4", "--workers", "0"], { cwd: root });
+  const child = spawn(
+    process.execPath,
+    [bin, "train", "--profile", "smoke", "--data", data, "--out", out, "--epochs", "3", "--batch", "4", "--workers", "0"],
+    { cwd: root },
+  );
   let stderr = "";
   let sent = false;
   child.stderr.on("data", (chunk: Buffer) => {
@@ -94,7 +125,24 @@ test("Ctrl-C stops after the current step with a checkpoint, exit code 130, and 
 
 test("train --init MODEL_DIR --freeze features fine-tunes, records both in run.json, and --resume keeps them", () => {
   const out = path.join(tmp.dir, "finetune");
-  const r = alexnet("train", "--init", initDir, "--freeze", "features", "--data", data, "--out", out, "--epochs", "1", "--batch", "8", "--workers", "0", "--json");
+  const r = alexnet(
+    "train",
+    "--init",
+    initDir,
+    "--freeze",
+    "features",
+    "--data",
+    data,
+    "--out",
+    out,
+    "--epochs",
+    "1",
+    "--batch",
+    "8",
+    "--workers",
+    "0",
+    "--json",
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /from cli test model \(new fc8: 5 -> 10 classes\), conv1 conv2 conv3 conv4 conv5 frozen/);
   const config = JSON.parse(readFileSync(path.join(out, "run.json"), "utf8"));
@@ -138,5 +186,8 @@ test("bad fine-tuning flags and an --init folder without a model get errors nami
     await assert.rejects(run(args), (err: Error) => err instanceof UsageError && message.test(err.message), args.join(" "));
   }
   // An init folder that holds no model is named in the error (exit code 1 in the shell).
-  await assert.rejects(run(["--out", path.join(tmp.dir, "r3"), "--init", data, "--data", data]), (err: Error) => !(err instanceof UsageError) && err.message.includes(`${data} is neither a model folder nor a training run`));
+  await assert.rejects(
+    run(["--out", path.join(tmp.dir, "r3"), "--init", data, "--data", data]),
+    (err: Error) => !(err instanceof UsageError) && err.message.includes(`${data} is neither a model folder nor a training run`),
+  );
 });

@@ -16,7 +16,12 @@ before(async () => {
 });
 
 const linear = (seed: number) => () =>
-  tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed }) })] });
+  tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [2, 2, 1] }),
+      tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed }) }),
+    ],
+  });
 
 test("compareNetworks keeps each network's best learning rate and trains it to the target", async () => {
   const seen: string[] = [];
@@ -28,9 +33,15 @@ test("compareNetworks keeps each network's best learning rate and trains it to t
     targetTrainError: 0.1,
     onEpoch: (name) => seen.push(name),
   });
-  assert.deepEqual(results.map((r) => r.name), ["a", "b"]);
+  assert.deepEqual(
+    results.map((r) => r.name),
+    ["a", "b"],
+  );
   for (const r of results) {
-    assert.deepEqual(r.trials.map((t) => t.learningRate), [1e-6, 0.5]);
+    assert.deepEqual(
+      r.trials.map((t) => t.learningRate),
+      [1e-6, 0.5],
+    );
     assert.equal(r.learningRate, 0.5, "a learning rate of 1e-6 barely moves; 0.5 wins the search");
     assert.ok(r.epochsToTarget !== undefined && r.epochsToTarget <= 30);
     assert.equal(r.history.length, r.epochsToTarget, "the final run stops at the target");
@@ -40,7 +51,13 @@ test("compareNetworks keeps each network's best learning rate and trains it to t
 
 test("a learning rate that makes the loss diverge is a failed trial, not the end of the search", async () => {
   const [r] = await compareNetworks({ a: linear(4) }, data, { learningRates: [1e38, 0.5], searchEpochs: 2, maxEpochs: 1, batchSize: 16 });
-  assert.deepEqual(r.trials.map((t) => [t.learningRate, t.trainError, t.diverged ?? false]), [[1e38, 1, true], [0.5, r.trials[1].trainError, false]]);
+  assert.deepEqual(
+    r.trials.map((t) => [t.learningRate, t.trainError, t.diverged ?? false]),
+    [
+      [1e38, 1, true],
+      [0.5, r.trials[1].trainError, false],
+    ],
+  );
   assert.equal(r.learningRate, 0.5);
 });
 

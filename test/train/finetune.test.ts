@@ -49,27 +49,49 @@ function card(classes: number): ModelCard {
 }
 
 function batch(seed: number, n = 4): { xs: tf.Tensor; ys: tf.Tensor } {
-  return tf.tidy(() => ({ xs: tf.randomNormal([n, 64, 64, 3], 0, 1, "float32", seed), ys: tf.tensor1d([0, 1, 2, 3].slice(0, n), "int32") }));
+  return tf.tidy(() => ({
+    xs: tf.randomNormal([n, 64, 64, 3], 0, 1, "float32", seed),
+    ys: tf.tensor1d([0, 1, 2, 3].slice(0, n), "int32"),
+  }));
 }
 
 test("replaceHead copies every weight but fc8 exactly; fc8 gets the new shape and buildAlexNet's initial values", () => {
   const source = buildAlexNet("mini", SMALL);
   const sourceBytes = WEIGHT_LAYERS.map((n) => layerBytes(source, n));
   const replaced = replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 7, { seed: 11 });
-  for (const name of FEATURE_LAYERS.concat(["fc6", "fc7"] as never[])) assert.deepEqual(layerBytes(replaced, name), layerBytes(source, name), name);
+  for (const name of FEATURE_LAYERS.concat(["fc6", "fc7"] as never[]))
+    assert.deepEqual(layerBytes(replaced, name), layerBytes(source, name), name);
   assert.equal(headClasses(replaced), 7);
-  assert.deepEqual(replaced.getLayer("fc8").getWeights().map((w) => w.shape), [[32, 7], [7]]);
+  assert.deepEqual(
+    replaced
+      .getLayer("fc8")
+      .getWeights()
+      .map((w) => w.shape),
+    [[32, 7], [7]],
+  );
   const fresh = buildAlexNet("mini", { ...SMALL, numClasses: 7, seed: 11 });
   assert.deepEqual(layerBytes(replaced, "fc8"), layerBytes(fresh, "fc8"));
   // The source is left as it was.
-  assert.deepEqual(WEIGHT_LAYERS.map((n) => layerBytes(source, n)), sourceBytes);
+  assert.deepEqual(
+    WEIGHT_LAYERS.map((n) => layerBytes(source, n)),
+    sourceBytes,
+  );
   assert.equal(headClasses(source), 5);
 
   const kept = replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 5, { keepHead: true, seed: 11 });
-  assert.deepEqual(WEIGHT_LAYERS.map((n) => layerBytes(kept, n)), sourceBytes);
-  assert.throws(() => replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 7, { keepHead: true }), /keepHead needs the same number of classes, but the model has 5 and 7/);
+  assert.deepEqual(
+    WEIGHT_LAYERS.map((n) => layerBytes(kept, n)),
+    sourceBytes,
+  );
+  assert.throws(
+    () => replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 7, { keepHead: true }),
+    /keepHead needs the same number of classes, but the model has 5 and 7/,
+  );
   const before = tf.memory().numTensors;
-  assert.throws(() => replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 7, { modelOptions: { fcUnits: 64 } }), /fc6\/kernel is \[\d+,32\] in the init model but \[\d+,64\] in the new network/);
+  assert.throws(
+    () => replaceHead({ model: source, variant: "mini", modelOptions: SMALL }, 7, { modelOptions: { fcUnits: 64 } }),
+    /fc6\/kernel is \[\d+,32\] in the init model but \[\d+,64\] in the new network/,
+  );
   assert.equal(tf.memory().numTensors, before, "the half-built network is disposed");
   for (const m of [source, replaced, fresh, kept]) m.dispose();
 });
@@ -99,12 +121,23 @@ test("loadInitModel reads a run folder (its best checkpoint) or one checkpoint, 
   mkdirSync(runDir, { recursive: true });
   const options = { ...SMALL };
   delete options.numClasses; // run.json leaves numClasses to the dataset
-  writeFileSync(path.join(runDir, "run.json"), JSON.stringify({ model: "mini", modelOptions: options, inputScale: 0.25, data: path.join(tmp.dir, "gone") }));
+  writeFileSync(
+    path.join(runDir, "run.json"),
+    JSON.stringify({ model: "mini", modelOptions: options, inputScale: 0.25, data: path.join(tmp.dir, "gone") }),
+  );
   const optimizer = new PaperSGD();
   const models = [1, 2].map((seed) => buildAlexNet("mini", { ...SMALL, numClasses: 6, seed }));
   // Epoch 1 is the best by validation error, epoch 2 the newest.
-  await saveCheckpoint(runDir, { model: models[0], optimizer, epoch: 1, step: 5, metrics: { valTop1Error: 0.3 } }, { best: { metric: "valTop1Error" } });
-  await saveCheckpoint(runDir, { model: models[1], optimizer, epoch: 2, step: 10, metrics: { valTop1Error: 0.5 } }, { best: { metric: "valTop1Error" } });
+  await saveCheckpoint(
+    runDir,
+    { model: models[0], optimizer, epoch: 1, step: 5, metrics: { valTop1Error: 0.3 } },
+    { best: { metric: "valTop1Error" } },
+  );
+  await saveCheckpoint(
+    runDir,
+    { model: models[1], optimizer, epoch: 2, step: 10, metrics: { valTop1Error: 0.5 } },
+    { best: { metric: "valTop1Error" } },
+  );
 
   const fromRun = await loadInitModel(runDir);
   assert.equal(fromRun.kind, "run");
@@ -125,7 +158,10 @@ test("loadInitModel reads a run folder (its best checkpoint) or one checkpoint, 
 test("a folder that is neither a model folder nor a run gets an error naming it and what to pass", async () => {
   const empty = path.join(tmp.dir, "empty");
   mkdirSync(empty);
-  assert.throws(() => describeTrained(empty, { role: "init" }), new RegExp(`${empty} is neither a model folder nor a training run.*model\\.json \\+ card\\.json.*run folder`));
+  assert.throws(
+    () => describeTrained(empty, { role: "init" }),
+    new RegExp(`${empty} is neither a model folder nor a training run.*model\\.json \\+ card\\.json.*run folder`),
+  );
   await assert.rejects(loadInitModel(path.join(tmp.dir, "nowhere")), /nowhere does not exist; pass a model folder/);
   const noCard = path.join(tmp.dir, "no-card");
   const m = buildAlexNet("mini", SMALL);
@@ -152,7 +188,10 @@ test("freeze features: after training steps the conv weights are bit-identical w
   const model = buildAlexNet("mini", SMALL);
   const before = WEIGHT_LAYERS.map((n) => layerBytes(model, n));
   assert.deepEqual(freeze(model, "features"), [...FEATURE_LAYERS]);
-  assert.deepEqual(model.trainableWeights.map((w) => w.originalName), ["fc6/kernel", "fc6/bias", "fc7/kernel", "fc7/bias", "fc8/kernel", "fc8/bias"]);
+  assert.deepEqual(
+    model.trainableWeights.map((w) => w.originalName),
+    ["fc6/kernel", "fc6/bias", "fc7/kernel", "fc7/bias", "fc8/kernel", "fc8/bias"],
+  );
   const optimizer = new PaperSGD({ learningRate: 0.05 });
   for (let step = 0; step < 3; step++) {
     const { xs, ys } = batch(step);
@@ -173,7 +212,12 @@ test("freeze features: after training steps the conv weights are bit-identical w
 test("featuresLrMultipliers: one step moves the conv weights by 0.1x the plain step, and the fc weights identically", () => {
   const plain = buildAlexNet("mini", SMALL);
   const slow = buildAlexNet("mini", SMALL);
-  const start = WEIGHT_LAYERS.map((n) => plain.getLayer(n).getWeights().map((w) => Array.from(w.dataSync())));
+  const start = WEIGHT_LAYERS.map((n) =>
+    plain
+      .getLayer(n)
+      .getWeights()
+      .map((w) => Array.from(w.dataSync())),
+  );
   const multiplier = featuresLrMultipliers(slow, 0.1);
   // tfjs names the second model's variables conv1/kernel_1 and so on; the multiplier follows them.
   assert.equal(multiplier(slow.getLayer("conv1").weights[0].name), 0.1);
@@ -191,8 +235,14 @@ test("featuresLrMultipliers: one step moves the conv weights by 0.1x the plain s
       assert.deepEqual(layerBytes(slow, n), layerBytes(plain, n), n);
       return;
     }
-    const a = plain.getLayer(n).getWeights().map((w) => w.dataSync());
-    const b = slow.getLayer(n).getWeights().map((w) => w.dataSync());
+    const a = plain
+      .getLayer(n)
+      .getWeights()
+      .map((w) => w.dataSync());
+    const b = slow
+      .getLayer(n)
+      .getWeights()
+      .map((w) => w.dataSync());
     let moved = 0;
     start[i].forEach((w0, j) => {
       for (let k = 0; k < w0.length; k++) {

@@ -17,7 +17,12 @@ let dir: string;
 before(async () => {
   await selectEngine({ force: "cpu" });
   dir = path.join(tmp.dir, "ds");
-  await prepareDataset({ source: syntheticSource({ classes: 10, trainPerClass: 4, valPerClass: 1 }), out: dir, size: 8, progress: "silent" });
+  await prepareDataset({
+    source: syntheticSource({ classes: 10, trainPerClass: 4, valPerClass: 1 }),
+    out: dir,
+    size: 8,
+    progress: "silent",
+  });
 });
 after(() => {
   if (train) disposeSplit(train);
@@ -62,7 +67,10 @@ test("shrinkSplit averages whole blocks, then resizes; a split at the size is re
   // 10 to 4: blocks of 2 (to 5), then bilinear to 4.
   const odd = shrinkSplit({ xs: tf.ones([2, 10, 10, 3]), ys: small.ys, count: 2, classes: 2 }, 4);
   assert.deepEqual(odd.xs.shape, [2, 4, 4, 3]);
-  assert.ok(Array.from(odd.xs.dataSync()).every((v) => Math.abs(v - 1) < 1e-6), "a flat image stays flat");
+  assert.ok(
+    Array.from(odd.xs.dataSync()).every((v) => Math.abs(v - 1) < 1e-6),
+    "a flat image stays flat",
+  );
   const same = { xs: tf.zeros([1, 4, 4, 1]) as tf.Tensor4D, ys: small.ys, count: 1, classes: 2 };
   assert.equal(shrinkSplit(same, 4), same);
   for (const t of [small.xs, small.ys, odd.xs, same.xs]) t.dispose();
@@ -71,7 +79,13 @@ test("shrinkSplit averages whole blocks, then resizes; a split at the size is re
 test("fit lowers the training error of a small net, logs every epoch, stops at a target, and leaks no tensors", async () => {
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 8, kernelSize: 3, activation: "relu", kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.conv2d({
+        inputShape: [8, 8, 3],
+        filters: 8,
+        kernelSize: 3,
+        activation: "relu",
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+      }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
     ],
@@ -79,7 +93,10 @@ test("fit lowers the training error of a small net, logs every epoch, stops at a
   const before = tf.memory().numTensors;
   const logs: number[] = [];
   const history = await fit(model, train, { epochs: 25, batchSize: 8, learningRate: 0.05, seed: 3, onEpoch: (l) => logs.push(l.epoch) });
-  assert.deepEqual(logs, history.map((h) => h.epoch));
+  assert.deepEqual(
+    logs,
+    history.map((h) => h.epoch),
+  );
   assert.ok(history[history.length - 1].trainError < history[0].trainError || history[0].trainError === 0, "training error falls");
   assert.ok(history.at(-1)!.trainError <= 0.5, `a small set is fitted (error ${history.at(-1)!.trainError})`);
   assert.equal(tf.memory().numTensors, before, "no tensor leaks across epochs");
@@ -93,7 +110,10 @@ test("fit lowers the training error of a small net, logs every epoch, stops at a
 test("checkEvery stops mid-epoch once the target is met, and stepsToReach counts the steps", async () => {
   const build = () =>
     tf.sequential({
-      layers: [tf.layers.flatten({ inputShape: [8, 8, 3] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: 4 }) })],
+      layers: [
+        tf.layers.flatten({ inputShape: [8, 8, 3] }),
+        tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: 4 }) }),
+      ],
     });
   // 40 images in batches of 4: 10 steps an epoch.
   const byEpoch = build();
@@ -110,13 +130,21 @@ test("checkEvery stops mid-epoch once the target is met, and stepsToReach counts
   // Checking in between changes nothing else (same seeds, same steps), so the finer count is never later;
   // here it is earlier, since the error dips below 30% mid-epoch before an epoch ends under it.
   assert.ok(reachedAt < coarse.at(-1)!.steps, `${reachedAt} before ${coarse.at(-1)!.steps}`);
-  await assert.rejects(fit(byStep, train, { epochs: 1, batchSize: 4, learningRate: 0.05, stopAtTrainError: 0.3, checkEvery: 0 }), /checkEvery is a number of steps/);
+  await assert.rejects(
+    fit(byStep, train, { epochs: 1, batchSize: 4, learningRate: 0.05, stopAtTrainError: 0.3, checkEvery: 0 }),
+    /checkEvery is a number of steps/,
+  );
   byStep.dispose();
 });
 
 test("errorRate counts wrong top-1 predictions in inference mode", () => {
   // Always predicts class 0: on a balanced 10-class set, 90% wrong.
-  const constant = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [8, 8, 3] }), tf.layers.dense({ units: 10, kernelInitializer: "zeros", biasInitializer: tf.initializers.constant({ value: 0 }) })] });
+  const constant = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [8, 8, 3] }),
+      tf.layers.dense({ units: 10, kernelInitializer: "zeros", biasInitializer: tf.initializers.constant({ value: 0 }) }),
+    ],
+  });
   const dense = constant.layers[1];
   dense.setWeights([tf.zeros([192, 10]), tf.tensor1d([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])]);
   assert.equal(errorRate(constant, train, 7), 0.9);

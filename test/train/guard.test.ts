@@ -13,7 +13,10 @@ test("the message says what the loss became, where, at which rate, and what to r
     nonFiniteLossMessage(NaN, { epoch: 3, step: 120, lr: 0.01, lastCheckpoint: "RUN/checkpoints/epoch-0002" }),
     "loss became NaN at epoch 3 step 120 (lr 0.01); the last good checkpoint is RUN/checkpoints/epoch-0002; lower --lr or check the data",
   );
-  assert.equal(nonFiniteLossMessage(Infinity, { step: 7 }), "loss became infinite at step 7; no checkpoint was written before it; lower --lr or check the data");
+  assert.equal(
+    nonFiniteLossMessage(Infinity, { step: 7 }),
+    "loss became infinite at step 7; no checkpoint was written before it; lower --lr or check the data",
+  );
   assert.equal(nonFiniteLossMessage(-Infinity), "loss became -infinite; no checkpoint was written before it; lower --lr or check the data");
 });
 
@@ -23,7 +26,8 @@ test("checkFinite passes numbers and throws NonFiniteLossError for NaN and infin
   for (const bad of [NaN, Infinity, -Infinity]) {
     assert.throws(
       () => checkFinite(bad, { epoch: 1 }),
-      (err: unknown) => err instanceof NonFiniteLossError && Object.is(err.loss, bad) && err.where.epoch === 1 && err.name === "NonFiniteLossError",
+      (err: unknown) =>
+        err instanceof NonFiniteLossError && Object.is(err.loss, bad) && err.where.epoch === 1 && err.name === "NonFiniteLossError",
     );
   }
 });

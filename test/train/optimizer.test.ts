@@ -38,7 +38,10 @@ function twoSteps(options: ConstructorParameters<typeof PaperSGD>[0]): { w: numb
   const w = tf.variable(tf.tensor2d([[1, -2]]), true, `${id}/kernel`);
   const b = tf.variable(tf.tensor1d([1, -2]), true, `${id}/bias`);
   const opt = new PaperSGD({ learningRate: 0.1, momentum: 0.9, weightDecay: 0.5, ...options });
-  for (const g of [[0.5, 0.5], [1, -1]]) {
+  for (const g of [
+    [0.5, 0.5],
+    [1, -1],
+  ]) {
     const grads = { [w.name]: tf.tensor2d([g]), [b.name]: tf.tensor1d(g) };
     opt.applyGradients(grads);
     tf.dispose(Object.values(grads));
@@ -95,7 +98,13 @@ test("one step with multiplier 0.1 is the paper's step at 0.1 times the rate, an
   const g = [0.5, 0.5, -4];
   const moved = (multiplier: number): number[] => {
     const w = tf.variable(tf.tensor1d(w0), true, `mult${counter++}/kernel`);
-    const opt = new PaperSGD({ learningRate: h.lr, momentum: h.momentum, weightDecay: h.weightDecay, isBias: () => false, lrMultipliers: () => multiplier });
+    const opt = new PaperSGD({
+      learningRate: h.lr,
+      momentum: h.momentum,
+      weightDecay: h.weightDecay,
+      isBias: () => false,
+      lrMultipliers: () => multiplier,
+    });
     const grad = tf.tensor1d(g);
     opt.applyGradients({ [w.name]: grad });
     const out = Array.from(w.dataSync());
@@ -111,7 +120,11 @@ test("one step with multiplier 0.1 is the paper's step at 0.1 times the rate, an
   close(slow, expected.w, 3e-7);
   const full = moved(1);
   close(full, paperUpdate(w0, [0, 0, 0], g, h).w, 3e-7);
-  close(slow.map((x, i) => x - w0[i]), full.map((x, i) => 0.1 * (x - w0[i])), 3e-7);
+  close(
+    slow.map((x, i) => x - w0[i]),
+    full.map((x, i) => 0.1 * (x - w0[i])),
+    3e-7,
+  );
 });
 
 test("paperUpdate computes the same two steps in float64", () => {
@@ -139,7 +152,12 @@ test("with a constant learning rate PyTorch's SGD is the same rule under v = -lr
   const h = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
   let paper = { w: [0.3, -0.7, 1.1], v: [0, 0, 0] };
   let torch = { w: [0.3, -0.7, 1.1], buf: [0, 0, 0] };
-  const grads = [[0.2, -0.1, 0.4], [-0.3, 0.5, 0.1], [0.05, 0.05, -0.2], [0.6, -0.4, 0.3]];
+  const grads = [
+    [0.2, -0.1, 0.4],
+    [-0.3, 0.5, 0.1],
+    [0.05, 0.05, -0.2],
+    [0.6, -0.4, 0.3],
+  ];
   for (const g of grads) {
     paper = paperUpdate(paper.w, paper.v, g, h);
     torch = pytorchSgdUpdate(torch.w, torch.buf, g, h);
@@ -158,12 +176,19 @@ test("with a constant learning rate PyTorch's SGD is the same rule under v = -lr
 test("PaperSGD matches tf.train.momentum with an L2 term (wd/2)|w|^2 in the loss, at a constant rate", () => {
   const lr = 0.05;
   const wd = 0.01;
-  const x = tf.tensor2d([[1, 2], [3, -1], [0.5, 0.5], [-2, 1]]);
+  const x = tf.tensor2d([
+    [1, 2],
+    [3, -1],
+    [0.5, 0.5],
+    [-2, 1],
+  ]);
   const y = tf.tensor2d([[1], [0], [2], [-1]]);
   const run = (useTfMomentum: boolean): Float32Array => {
     const id = `l2-${counter++}`;
     const w = tf.variable(tf.tensor2d([[0.1], [-0.2]]), true, `${id}/kernel`);
-    const opt = useTfMomentum ? tf.train.momentum(lr, 0.9) : new PaperSGD({ learningRate: lr, momentum: 0.9, weightDecay: wd, decayBiases: true });
+    const opt = useTfMomentum
+      ? tf.train.momentum(lr, 0.9)
+      : new PaperSGD({ learningRate: lr, momentum: 0.9, weightDecay: wd, decayBiases: true });
     for (let i = 0; i < 6; i++) {
       tf.tidy(() => {
         opt.minimize(() => {
@@ -184,7 +209,14 @@ test("PaperSGD matches tf.train.momentum with an L2 term (wd/2)|w|^2 in the loss
 });
 
 test("state: getState/setState and getWeights/setWeights restore velocities and the step count", async () => {
-  const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, `state${counter++}/kernel`);
+  const w = tf.variable(
+    tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]),
+    true,
+    `state${counter++}/kernel`,
+  );
   const opt = new PaperSGD({ learningRate: 0.1 });
   const g = tf.ones([2, 2]);
   opt.applyGradients({ [w.name]: g });
@@ -198,14 +230,23 @@ test("state: getState/setState and getWeights/setWeights restore velocities and 
   assert.ok(tensorBytes(viaState.velocityOf(w.name)!).equals(velocity));
 
   const weights = await opt.getWeights();
-  assert.deepEqual(weights.map((x) => x.name), ["iter", `${w.name}/velocity`]);
+  assert.deepEqual(
+    weights.map((x) => x.name),
+    ["iter", `${w.name}/velocity`],
+  );
   const viaWeights = new PaperSGD();
   await viaWeights.setWeights(weights);
   assert.equal(viaWeights.stepsTaken, 2);
   assert.deepEqual(viaWeights.velocityNames(), [w.name]);
   assert.ok(tensorBytes(viaWeights.velocityOf(w.name)!).equals(velocity));
   weights[0].tensor.dispose();
-  await assert.rejects(viaWeights.setWeights([{ name: "iter", tensor: tf.scalar(1) }, { name: "x", tensor: g }]), /"x" is not a velocity/);
+  await assert.rejects(
+    viaWeights.setWeights([
+      { name: "iter", tensor: tf.scalar(1) },
+      { name: "x", tensor: g },
+    ]),
+    /"x" is not a velocity/,
+  );
 
   for (const o of [opt, viaState, viaWeights]) o.dispose();
   tf.dispose([w, g]);
@@ -217,7 +258,10 @@ test("bad settings and unknown variables are refused with the fix", () => {
   const opt = new PaperSGD({ lrMultipliers: () => -2 });
   const w = tf.variable(tf.zeros([2]), true, `bad${counter++}/bias`);
   const g = tf.ones([2]);
-  assert.throws(() => opt.applyGradients({ [w.name]: g }), new RegExp(`lrMultipliers\\("${w.name}"\\) returned -2; return a finite number >= 0`));
+  assert.throws(
+    () => opt.applyGradients({ [w.name]: g }),
+    new RegExp(`lrMultipliers\\("${w.name}"\\) returned -2; return a finite number >= 0`),
+  );
   assert.throws(() => new PaperSGD().applyGradients({ "no/such/variable": g }), /no variable named "no\/such\/variable" is registered/);
   assert.throws(() => opt.setVelocity(w.name, tf.zeros([3])), /has shape \[2\] but the velocity has shape \[3\]/);
   opt.dispose();
@@ -252,7 +296,10 @@ test("PaperSGD works with model.compile and fit, and is registered for tfjs seri
   const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1, kernelInitializer: "zeros" })] });
   const opt = new PaperSGD({ learningRate: 0.1 });
   model.compile({ optimizer: opt, loss: "meanSquaredError" });
-  const xs = tf.tensor2d([[1, 0], [0, 1]]);
+  const xs = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+  ]);
   const ys = tf.tensor2d([[1], [-1]]);
   await model.fit(xs, ys, { epochs: 3, batchSize: 2, verbose: 0 });
   assert.equal(opt.stepsTaken, 3);

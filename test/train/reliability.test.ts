@@ -19,7 +19,12 @@ const tmp = tempDir("alexnet-reliability-");
 let data = "";
 let runs = 0;
 const newRun = () => path.join(tmp.dir, `run${runs++}`);
-const alexnet = (...args: string[]) => spawnSync(process.execPath, [path.join(root, "bin", "alexnet.js"), ...args], { cwd: root, encoding: "utf8", env: { ...process.env, ALEXNET_BACKEND: "cpu" } });
+const alexnet = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, "bin", "alexnet.js"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ALEXNET_BACKEND: "cpu" },
+  });
 
 before(async () => {
   await selectEngine({ force: "cpu" });
@@ -47,7 +52,11 @@ const epochsIn = (runDir: string) => readRunMetrics(runDir).map((m) => m.epoch);
 test("a second trainer or --resume on a run in progress is refused naming the holder; the first run is unaffected", async () => {
   const out = newRun();
   const args = ["train", "--data", data, "--out", out, "--model", "mini", "--batch", "8", "--epochs", "6", "--workers", "0"];
-  const first = spawn(process.execPath, [path.join(root, "bin", "alexnet.js"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ALEXNET_BACKEND: "cpu" } });
+  const first = spawn(process.execPath, [path.join(root, "bin", "alexnet.js"), ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ALEXNET_BACKEND: "cpu" },
+  });
   let firstErr = "";
   first.stderr.on("data", (d) => (firstErr += d));
   const firstExit = new Promise<number | null>((resolve) => first.on("exit", resolve));
@@ -56,9 +65,16 @@ test("a second trainer or --resume on a run in progress is refused naming the ho
   const resumed = alexnet("train", "--out", out, "--resume");
   const code = await firstExit;
   assert.equal(code, 0, firstErr);
-  for (const [what, r] of [["a second train", second], ["--resume", resumed]] as const) {
+  for (const [what, r] of [
+    ["a second train", second],
+    ["--resume", resumed],
+  ] as const) {
     assert.equal(r.status, 2, `${what}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by process ${first.pid} on .* \\(alexnet train, since`), what);
+    assert.match(
+      r.stderr,
+      new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by process ${first.pid} on .* \\(alexnet train, since`),
+      what,
+    );
   }
   assert.deepEqual(epochsIn(out), [1, 2, 3, 4, 5, 6], "metrics.jsonl holds the first run's epochs, once each");
   assert.equal(existsSync(path.join(out, LOCK_FILE)), false, "the lock goes with the run");
@@ -77,7 +93,10 @@ test("--resume skips a damaged newest checkpoint, says so, moves it aside and go
   assert.match(note, /moved epoch-0002 to .*superseded/);
   assert.ok(existsSync(path.join(runDir, "superseded", "epoch-0002", "weights.bin")), "kept, not deleted");
   assert.deepEqual(epochsIn(runDir), [1, 2, 3]);
-  assert.deepEqual(listCheckpoints(runDir).map((c) => c.epoch), [1, 2, 3]);
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.epoch),
+    [1, 2, 3],
+  );
 });
 
 test("--resume-from picks a checkpoint; newer ones go to RUN/superseded/; a checkpoint of another run is refused", async () => {
@@ -91,7 +110,10 @@ test("--resume-from picks a checkpoint; newer ones go to RUN/superseded/; a chec
   assert.deepEqual(epochsIn(runDir), [1, 2, 3]);
   const other = newRun();
   (await train(base(other, { epochs: 1 }))).model.dispose();
-  await assert.rejects(train(base(runDir, { resumeFrom: listCheckpoints(other)[0].path })), /is not a checkpoint of .*; pick one of checkpoints\/epoch-0001/);
+  await assert.rejects(
+    train(base(runDir, { resumeFrom: listCheckpoints(other)[0].path })),
+    /is not a checkpoint of .*; pick one of checkpoints\/epoch-0001/,
+  );
 });
 
 test("a folder holding other files is refused with what is in it; --force writes beside them; a finished run needs --resume or --force", async () => {
@@ -107,7 +129,10 @@ test("a folder holding other files is refused with what is in it; --force writes
   (await train(base(runDir, { epochs: 1, force: true }))).model.dispose();
   assert.equal(readFileSync(path.join(runDir, "thesis.tex"), "utf8"), "mine");
   rmSync(path.join(runDir, "thesis.tex"));
-  await assert.rejects(train(base(runDir, { epochs: 1, force: false })), /already holds checkpoints of a run; pass resume \(--resume\) to continue it, --force to replace it/);
+  await assert.rejects(
+    train(base(runDir, { epochs: 1, force: false })),
+    /already holds checkpoints of a run; pass resume \(--resume\) to continue it, --force to replace it/,
+  );
   (await train(base(runDir, { epochs: 1, force: true }))).model.dispose();
   assert.deepEqual(epochsIn(runDir), [1], "--force started the run anew");
 });
@@ -122,10 +147,16 @@ test("--verify refuses a damaged shard before training, naming it; without it th
   bytes.set([0xfa, 0xff, 0xff, 0xff], 0); // record 0's label: -6
   writeFileSync(shard, bytes);
   const runDir = newRun();
-  await assert.rejects(train(base(runDir, { data: bad, verify: true })), (err: Error) => err.name === "DamagedShardError" && /1 of \d+ shards differ from the manifest/.test(err.message));
+  await assert.rejects(
+    train(base(runDir, { data: bad, verify: true })),
+    (err: Error) => err.name === "DamagedShardError" && /1 of \d+ shards differ from the manifest/.test(err.message),
+  );
   assert.equal(existsSync(runDir), false, "a refused run leaves no folder behind");
   await assert.rejects(train(base(newRun(), { data: bad })), /record 0 has label -6/);
   const good = newRun();
   (await train(base(good, { epochs: 1 }))).model.dispose();
-  await assert.rejects(evaluateRun(good, { data: bad, verify: true, queries: 0, gallery: 0, workers: 0 }), (err: Error) => err.name === "DamagedShardError" && err.message.includes(shard));
+  await assert.rejects(
+    evaluateRun(good, { data: bad, verify: true, queries: 0, gallery: 0, workers: 0 }),
+    (err: Error) => err.name === "DamagedShardError" && err.message.includes(shard),
+  );
 });

@@ -10,7 +10,13 @@ test("the plateau schedule divides by 10 after `patience` epochs without improve
   const s = new PlateauSchedule({ patience: 3 });
   assert.equal(s.lr, 0.01);
   const d1 = s.step(0.5);
-  assert.deepEqual(d1, { epoch: 1, lr: 0.01, previousLr: 0.01, changed: false, reason: "val top-1 error 50.0% is the first measurement: lr stays 0.01" });
+  assert.deepEqual(d1, {
+    epoch: 1,
+    lr: 0.01,
+    previousLr: 0.01,
+    changed: false,
+    reason: "val top-1 error 50.0% is the first measurement: lr stays 0.01",
+  });
   assert.equal(s.step(0.418).reason, "val top-1 error 41.8% improved on 50.0%: lr stays 0.01");
   assert.equal(s.step(0.421).reason, "val top-1 error 42.1% did not improve on 41.8% for 1 epoch (patience 3): lr stays 0.01");
   assert.equal(s.step(0.425).lr, 0.01);
@@ -34,7 +40,10 @@ test("an improvement resets the patience count; the paper's maximum is three red
   assert.equal(s.reductions, 3);
   const last = s.step(0.66);
   assert.equal(last.changed, false);
-  assert.match(last.reason, /did not improve on 55\.0% for \d+ epochs, but lr was already reduced 3 times \(maxReductions\): lr stays 0\.00001$/);
+  assert.match(
+    last.reason,
+    /did not improve on 55\.0% for \d+ epochs, but lr was already reduced 3 times \(maxReductions\): lr stays 0\.00001$/,
+  );
 });
 
 test("minDelta: an improvement smaller than it does not count, and the reason prints enough decimals to tell values apart", () => {
@@ -58,12 +67,21 @@ test("the plateau schedule refuses bad options and a non-finite validation error
 test("the step schedule is torchvision's: x0.1 every 30 epochs", () => {
   const s = new StepSchedule();
   assert.equal(s.lr, 0.01);
-  assert.deepEqual([0, 29, 30, 59, 60, 89, 90].map((e) => s.lrAt(e)), [0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001, 0.00001]);
+  assert.deepEqual(
+    [0, 29, 30, 59, 60, 89, 90].map((e) => s.lrAt(e)),
+    [0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001, 0.00001],
+  );
   const lrs = run(new StepSchedule({ initial: 0.1, every: 2 }), [1, 1, 1, 1, 1]);
   assert.deepEqual(lrs, [0.1, 0.01, 0.01, 0.001, 0.001]);
   const t = new StepSchedule({ every: 2 });
   assert.equal(t.step().reason, "epoch 1 done: lr stays 0.01 (x0.1 every 2 epochs; next change after epoch 2)");
-  assert.deepEqual(t.step(0.3), { epoch: 2, lr: 0.001, previousLr: 0.01, changed: true, reason: "epoch 2 done: lr 0.01 -> 0.001 (x0.1 every 2 epochs)" });
+  assert.deepEqual(t.step(0.3), {
+    epoch: 2,
+    lr: 0.001,
+    previousLr: 0.01,
+    changed: true,
+    reason: "epoch 2 done: lr 0.01 -> 0.001 (x0.1 every 2 epochs)",
+  });
   assert.throws(() => new StepSchedule({ every: 0 }), /every must be an integer >= 1/);
 });
 

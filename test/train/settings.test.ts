@@ -34,11 +34,33 @@ test("checkOptions raises a TrainOptionsError naming the options at fault, their
   fails({ inputScale: 0 }, /inputScale must be greater than 0/, [["inputScale", 0]], /greater than 0/);
   fails({ modelOptions: { dropout: 1 } }, /dropout 1 must be a rate in \[0, 1\)/, [["dropout", 1]], /^a rate in \[0, 1\)/);
   fails({ freeze: "all" as never }, /freeze 'all' is unknown/, [["freeze", "all"]], /^use one of features, none$/);
-  fails({ featuresLrScale: 0 }, /featuresLrScale 0 would leave the features as they are/, [["featuresLrScale", 0]], /^use --freeze features/);
-  fails({ freeze: "features", featuresLrScale: 0.1 }, /choose freeze "features" or a featuresLrScale/, [["freeze", "features"], ["featuresLrScale", 0.1]], /choose one/);
+  fails(
+    { featuresLrScale: 0 },
+    /featuresLrScale 0 would leave the features as they are/,
+    [["featuresLrScale", 0]],
+    /^use --freeze features/,
+  );
+  fails(
+    { freeze: "features", featuresLrScale: 0.1 },
+    /choose freeze "features" or a featuresLrScale/,
+    [
+      ["freeze", "features"],
+      ["featuresLrScale", 0.1],
+    ],
+    /choose one/,
+  );
   // Good values pass, and so does leaving everything to the profile.
   checkOptions({ runDir: "/tmp/r" });
-  checkOptions({ runDir: "/tmp/r", profile: "laptop", model: "mini", epochs: 3, lr: 0.01, modelOptions: { dropout: 0 }, freeze: "features", featuresLrScale: 1 });
+  checkOptions({
+    runDir: "/tmp/r",
+    profile: "laptop",
+    model: "mini",
+    epochs: 3,
+    lr: 0.01,
+    modelOptions: { dropout: 0 },
+    freeze: "features",
+    featuresLrScale: 1,
+  });
 });
 
 test("resolveSettings fills in the profile's defaults, leaves data to defaultDataset, and a resume keeps the saved settings", () => {
@@ -56,7 +78,10 @@ test("resolveSettings fills in the profile's defaults, leaves data to defaultDat
 
   const saved = { ...s, data: "/d" } as RunConfig;
   assert.deepEqual(resolveSettings({ runDir: "/tmp/r", epochs: 5 }, saved), { ...saved, epochs: 5 });
-  assert.throws(() => resolveSettings({ runDir: "/tmp/r", batchSize: 4 }, saved), new RegExp(`started with batchSize ${smoke.batchSize}, but this call asks for 4`));
+  assert.throws(
+    () => resolveSettings({ runDir: "/tmp/r", batchSize: 4 }, saved),
+    new RegExp(`started with batchSize ${smoke.batchSize}, but this call asks for 4`),
+  );
 });
 
 test("defaultDataset is the profile's embedded set at the profile's records for its crop, else at 256/224 of the crop", async () => {

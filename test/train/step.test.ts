@@ -12,9 +12,18 @@ before(async () => {
 });
 
 test("softmaxCrossEntropy takes class indices or one-hot labels and averages over the batch", () => {
-  const logits = tf.tensor2d([[2, 0, 0], [0, 0, 0]]);
+  const logits = tf.tensor2d([
+    [2, 0, 0],
+    [0, 0, 0],
+  ]);
   const byIndex = softmaxCrossEntropy(tf.tensor1d([0, 2], "int32"), logits);
-  const byOneHot = softmaxCrossEntropy(tf.tensor2d([[1, 0, 0], [0, 0, 1]]), logits);
+  const byOneHot = softmaxCrossEntropy(
+    tf.tensor2d([
+      [1, 0, 0],
+      [0, 0, 1],
+    ]),
+    logits,
+  );
   const expected = (-Math.log(Math.exp(2) / (Math.exp(2) + 2)) - Math.log(1 / 3)) / 2;
   assert.ok(Math.abs(byIndex.dataSync()[0] - expected) < 1e-6);
   assert.ok(Math.abs(byOneHot.dataSync()[0] - expected) < 1e-6);
@@ -31,7 +40,10 @@ test("trainStep returns the loss before the update and moves the weights", () =>
   const loss = trainStep(model, xs, ys, opt);
   assert.ok(Math.abs(loss - expected) < 1e-6, `loss ${loss} vs ${expected}`);
   const after = weightBytes(model);
-  assert.ok(after.some((b, i) => !b.equals(before[i])), "no weight moved");
+  assert.ok(
+    after.some((b, i) => !b.equals(before[i])),
+    "no weight moved",
+  );
   assert.equal(opt.stepsTaken, 1);
   assert.equal(opt.velocityNames().length, model.trainableWeights.length);
   const second = trainStep(model, xs, ys, opt);
@@ -78,10 +90,16 @@ test("a NaN loss throws before the update: the weights and velocities keep their
   const count = tf.memory().numTensors;
   const bad = tf.tidy(() => tf.mul(good.xs, NaN));
   assert.throws(
-    () => trainStep(model, bad, good.ys, opt, softmaxCrossEntropy, { where: { epoch: 3, step: 120, lastCheckpoint: "RUN/checkpoints/epoch-0002" } }),
+    () =>
+      trainStep(model, bad, good.ys, opt, softmaxCrossEntropy, {
+        where: { epoch: 3, step: 120, lastCheckpoint: "RUN/checkpoints/epoch-0002" },
+      }),
     (err: unknown) => {
       assert.ok(err instanceof NonFiniteLossError);
-      assert.equal(err.message, "loss became NaN at epoch 3 step 120 (lr 0.01); the last good checkpoint is RUN/checkpoints/epoch-0002; lower --lr or check the data");
+      assert.equal(
+        err.message,
+        "loss became NaN at epoch 3 step 120 (lr 0.01); the last good checkpoint is RUN/checkpoints/epoch-0002; lower --lr or check the data",
+      );
       return true;
     },
   );
@@ -98,8 +116,12 @@ test("trainStep works with any tf.Optimizer and refuses a loss that is not a sca
   const opt = tf.train.momentum(0.01, 0.9);
   const { xs, ys } = batchAt(2);
   assert.ok(Number.isFinite(trainStep(model, xs, ys, opt)));
-  const perExample = (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, "int32"), 3), logits, undefined, undefined, tf.Reduction.NONE) as tf.Scalar;
-  assert.throws(() => trainStep(model, xs, ys, opt, perExample), /lossFn must return a scalar \(the mean over the batch\), got shape \[4\]/);
+  const perExample = (labels: tf.Tensor, logits: tf.Tensor) =>
+    tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, "int32"), 3), logits, undefined, undefined, tf.Reduction.NONE) as tf.Scalar;
+  assert.throws(
+    () => trainStep(model, xs, ys, opt, perExample),
+    /lossFn must return a scalar \(the mean over the batch\), got shape \[4\]/,
+  );
   tf.dispose([xs, ys]);
   opt.dispose();
   model.dispose();

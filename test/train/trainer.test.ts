@@ -90,10 +90,17 @@ test("metrics.jsonl has a line per epoch and checkpoints keep the last N and the
   const runDir = newRun();
   const result = await train(base(runDir, { epochs: 3, keepLast: 1 }));
   result.model.dispose();
-  const lines = readFileSync(path.join(runDir, METRICS_FILE), "utf8").trim().split("\n").map((l) => JSON.parse(l) as EpochMetrics);
-  assert.deepEqual(lines.map((l) => l.epoch), [1, 2, 3]);
+  const lines = readFileSync(path.join(runDir, METRICS_FILE), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as EpochMetrics);
+  assert.deepEqual(
+    lines.map((l) => l.epoch),
+    [1, 2, 3],
+  );
   for (const l of lines) {
-    for (const k of ["trainLoss", "trainTop1Error", "valTop1Error", "valTop5Error", "imagesPerSecond"] as const) assert.ok(Number.isFinite(l[k]), k);
+    for (const k of ["trainLoss", "trainTop1Error", "valTop1Error", "valTop5Error", "imagesPerSecond"] as const)
+      assert.ok(Number.isFinite(l[k]), k);
     assert.ok(l.valTop5Error <= l.valTop1Error);
   }
   const kept = listCheckpoints(runDir).map((c) => c.epoch);
@@ -123,7 +130,10 @@ test("a loss that becomes NaN stops the run, names the last good checkpoint and 
     },
   );
   assert.equal(tf.memory().numTensors, before, "the failed run disposed its model and optimiser");
-  assert.deepEqual(listCheckpoints(runDir).map((c) => c.epoch), [1]);
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.epoch),
+    [1],
+  );
   assert.ok(!existsSync(path.join(runDir, "interrupted")));
   assert.ok(savedWeights && readFileSync(path.join(checkpointsDir(runDir), "epoch-0001", "weights.bin")).equals(savedWeights));
   // The run continues from that checkpoint once the cause is gone.
@@ -149,7 +159,10 @@ test("train refuses a run folder with checkpoints unless resuming, contradicting
   await assert.rejects(train(base(runDir, { epochs: 1 })), /already holds checkpoints.*resume/);
   await assert.rejects(train(base(runDir, { resume: true, batchSize: 4 })), /started with batchSize 8, but this call asks for 4/);
   await assert.rejects(train(base(newRun(), { data: path.join(tmp.dir, "nowhere") })), /no prepared dataset at .*nowhere.*alexnet prepare/);
-  await assert.rejects(train(base(newRun(), { crop: 96 })), /has 73x73 records, smaller than the 96x96 crops this run takes; prepare the dataset again with `alexnet prepare --size 110`/);
+  await assert.rejects(
+    train(base(newRun(), { crop: 96 })),
+    /has 73x73 records, smaller than the 96x96 crops this run takes; prepare the dataset again with `alexnet prepare --size 110`/,
+  );
   await assert.rejects(train(base(newRun(), { profile: "huge" })), /unknown profile 'huge'/);
   await assert.rejects(train(base(newRun(), { epochs: 0 })), /epochs must be a whole number of at least 1/);
 });
@@ -164,7 +177,10 @@ test("evaluate streams top-1 and top-5 error, as a direct computation gives them
     const logits = (model.predict(tf.mul(xs, 1 / 64)) as tf.Tensor2D).arraySync();
     const labels = ys.arraySync();
     logits.forEach((row, i) => {
-      const order = row.map((v, c) => [v, c]).sort((a, b) => b[0] - a[0]).map((p) => p[1]);
+      const order = row
+        .map((v, c) => [v, c])
+        .sort((a, b) => b[0] - a[0])
+        .map((p) => p[1]);
       if (order[0] !== labels[i]) wrong1++;
       if (!order.slice(0, 5).includes(labels[i])) wrong5++;
     });
@@ -190,9 +206,13 @@ test("withSeededMathRandom repeats its draws for a seed and always puts Math.ran
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   assert.equal(Math.random, original);
-  assert.throws(() => withSeededMathRandom(1, () => {
-    throw new Error("boom");
-  }), /boom/);
+  assert.throws(
+    () =>
+      withSeededMathRandom(1, () => {
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
   assert.equal(Math.random, original);
   // tfjs dropout draws its seed from Math.random, so it repeats too.
   const x = tf.ones([1, 64]);
@@ -203,10 +223,31 @@ test("withSeededMathRandom repeats its draws for a seed and always puts Math.ran
 });
 
 test("formatEpoch and curvesFigures show an epoch's numbers", () => {
-  const m: EpochMetrics = { epoch: 2, step: 10, lr: 0.01, nextLr: 0.01, schedule: "", trainLoss: 2.1, trainTop1Error: 0.8, valLoss: 2.2, valTop1Error: 0.75, valTop5Error: 0.3, imagesPerSecond: 100, seconds: 3, checkpoint: "checkpoints/epoch-0002", time: "" };
-  assert.match(formatEpoch(m, 5), /^epoch 2\/5: train loss 2\.100, top-1 80\.0% · val loss 2\.200, top-1 75\.0%, top-5 30\.0% · lr 0\.01 · 100\.0 img\/s/);
+  const m: EpochMetrics = {
+    epoch: 2,
+    step: 10,
+    lr: 0.01,
+    nextLr: 0.01,
+    schedule: "",
+    trainLoss: 2.1,
+    trainTop1Error: 0.8,
+    valLoss: 2.2,
+    valTop1Error: 0.75,
+    valTop5Error: 0.3,
+    imagesPerSecond: 100,
+    seconds: 3,
+    checkpoint: "checkpoints/epoch-0002",
+    time: "",
+  };
+  assert.match(
+    formatEpoch(m, 5),
+    /^epoch 2\/5: train loss 2\.100, top-1 80\.0% · val loss 2\.200, top-1 75\.0%, top-5 30\.0% · lr 0\.01 · 100\.0 img\/s/,
+  );
   const f = curvesFigures([m], 0.9);
-  assert.deepEqual(f.errors.data.map((t) => t.name), ["train top-1", "val top-1", "val top-5", "chance (top-1)"]);
+  assert.deepEqual(
+    f.errors.data.map((t) => t.name),
+    ["train top-1", "val top-1", "val top-5", "chance (top-1)"],
+  );
   assert.deepEqual(f.errors.data[1].y, [0.75]);
   assert.deepEqual(f.loss.data[0].y, [2.1]);
   assert.deepEqual(f.errors.data[3].x, [2, 3], "after one epoch the chance line still has a length");
@@ -220,7 +261,13 @@ async function savedInitModel(dir: string): Promise<{ card: ModelCard; model: tf
   const modelOptions: AlexNetOptions = { inputSize: 64, widthMultiplier: 0.125, fcUnits: 32, numClasses: 5, init: "he", seed: 9 };
   const model = buildAlexNet("mini", modelOptions);
   await saveModel(model, dir);
-  const card: ModelCard = { variant: "mini", modelOptions, classes: ["a", "b", "c", "d", "e"], input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] }, source: "a test model" };
+  const card: ModelCard = {
+    variant: "mini",
+    modelOptions,
+    classes: ["a", "b", "c", "d", "e"],
+    input: { mean: [120, 115, 100], scale: [1 / 60, 1 / 62, 1 / 64] },
+    source: "a test model",
+  };
   writeCard(dir, card);
   return { card, model };
 }
@@ -231,13 +278,28 @@ function capture(): { stream: NodeJS.WritableStream; text: () => string } {
   return { stream, text: () => chunks.join("") };
 }
 
-const layerBytes = (model: tf.LayersModel, name: string) => model.getLayer(name).getWeights().map((w) => Buffer.from(w.dataSync().buffer));
+const layerBytes = (model: tf.LayersModel, name: string) =>
+  model
+    .getLayer(name)
+    .getWeights()
+    .map((w) => Buffer.from(w.dataSync().buffer));
 const CONVS = ["conv1", "conv2", "conv3", "conv4", "conv5"];
 
 test("init from a model folder: new fc8, frozen features, the card's normalisation in run.json; --resume re-freezes and ends bit for bit as a straight run", async () => {
   const initDir = path.join(tmp.dir, "init-model");
   const { card, model: initModel } = await savedInitModel(initDir);
-  const fine = (runDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({ runDir, data, init: initDir, freeze: "features", batchSize: 8, epochs: 2, seed: 5, workers: 0, progress: "silent", ...extra });
+  const fine = (runDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+    runDir,
+    data,
+    init: initDir,
+    freeze: "features",
+    batchSize: 8,
+    epochs: 2,
+    seed: 5,
+    workers: 0,
+    progress: "silent",
+    ...extra,
+  });
 
   const log = capture();
   const straightDir = newRun();
@@ -262,7 +324,10 @@ test("init from a model folder: new fc8, frozen features, the card's normalisati
   // One epoch, then resume from run.json alone: weights from the checkpoint (not the init), features frozen again.
   const runDir = newRun();
   (await train(fine(runDir, { epochs: 1 }))).model.dispose();
-  await assert.rejects(train({ runDir, resume: true, freeze: "none", progress: "silent", workers: 0 }), /started with freeze "features", but this call asks for "none"/);
+  await assert.rejects(
+    train({ runDir, resume: true, freeze: "none", progress: "silent", workers: 0 }),
+    /started with freeze "features", but this call asks for "none"/,
+  );
   const resumed = await train({ runDir, resume: true, epochs: 2, progress: "silent", workers: 0 });
   assert.equal(resumed.resumedFrom, path.join(checkpointsDir(runDir), "epoch-0001"));
   assert.deepEqual(weightBytes(resumed.model), expected);
@@ -279,24 +344,53 @@ test("init from a run folder keeps fc8 for the same classes and takes the run's 
   (await train({ runDir: first, data, init: initDir, epochs: 1, batchSize: 8, seed: 5, workers: 0, progress: "silent" })).model.dispose();
   const log = capture();
   const second = newRun();
-  const r = await train({ runDir: second, data, init: first, featuresLrScale: 0.1, epochs: 1, batchSize: 8, seed: 6, workers: 0, progress: "lines", stream: log.stream });
+  const r = await train({
+    runDir: second,
+    data,
+    init: first,
+    featuresLrScale: 0.1,
+    epochs: 1,
+    batchSize: 8,
+    seed: 6,
+    workers: 0,
+    progress: "lines",
+    stream: log.stream,
+  });
   assert.match(log.text(), /from run .*epoch-0001 \(fc8 kept\), features at 0\.1x the learning rate/);
   assert.equal(r.config.init, first);
   assert.equal(r.config.featuresLrScale, 0.1);
   assert.equal(r.config.freeze, "none");
   assert.deepEqual(r.config.input, card.input);
   r.model.dispose();
-  await assert.rejects(train({ runDir: second, resume: true, featuresLrScale: 1, progress: "silent", workers: 0 }), /started with featuresLrScale 0\.1/);
+  await assert.rejects(
+    train({ runDir: second, resume: true, featuresLrScale: 1, progress: "silent", workers: 0 }),
+    /started with featuresLrScale 0\.1/,
+  );
 });
 
 test("init errors name the folder, and options that contradict the init model are refused", async () => {
   const initDir = path.join(tmp.dir, "init-model-3");
   (await savedInitModel(initDir)).model.dispose();
-  await assert.rejects(train({ runDir: newRun(), data, init: tmp.dir, progress: "silent" }), new RegExp(`${tmp.dir} is neither a model folder nor a training run`));
-  await assert.rejects(train({ runDir: newRun(), data, init: path.join(tmp.dir, "nowhere"), progress: "silent" }), /nowhere does not exist; pass a model folder/);
-  await assert.rejects(train({ runDir: newRun(), data, init: initDir, model: "paper", progress: "silent" }), /model 'paper' was asked for, but the init .* is 'mini'/);
-  await assert.rejects(train({ runDir: newRun(), data, init: initDir, crop: 128, progress: "silent" }), /crop 128 was asked for, but the init .* takes 64x64 inputs/);
-  await assert.rejects(train({ runDir: newRun(), data, init: initDir, freeze: "features", featuresLrScale: 0.1, progress: "silent" }), /choose freeze "features" or a featuresLrScale/);
+  await assert.rejects(
+    train({ runDir: newRun(), data, init: tmp.dir, progress: "silent" }),
+    new RegExp(`${tmp.dir} is neither a model folder nor a training run`),
+  );
+  await assert.rejects(
+    train({ runDir: newRun(), data, init: path.join(tmp.dir, "nowhere"), progress: "silent" }),
+    /nowhere does not exist; pass a model folder/,
+  );
+  await assert.rejects(
+    train({ runDir: newRun(), data, init: initDir, model: "paper", progress: "silent" }),
+    /model 'paper' was asked for, but the init .* is 'mini'/,
+  );
+  await assert.rejects(
+    train({ runDir: newRun(), data, init: initDir, crop: 128, progress: "silent" }),
+    /crop 128 was asked for, but the init .* takes 64x64 inputs/,
+  );
+  await assert.rejects(
+    train({ runDir: newRun(), data, init: initDir, freeze: "features", featuresLrScale: 0.1, progress: "silent" }),
+    /choose freeze "features" or a featuresLrScale/,
+  );
   await assert.rejects(train({ runDir: newRun(), data, freeze: "all" as never, progress: "silent" }), /freeze 'all' is unknown/);
 });
 
@@ -334,7 +428,10 @@ test("evaluate applies a card's per-channel normalisation, and refuses it on a l
   const r = await evaluate(model, loader, { input });
   assert.equal(r.top1Error, wrong1 / 20);
   const withMean = createLoader(data, { split: "val", batchSize: 6, crop: 64, augment: "center", workers: 0 });
-  await assert.rejects(evaluate(model, withMean, { input }), /the loader subtracts the image mean already; create the loader with mean: "none"/);
+  await assert.rejects(
+    evaluate(model, withMean, { input }),
+    /the loader subtracts the image mean already; create the loader with mean: "none"/,
+  );
   await loader.close();
   await withMean.close();
   model.dispose();
@@ -350,7 +447,19 @@ test("init keeps fc8 only for the same classes: same count and, when the card na
   const run = async (classes: string[]): Promise<string> => {
     writeCard(dir, { variant: "mini", modelOptions, classes, input, source: "ten" });
     const log = capture();
-    (await train({ runDir: newRun(), data, init: dir, batchSize: 8, epochs: 1, seed: 5, workers: 0, progress: "lines", stream: log.stream })).model.dispose();
+    (
+      await train({
+        runDir: newRun(),
+        data,
+        init: dir,
+        batchSize: 8,
+        epochs: 1,
+        seed: 5,
+        workers: 0,
+        progress: "lines",
+        stream: log.stream,
+      })
+    ).model.dispose();
     return log.text();
   };
   const dataset = openDataset(data);
@@ -360,10 +469,13 @@ test("init keeps fc8 only for the same classes: same count and, when the card na
   assert.match(await run(names), /from ten \(fc8 kept\)/);
 });
 
-test("a \"drop\" schedule lowers the rate once, after 80% of the run's epochs, and run.json keeps the rule", async () => {
+test('a "drop" schedule lowers the rate once, after 80% of the run\'s epochs, and run.json keeps the rule', async () => {
   const r = await train(base(newRun(), { epochs: 5, lr: 0.02, schedule: { kind: "drop", after: 0.8, factor: 0.1 } }));
   r.model.dispose();
-  assert.deepEqual(r.history.map((m) => m.lr), [0.02, 0.02, 0.02, 0.02, 0.002]);
+  assert.deepEqual(
+    r.history.map((m) => m.lr),
+    [0.02, 0.02, 0.02, 0.02, 0.002],
+  );
   assert.deepEqual(r.config.schedule, { kind: "drop", after: 0.8, factor: 0.1 });
   assert.match(r.history[3].schedule, /lr 0.02 -> 0.002/);
 });
@@ -378,16 +490,28 @@ test("cropsAndReflections false trains on centre crops, unmirrored: the batches 
   assert.ok(seen.length > 0);
   // What the loader gives in that mode: each record's centre crop, whatever the epoch's shuffle.
   const dataset = openDataset(data);
-  const training = createLoader(dataset, { split: "train", augment: "train-center", crop: 64, batchSize: 8, seed: 5, lighting: 0, workers: 0 });
+  const training = createLoader(dataset, {
+    split: "train",
+    augment: "train-center",
+    crop: 64,
+    batchSize: 8,
+    seed: 5,
+    lighting: 0,
+    workers: 0,
+  });
   const centre = createLoader(dataset, { split: "train", augment: "center", crop: 64, batchSize: 40, workers: 0 });
   try {
     const all = (await centre.batches().next()).value!;
     const size = 64 * 64 * 3;
     const byLabelAndPixels = new Set<string>();
-    for (let i = 0; i < all.labels.length; i++) byLabelAndPixels.add(`${all.labels[i]}:${all.images.subarray(i * size, i * size + 64).join(",")}`);
+    for (let i = 0; i < all.labels.length; i++)
+      byLabelAndPixels.add(`${all.labels[i]}:${all.images.subarray(i * size, i * size + 64).join(",")}`);
     const batch = (await training.batches().next()).value!;
     for (let i = 0; i < batch.labels.length; i++) {
-      assert.ok(byLabelAndPixels.has(`${batch.labels[i]}:${batch.images.subarray(i * size, i * size + 64).join(",")}`), `training image ${i} is not a record's centre crop`);
+      assert.ok(
+        byLabelAndPixels.has(`${batch.labels[i]}:${batch.images.subarray(i * size, i * size + 64).join(",")}`),
+        `training image ${i} is not a record's centre crop`,
+      );
     }
     batch.release();
     all.release();

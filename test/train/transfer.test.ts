@@ -14,19 +14,39 @@ before(async () => {
 });
 
 test("offline transfer, smoke size: pre-train on five embedded classes, fine-tune on the other five three ways over two seeds, and reuse finished runs", async () => {
-  const options = { workDir: path.join(tmp.dir, "work"), root: tmp.dir, profile: "smoke", fineTunePerClass: 2, fineTuneValPerClass: 2, fineTuneEpochs: 2, seeds: [1, 2], progress: "silent" as const };
+  const options = {
+    workDir: path.join(tmp.dir, "work"),
+    root: tmp.dir,
+    profile: "smoke",
+    fineTunePerClass: 2,
+    fineTuneValPerClass: 2,
+    fineTuneEpochs: 2,
+    seeds: [1, 2],
+    progress: "silent" as const,
+  };
   const r = await transferExperiment(options);
   assert.equal(r.pretrain.classes.length, 5);
   assert.equal(r.pretrain.images, 60, "the smoke set's 12 per class, for five classes");
   assert.deepEqual(r.fineTune.classes, ["ringed-disc", "dashed-triangle", "plain-square", "speckled-star", "mottled-cross"]);
   assert.equal(r.fineTune.trainImages, 10);
   assert.equal(r.runs.length, 6);
-  assert.deepEqual(r.summary.map((s) => [s.mode, s.runs]), [["frozen", 2], ["slow-features", 2], ["scratch", 2]]);
+  assert.deepEqual(
+    r.summary.map((s) => [s.mode, s.runs]),
+    [
+      ["frozen", 2],
+      ["slow-features", 2],
+      ["scratch", 2],
+    ],
+  );
   for (const g of r.gaps) {
     assert.equal(g.perSeed.length, 2);
     const scratch = r.runs.filter((x) => x.mode === "scratch").map((x) => x.valTop1Error);
     const mode = r.runs.filter((x) => x.mode === g.mode).map((x) => x.valTop1Error);
-    assert.deepEqual(g.perSeed, [scratch[0] - mode[0], scratch[1] - mode[1]], "gaps are scratch minus the pretrained start, paired by seed");
+    assert.deepEqual(
+      g.perSeed,
+      [scratch[0] - mode[0], scratch[1] - mode[1]],
+      "gaps are scratch minus the pretrained start, paired by seed",
+    );
     assert.ok(Math.abs(g.mean - (g.perSeed[0] + g.perSeed[1]) / 2) < 1e-12);
   }
   const curves = meanCurves(r);

@@ -19,12 +19,15 @@ function twoTower(): tf.Sequential {
 
 test("modelStages lists the layers with weights, their output shapes and groups", () => {
   const stages = modelStages(twoTower());
-  assert.deepEqual(stages.map((s) => [s.name, s.kind, s.shape, s.groups, s.kernel ?? null, s.stride ?? null]), [
-    ["c1", "conv", [7, 7, 8], 1, 3, 2],
-    ["c2", "conv", [7, 7, 8], 2, 3, 1],
-    ["c3", "conv", [5, 5, 4], 1, 3, 1],
-    ["fc", "dense", [6], 1, null, null],
-  ]);
+  assert.deepEqual(
+    stages.map((s) => [s.name, s.kind, s.shape, s.groups, s.kernel ?? null, s.stride ?? null]),
+    [
+      ["c1", "conv", [7, 7, 8], 1, 3, 2],
+      ["c2", "conv", [7, 7, 8], 2, 3, 1],
+      ["c3", "conv", [5, 5, 4], 1, 3, 1],
+      ["fc", "dense", [6], 1, null, null],
+    ],
+  );
   assert.equal(towerCount(stages), 2);
 });
 

@@ -3,7 +3,16 @@ import { test } from "node:test";
 import { LiveDisplay, escapeHtml, htmlTable, inKernel, textTable } from "../../lib/viz/display";
 
 test("textTable aligns columns and right-aligns numbers", () => {
-  assert.equal(textTable(["name", "n"], [["a", 1], ["bbb", 100]]), ["name    n", "----  ---", "a       1", "bbb   100"].join("\n"));
+  assert.equal(
+    textTable(
+      ["name", "n"],
+      [
+        ["a", 1],
+        ["bbb", 100],
+      ],
+    ),
+    ["name    n", "----  ---", "a       1", "bbb   100"].join("\n"),
+  );
 });
 
 test("htmlTable escapes cell text", () => {

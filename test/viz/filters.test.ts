@@ -7,7 +7,16 @@ import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { selectEngine } from "../../lib/engine/select";
 import { buildAlexNet } from "../../lib/model/alexnet";
-import { type Conv1Kernels, colourfulness, conv1Kernels, filterMosaic, filterWeights, mosaicLayout, showConv1Filters, towerColourStats } from "../../lib/viz/filters";
+import {
+  type Conv1Kernels,
+  colourfulness,
+  conv1Kernels,
+  filterMosaic,
+  filterWeights,
+  mosaicLayout,
+  showConv1Filters,
+  towerColourStats,
+} from "../../lib/viz/filters";
 
 before(async () => {
   await selectEngine({ force: "wasm" });
@@ -71,7 +80,7 @@ test("filterMosaic stretches each filter to 0..255 and enlarges each weight to s
 test("colourfulness: 0 for grey kernels, 1 for pure red, in between for a random one", () => {
   const n = 11 * 11;
   let s = 7;
-  const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
   const grey = new Float32Array(n * 3);
   const red = new Float32Array(n * 3);
   const redPattern = new Float32Array(n * 3);
@@ -114,11 +123,18 @@ test("towerColourStats tells a grey tower from a coloured one", () => {
   const [kernel, bias] = layer.getWeights();
   const values = Float32Array.from(kernel.dataSync());
   // Filters 0..11 (GPU 1): the red value copied into green and blue. Filters 12..23 keep independent channels.
-  for (let px = 0; px < 121; px++) for (let f = 0; f < 12; f++) for (const c of [1, 2]) values[(px * 3 + c) * 24 + f] = values[px * 3 * 24 + f];
+  for (let px = 0; px < 121; px++)
+    for (let f = 0; f < 12; f++) for (const c of [1, 2]) values[(px * 3 + c) * 24 + f] = values[px * 3 * 24 + f];
   layer.setWeights([tf.tensor4d(values, kernel.shape as [number, number, number, number]), bias]);
   const stats = towerColourStats(model);
   assert.equal(stats.scores.length, 24);
-  assert.deepEqual(stats.towers.map((t) => [t.tower, t.firstFilter, t.filters]), [[1, 0, 12], [2, 12, 12]]);
+  assert.deepEqual(
+    stats.towers.map((t) => [t.tower, t.firstFilter, t.filters]),
+    [
+      [1, 0, 12],
+      [2, 12, 12],
+    ],
+  );
   assert.ok(stats.towers[0].mean < 1e-6, `GPU 1 ${stats.towers[0].mean}`);
   assert.ok(stats.towers[1].mean > 0.2, `GPU 2 ${stats.towers[1].mean}`);
   model.dispose();
@@ -138,7 +154,10 @@ test("showConv1Filters shows the mosaic and writes the PNG", async () => {
     assert.deepEqual([meta.width, meta.height], [L.width, L.height]);
     assert.equal((await sharp(png).metadata()).width, L.width);
     assert.equal(stats.towers.length, 2);
-    assert.match(printed.join("\n"), /mini conv1: 24 conv1 kernels 11x11x3[\s\S]*GPU 1 \(filters 0-11\): colourfulness 0\.\d{3}[\s\S]*GPU 2 \(filters 12-23\)/);
+    assert.match(
+      printed.join("\n"),
+      /mini conv1: 24 conv1 kernels 11x11x3[\s\S]*GPU 1 \(filters 0-11\): colourfulness 0\.\d{3}[\s\S]*GPU 2 \(filters 12-23\)/,
+    );
   } finally {
     console.log = log;
     model.dispose();

@@ -44,18 +44,26 @@ async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; printed: s
 const top5 = (labels: string[]) => labels.map((label, i) => ({ label, p: [0.6, 0.2, 0.1, 0.05, 0.03][i] }));
 
 async function items(): Promise<PredictionItem[]> {
-  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 0, g: 128, b: 0 } } }).png().toBuffer();
+  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 0, g: 128, b: 0 } } })
+    .png()
+    .toBuffer();
   return [
     { image: solid(8, 8, [200, 0, 0]), top: top5(["mite", "black widow", "cockroach", "tick", "starfish"]), trueLabel: "mite" },
     { image: png, top: top5(["convertible", "grille", "pickup", "beach wagon", "fire engine"]), trueLabel: "grille" },
-    { image: solid(8, 8, [0, 0, 200]), top: top5(["<dalmatian>", "grape", "elderberry", "ffordshire bullterrier", "currant"]), trueLabel: "cherry & co" },
+    {
+      image: solid(8, 8, [0, 0, 200]),
+      top: top5(["<dalmatian>", "grape", "elderberry", "ffordshire bullterrier", "currant"]),
+      trueLabel: "cherry & co",
+    },
   ];
 }
 
 test("thumbnailPng gives a square PNG, enlarging small raw images pixel by pixel", async () => {
   const img = solid(2, 1, [255, 0, 0]);
   img.pixels.set([0, 0, 255], 3);
-  const { data, info } = await sharp(await thumbnailPng(img, 8)).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(await thumbnailPng(img, 8))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height], [8, 8]);
   const at = (x: number, y: number) => [...data.subarray((y * 8 + x) * info.channels, (y * 8 + x) * info.channels + 3)];
   assert.deepEqual(at(3, 4), [255, 0, 0], "left half red, no blending");
@@ -125,11 +133,19 @@ test("showPredictionGallery writes a standalone page or a PNG, by extension", as
   const png = join(dir, "fig4.png");
   await quietly(() => showPredictionGallery(its, { file: png }));
   assert.equal((await sharp(png).metadata()).format, "png");
-  await assert.rejects(quietly(() => showPredictionGallery(its, { file: join(dir, "x.gif") })), /use a \.png or \.html file/);
+  await assert.rejects(
+    quietly(() => showPredictionGallery(its, { file: join(dir, "x.gif") })),
+    /use a \.png or \.html file/,
+  );
 });
 
 test("retrievalGridPng: size follows rows, neighbours and cell; query first, separator, then neighbours", async () => {
-  const colours: [number, number, number][] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
+  const colours: [number, number, number][] = [
+    [255, 0, 0],
+    [0, 255, 0],
+    [0, 0, 255],
+    [255, 255, 0],
+  ];
   const rows = [
     { query: solid(4, 4, [0, 0, 0]), neighbours: colours.map((c) => ({ image: solid(4, 4, c) })) },
     { query: solid(4, 4, [0, 0, 0]), neighbours: colours.slice(0, 2).map((c) => ({ image: solid(4, 4, c) })) },
@@ -144,16 +160,38 @@ test("retrievalGridPng: size follows rows, neighbours and cell; query first, sep
   assert.deepEqual(at(L.queryX + 10, L.rowY[0] + 10), [0, 0, 0], "query");
   colours.forEach((c, j) => assert.deepEqual(at(L.neighbourX[j] + 10, L.rowY[0] + 10), c, `neighbour ${j} in order`));
   assert.deepEqual(at(L.neighbourX[3] + 10, L.rowY[1] + 10), [255, 255, 255], "a short row leaves the rest blank");
-  assert.deepEqual(at(2 + 20 + 5, L.rowY[0] + 10).map((v) => v < 128), [true, true, true], "the separator line");
+  assert.deepEqual(
+    at(2 + 20 + 5, L.rowY[0] + 10).map((v) => v < 128),
+    [true, true, true],
+    "the separator line",
+  );
 
-  const captioned = await retrievalGridPng([{ query: solid(4, 4, [0, 0, 0]), queryLabel: "cat", neighbours: [{ image: solid(4, 4, [9, 9, 9]), label: "cat", distance: 1.23456 }] }], { cell: 30 });
+  const captioned = await retrievalGridPng(
+    [
+      {
+        query: solid(4, 4, [0, 0, 0]),
+        queryLabel: "cat",
+        neighbours: [{ image: solid(4, 4, [9, 9, 9]), label: "cat", distance: 1.23456 }],
+      },
+    ],
+    { cell: 30 },
+  );
   const meta = await sharp(captioned).metadata();
-  assert.deepEqual([meta.width, meta.height], [4 + 30 + 16 + (30 + 4), 4 + (30 + 26 + 4)], "defaults: gap 4, separator 16, caption band 26");
+  assert.deepEqual(
+    [meta.width, meta.height],
+    [4 + 30 + 16 + (30 + 4), 4 + (30 + 26 + 4)],
+    "defaults: gap 4, separator 16, caption band 26",
+  );
 });
 
 test("showRetrievalGrid shows the grid and writes the PNG", async () => {
   const file = join(dir, "nn", "retrieval.png");
-  const { printed, result } = await quietly(() => showRetrievalGrid([{ query: solid(4, 4, [1, 2, 3]), queryLabel: "dog", neighbours: [{ image: solid(4, 4, [3, 2, 1]), label: "wolf", distance: 0.5 }] }], { file }));
+  const { printed, result } = await quietly(() =>
+    showRetrievalGrid(
+      [{ query: solid(4, 4, [1, 2, 3]), queryLabel: "dog", neighbours: [{ image: solid(4, 4, [3, 2, 1]), label: "wolf", distance: 0.5 }] }],
+      { file },
+    ),
+  );
   assert.ok(existsSync(file));
   assert.deepEqual(readFileSync(file), result.png);
   assert.match(printed, /\[0\] dog -> wolf \(0\.5\)/);
@@ -175,13 +213,25 @@ test("confusionMatrixSvg: N x N cells, rows actual, columns predicted, names esc
   assert.match(svg, /fill="rgb\(8,48,107\)"><title>&lt;fox&gt; → &lt;fox&gt;: 4/);
   const flat = confusionMatrixSvg(new Int32Array(counts.flat()), names);
   assert.equal(flat.match(/class="cell"/g)?.length, 9);
-  assert.deepEqual(confusionRows(new Int32Array([1, 2, 3, 4]), 2), [[1, 2], [3, 4]]);
+  assert.deepEqual(confusionRows(new Int32Array([1, 2, 3, 4]), 2), [
+    [1, 2],
+    [3, 4],
+  ]);
   assert.throws(() => confusionMatrixSvg([[1, 2]], names), /expected 3x3 counts/);
-  assert.equal(confusionMatrixSvg(new Int32Array(100 * 100), Array.from({ length: 100 }, (_, i) => `c${i}`)).match(/class="cell"/g)?.length, 10000);
+  assert.equal(
+    confusionMatrixSvg(
+      new Int32Array(100 * 100),
+      Array.from({ length: 100 }, (_, i) => `c${i}`),
+    ).match(/class="cell"/g)?.length,
+    10000,
+  );
 });
 
 test("showConfusionMatrix writes SVG or PNG and prints the accuracy", async () => {
-  const counts = [[3, 1], [0, 4]];
+  const counts = [
+    [3, 1],
+    [0, 4],
+  ];
   const svgFile = join(dir, "cm", "cm.svg");
   const { printed } = await quietly(() => showConfusionMatrix(counts, ["a", "b"], { file: svgFile }));
   assert.match(readFileSync(svgFile, "utf8"), /^<svg/);

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { LivePlot, histogram, histogramFigure, jsonInScript, niceTicks, plotHtmlPage, plotPng, plotlyFigure, showPlot, svgChart } from "../../lib/viz/plot";
+import {
+  LivePlot,
+  histogram,
+  histogramFigure,
+  jsonInScript,
+  niceTicks,
+  plotHtmlPage,
+  plotPng,
+  plotlyFigure,
+  showPlot,
+  svgChart,
+} from "../../lib/viz/plot";
 
 test("niceTicks picks steps of 1, 2 or 5 times a power of ten", () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -44,10 +55,15 @@ test("plotHtmlPage embeds plotly.js and one newPlot call per figure", () => {
 test("a trace name cannot break out of the page's script, and reads back as given", () => {
   const name = "</script><script>alert(1)</script> & <!--";
   const html = plotHtmlPage([{ data: [{ x: [1], y: [1], name }] }], "run");
-  const scripts = html.split("<script>").slice(1).map((s) => s.split("</script>")[0]);
+  const scripts = html
+    .split("<script>")
+    .slice(1)
+    .map((s) => s.split("</script>")[0]);
   assert.equal(scripts.length, 2, "plotly.js and the calls: no third script was opened by the name");
   assert.doesNotMatch(scripts[1], /alert\(1\)<\/script>/);
-  const data = JSON.parse(scripts[1].slice(scripts[1].indexOf("["), scripts[1].lastIndexOf("]", scripts[1].indexOf(", {")) + 1)) as { name: string }[];
+  const data = JSON.parse(scripts[1].slice(scripts[1].indexOf("["), scripts[1].lastIndexOf("]", scripts[1].indexOf(", {")) + 1)) as {
+    name: string;
+  }[];
   assert.equal(data[0].name, name, "the escapes mean the same string");
   assert.equal(jsonInScript({ a: "<>&\u2028" }), '{"a":"\\u003c\\u003e\\u0026\\u2028"}');
   assert.deepEqual(JSON.parse(jsonInScript({ a: "<>&\u2028" })), { a: "<>&\u2028" });
@@ -58,7 +74,11 @@ test("histogram counts values into equal bins, including the top edge", () => {
   assert.deepEqual(h.edges, [0, 1, 2, 3, 4]);
   assert.deepEqual(h.counts, [2, 2, 1, 1]);
   const auto = histogram([2, 2, 2]);
-  assert.equal(auto.counts.reduce((a, b) => a + b, 0), 3, "a constant sample still lands in a bin");
+  assert.equal(
+    auto.counts.reduce((a, b) => a + b, 0),
+    3,
+    "a constant sample still lands in a bin",
+  );
   const fig = histogramFigure(h, "t", "x", 1);
   assert.deepEqual(fig.data[0].x, ["0.5", "1.5", "2.5", "3.5"]);
 });
@@ -72,7 +92,10 @@ test("LivePlot prints its description outside a notebook, once per update", () =
 });
 
 test("plotlyFigure: plotly.js 3's title objects, whole-number ticks on integer axes, the legend outside the plot", () => {
-  const fig = plotlyFigure({ data: [{ x: [1, 2, 3, 4, 5, 6, 7], y: [0.9, 0.5, 0.3, 0.2, 0.2, 0.1, 0.1], name: "train" }], layout: { title: "error", xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } } });
+  const fig = plotlyFigure({
+    data: [{ x: [1, 2, 3, 4, 5, 6, 7], y: [0.9, 0.5, 0.3, 0.2, 0.2, 0.1, 0.1], name: "train" }],
+    layout: { title: "error", xaxis: { title: "epoch", integer: true }, yaxis: { title: "error", range: [0, 1] } },
+  });
   assert.deepEqual(fig.layout.title, { text: "error" });
   assert.deepEqual(fig.layout.xaxis, { title: { text: "epoch" }, tickformat: "d", tick0: 0, dtick: 2 });
   assert.deepEqual(fig.layout.yaxis, { title: { text: "error" }, range: [0, 1] });
@@ -113,6 +136,10 @@ test("in a notebook a chart is plotly JSON, a PNG shown at the chart's size, and
   assert.deepEqual(shown[0].metadata, { "image/png": { width: 300, height: 200 } });
   const png = await sharp(Buffer.from(shown[0].data["image/png"] as string, "base64")).metadata();
   assert.deepEqual([png.width, png.height], [600, 400], "drawn at twice the size it is shown at");
-  assert.deepEqual(((shown[0].data["application/vnd.plotly.v1+json"] as { layout: { title: unknown } }).layout.title), { text: "t" });
-  assert.deepEqual(shown.slice(1).map((s) => s.data["text/plain"]), ["epoch 1", "epoch 2"], "live updates arrive in order");
+  assert.deepEqual((shown[0].data["application/vnd.plotly.v1+json"] as { layout: { title: unknown } }).layout.title, { text: "t" });
+  assert.deepEqual(
+    shown.slice(1).map((s) => s.data["text/plain"]),
+    ["epoch 1", "epoch 2"],
+    "live updates arrive in order",
+  );
 });

@@ -4,7 +4,12 @@ import { Progress, formatDuration } from "../../lib/viz/progress";
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
-  return { chunks, stream: Object.assign({ write: (s: string) => (chunks.push(s), true) }, { isTTY }) as unknown as NodeJS.WritableStream & { isTTY: boolean } };
+  return {
+    chunks,
+    stream: Object.assign({ write: (s: string) => (chunks.push(s), true) }, { isTTY }) as unknown as NodeJS.WritableStream & {
+      isTTY: boolean;
+    },
+  };
 }
 
 test("formatDuration", () => {

@@ -49,7 +49,8 @@ export function batchMatMulKernel(backendName: string): tf.KernelFunc {
       temps.push(r);
       return r;
     };
-    const matmul = (l: TensorInfo, r: TensorInfo) => callStock(be, backendName, tf.BatchMatMul, { a: l, b: r }, { transposeA: false, transposeB: false });
+    const matmul = (l: TensorInfo, r: TensorInfo) =>
+      callStock(be, backendName, tf.BatchMatMul, { a: l, b: r }, { transposeA: false, transposeB: false });
     try {
       if (!transposeA && !transposeB) return matmul(a, b);
       if (planMatMul(a.shape, b.shape, transposeA, transposeB) === "direct") {

@@ -12,7 +12,8 @@ export type TensorInfo = tf.TensorInfo;
  * directly), and the copy that did not register must still find the originals.
  */
 const STOCK = Symbol.for("alexnet.stockKernels");
-const stock: Map<string, tf.KernelFunc> = ((globalThis as Record<symbol, unknown>)[STOCK] as Map<string, tf.KernelFunc> | undefined) ?? new Map();
+const stock: Map<string, tf.KernelFunc> =
+  ((globalThis as Record<symbol, unknown>)[STOCK] as Map<string, tf.KernelFunc> | undefined) ?? new Map();
 (globalThis as Record<symbol, unknown>)[STOCK] = stock;
 
 export function rememberStockKernel(kernelName: string, backendName: string, fn: tf.KernelFunc): void {
@@ -21,7 +22,10 @@ export function rememberStockKernel(kernelName: string, backendName: string, fn:
 
 /** The backend's own kernel function for kernelName, even after ours replaced it; undefined if it had none. */
 export function stockKernel(kernelName: string, backendName: string): tf.KernelFunc | undefined {
-  return stock.get(`${backendName}/${kernelName}`) ?? (isOurs(kernelName, backendName) ? undefined : registered(kernelName, backendName)?.kernelFunc);
+  return (
+    stock.get(`${backendName}/${kernelName}`) ??
+    (isOurs(kernelName, backendName) ? undefined : registered(kernelName, backendName)?.kernelFunc)
+  );
 }
 
 const OURS = Symbol.for("alexnet.trainingKernel");
@@ -41,9 +45,18 @@ function registered(kernelName: string, backendName: string): tf.KernelConfig | 
 }
 
 /** Runs the backend's stock kernel (never ours, so composites cannot recurse). */
-export function callStock(backend: tf.KernelBackend, backendName: string, kernelName: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}): TensorInfo {
+export function callStock(
+  backend: tf.KernelBackend,
+  backendName: string,
+  kernelName: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: Record<string, unknown> = {},
+): TensorInfo {
   const fn = stockKernel(kernelName, backendName);
-  if (!fn) throw new Error(`kernel '${kernelName}' is not registered for backend '${backendName}'; the training kernels need it (is @tensorflow/tfjs ${tf.version.tfjs} complete?)`);
+  if (!fn)
+    throw new Error(
+      `kernel '${kernelName}' is not registered for backend '${backendName}'; the training kernels need it (is @tensorflow/tfjs ${tf.version.tfjs} complete?)`,
+    );
   const out = fn({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
   return Array.isArray(out) ? out[0] : out;
 }

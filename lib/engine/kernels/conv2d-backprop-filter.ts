@@ -23,7 +23,9 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
     if (!isChannelsLast(a.dataFormat)) {
       const fallback = stockKernel(tf.Conv2DBackpropFilter, backendName);
       if (fallback) return fallback({ inputs, backend, attrs });
-      throw new Error(`Conv2DBackpropFilter on '${backendName}' supports dataFormat 'NHWC' only (got '${a.dataFormat}'); use channels-last tensors.`);
+      throw new Error(
+        `Conv2DBackpropFilter on '${backendName}' supports dataFormat 'NHWC' only (got '${a.dataFormat}'); use channels-last tensors.`,
+      );
     }
     return filterGradByConv(be, backendName, x, dy, a);
   };
@@ -41,20 +43,32 @@ function filterGradByConv(be: tf.KernelBackend, backendName: string, x: TensorIn
     temps.push(xSwapped);
     const dySwapped = callStock(be, backendName, tf.Transpose, { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, B, Co]
     temps.push(dySwapped);
-    let grad = callStock(be, backendName, tf.Conv2D, { x: xSwapped, filter: dySwapped }, {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [g.padTop, Math.max(padBottom, 0)],
-        [g.padLeft, Math.max(padRight, 0)],
-        [0, 0],
-      ],
-      dataFormat: "NHWC",
-      dilations: [g.strideHeight, g.strideWidth],
-    }); // [Ci, KH (+ extra), KW (+ extra), Co]
+    let grad = callStock(
+      be,
+      backendName,
+      tf.Conv2D,
+      { x: xSwapped, filter: dySwapped },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [g.padTop, Math.max(padBottom, 0)],
+          [g.padLeft, Math.max(padRight, 0)],
+          [0, 0],
+        ],
+        dataFormat: "NHWC",
+        dilations: [g.strideHeight, g.strideWidth],
+      },
+    ); // [Ci, KH (+ extra), KW (+ extra), Co]
     temps.push(grad);
     if (padBottom < 0 || padRight < 0) {
-      grad = callStock(be, backendName, tf.Slice, { x: grad }, { begin: [0, 0, 0, 0], size: [g.inChannels, g.filterHeight, g.filterWidth, g.outChannels] });
+      grad = callStock(
+        be,
+        backendName,
+        tf.Slice,
+        { x: grad },
+        { begin: [0, 0, 0, 0], size: [g.inChannels, g.filterHeight, g.filterWidth, g.outChannels] },
+      );
       temps.push(grad);
     }
     return callStock(be, backendName, tf.Transpose, { x: grad }, { perm: [1, 2, 0, 3] });

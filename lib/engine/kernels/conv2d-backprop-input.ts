@@ -22,13 +22,22 @@ export function conv2dBackpropInputKernel(backendName: string): tf.KernelFunc {
     const fast = isChannelsLast(a.dataFormat) ? inputGradByConv(be, backendName, dy, filter, a) : undefined;
     if (fast) return fast;
     const fallback = stockKernel(tf.Conv2DBackpropInput, backendName);
-    if (!fallback) throw new Error(`Conv2DBackpropInput on '${backendName}' supports dataFormat 'NHWC' only (got '${a.dataFormat}'); use channels-last tensors.`);
+    if (!fallback)
+      throw new Error(
+        `Conv2DBackpropInput on '${backendName}' supports dataFormat 'NHWC' only (got '${a.dataFormat}'); use channels-last tensors.`,
+      );
     return fallback({ inputs, backend, attrs });
   };
 }
 
 /** Undefined when the padding is outside what a forward conv can express (the stock kernel then runs). */
-function inputGradByConv(be: tf.KernelBackend, backendName: string, dy: TensorInfo, filter: TensorInfo, a: BackpropInputAttrs): TensorInfo | undefined {
+function inputGradByConv(
+  be: tf.KernelBackend,
+  backendName: string,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  a: BackpropInputAttrs,
+): TensorInfo | undefined {
   const g = convGeometry(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode);
   const sh = g.strideHeight;
   const sw = g.strideWidth;
@@ -47,28 +56,56 @@ function inputGradByConv(be: tf.KernelBackend, backendName: string, dy: TensorIn
     if (sh > 1 || sw > 1) {
       const dy6 = callStock(be, backendName, tf.Reshape, { x: dy }, { shape: [g.batch, g.outHeight, 1, g.outWidth, 1, g.outChannels] });
       temps.push(dy6);
-      const padded = callStock(be, backendName, tf.PadV2, { x: dy6 }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+      const padded = callStock(
+        be,
+        backendName,
+        tf.PadV2,
+        { x: dy6 },
+        {
+          paddings: [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       temps.push(padded);
       dyDilated = callStock(be, backendName, tf.Reshape, { x: padded }, { shape: [g.batch, rows, cols, g.outChannels] });
       temps.push(dyDilated);
       if (padBottom < 0 || padRight < 0) {
-        dyDilated = callStock(be, backendName, tf.Slice, { x: dyDilated }, { begin: [0, 0, 0, 0], size: [g.batch, rows + Math.min(padBottom, 0), cols + Math.min(padRight, 0), g.outChannels] });
+        dyDilated = callStock(
+          be,
+          backendName,
+          tf.Slice,
+          { x: dyDilated },
+          { begin: [0, 0, 0, 0], size: [g.batch, rows + Math.min(padBottom, 0), cols + Math.min(padRight, 0), g.outChannels] },
+        );
         temps.push(dyDilated);
       }
     }
     const rotated = rotateFilter(be, filter);
     temps.push(rotated);
-    return callStock(be, backendName, tf.Conv2D, { x: dyDilated, filter: rotated }, {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [padTop, Math.max(padBottom, 0)],
-        [padLeft, Math.max(padRight, 0)],
-        [0, 0],
-      ],
-      dataFormat: "NHWC",
-      dilations: [1, 1],
-    });
+    return callStock(
+      be,
+      backendName,
+      tf.Conv2D,
+      { x: dyDilated, filter: rotated },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [padTop, Math.max(padBottom, 0)],
+          [padLeft, Math.max(padRight, 0)],
+          [0, 0],
+        ],
+        dataFormat: "NHWC",
+        dilations: [1, 1],
+      },
+    );
   } finally {
     release(be, ...temps);
   }

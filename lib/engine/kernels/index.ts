@@ -42,10 +42,14 @@ export function trainingKernelNames(backend: TrainingBackend): string[] {
  */
 export function registerTrainingKernels(backend: TrainingBackend): string[] {
   if (backend !== "wasm" && backend !== "cpu") {
-    throw new Error(`registerTrainingKernels("${String(backend)}"): only "wasm" and "cpu" get training kernels; native backends keep their own.`);
+    throw new Error(
+      `registerTrainingKernels("${String(backend)}"): only "wasm" and "cpu" get training kernels; native backends keep their own.`,
+    );
   }
   if (!tf.findBackendFactory(backend)) {
-    throw new Error(`registerTrainingKernels("${backend}"): backend '${backend}' is not registered with TensorFlow.js; ${backend === "wasm" ? "import @tensorflow/tfjs-backend-wasm first" : "import @tensorflow/tfjs first"}.`);
+    throw new Error(
+      `registerTrainingKernels("${backend}"): backend '${backend}' is not registered with TensorFlow.js; ${backend === "wasm" ? "import @tensorflow/tfjs-backend-wasm first" : "import @tensorflow/tfjs first"}.`,
+    );
   }
   for (const [kernelName, make] of Object.entries(KERNELS[backend])) {
     if (isOurs(kernelName, backend)) continue;

@@ -69,7 +69,14 @@ export function lrnValues(x: Float32Array, channels: number, a: LrnAttrs, out = 
 }
 
 /** LRN's input gradient, from the input x, the output y and dy. Exported for tests. */
-export function lrnGradValues(x: Float32Array, y: Float32Array, dy: Float32Array, channels: number, a: LrnAttrs, dx = new Float32Array(x.length)): Float32Array {
+export function lrnGradValues(
+  x: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  channels: number,
+  a: LrnAttrs,
+  dx = new Float32Array(x.length),
+): Float32Array {
   const pow = negativePower(a.beta);
   const norm = new Float32Array(channels);
   const t = new Float32Array(channels);
@@ -88,7 +95,8 @@ export function lrnGradValues(x: Float32Array, y: Float32Array, dy: Float32Array
 }
 
 function checkAttrs(a: LrnAttrs, what: string): void {
-  if (!(Number.isInteger(a.depthRadius) && a.depthRadius >= 0)) throw new Error(`${what}: depthRadius must be a whole number >= 0, got ${a.depthRadius}.`);
+  if (!(Number.isInteger(a.depthRadius) && a.depthRadius >= 0))
+    throw new Error(`${what}: depthRadius must be a whole number >= 0, got ${a.depthRadius}.`);
 }
 
 export function lrnKernel(): tf.KernelFunc {
@@ -119,10 +127,23 @@ export function lrnGradKernel(): tf.KernelFunc {
     const heap = heapAccess(be);
     if (heap) {
       const out = heap.makeOutput(x.shape, "float32");
-      lrnGradValues(heap.typedArrayFromHeap(x) as Float32Array, heap.typedArrayFromHeap(y) as Float32Array, heap.typedArrayFromHeap(dy) as Float32Array, channels, a, heap.typedArrayFromHeap(out) as Float32Array);
+      lrnGradValues(
+        heap.typedArrayFromHeap(x) as Float32Array,
+        heap.typedArrayFromHeap(y) as Float32Array,
+        heap.typedArrayFromHeap(dy) as Float32Array,
+        channels,
+        a,
+        heap.typedArrayFromHeap(out) as Float32Array,
+      );
       return out;
     }
-    const dx = lrnGradValues(be.readSync(x.dataId) as Float32Array, be.readSync(y.dataId) as Float32Array, be.readSync(dy.dataId) as Float32Array, channels, a);
+    const dx = lrnGradValues(
+      be.readSync(x.dataId) as Float32Array,
+      be.readSync(y.dataId) as Float32Array,
+      be.readSync(dy.dataId) as Float32Array,
+      channels,
+      a,
+    );
     return { dataId: be.write(dx, x.shape, "float32"), shape: x.shape, dtype: "float32" };
   };
 }

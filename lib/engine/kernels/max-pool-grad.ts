@@ -17,12 +17,24 @@ export function maxPoolGradKernel(): tf.KernelFunc {
     const be = backend as tf.KernelBackend;
     const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
     const a = attrs as unknown as MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad as "valid", a.dimRoundingMode);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad as "valid",
+      a.dimRoundingMode,
+    );
     const heap = heapAccess(be);
     if (heap) {
       // Allocate first: growing wasm memory would detach views taken before.
       const out = heap.makeOutput(input.shape, "float32");
-      maxPoolGradValues(heap.typedArrayFromHeap(input) as Float32Array, heap.typedArrayFromHeap(dy) as Float32Array, info, heap.typedArrayFromHeap(out) as Float32Array);
+      maxPoolGradValues(
+        heap.typedArrayFromHeap(input) as Float32Array,
+        heap.typedArrayFromHeap(dy) as Float32Array,
+        info,
+        heap.typedArrayFromHeap(out) as Float32Array,
+      );
       return out;
     }
     const dx = maxPoolGradValues(be.readSync(input.dataId) as Float32Array, be.readSync(dy.dataId) as Float32Array, info);
@@ -42,8 +54,24 @@ export function heapAccess(be: tf.KernelBackend): HeapBackend | undefined {
 }
 
 /** dx for NHWC x and dy, given tfjs's pooling geometry (exported for tests). */
-export function maxPoolGradValues(x: Float32Array, dy: Float32Array, info: tf.backend_util.Conv2DInfo, dx = new Float32Array(x.length)): Float32Array {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+export function maxPoolGradValues(
+  x: Float32Array,
+  dy: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+  dx = new Float32Array(x.length),
+): Float32Array {
+  const {
+    batchSize: B,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    strideHeight: sh,
+    strideWidth: sw,
+    filterHeight: fh,
+    filterWidth: fw,
+  } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   dx.fill(0);

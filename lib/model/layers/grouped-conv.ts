@@ -12,7 +12,8 @@ import type { BaseLayerArgs } from "./layer-args";
 type Initializer = ReturnType<typeof tf.initializers.ones>;
 
 /** Names accepted for an initializer, as in tf.layers (camelCase). */
-export type InitializerName = "zeros" | "ones" | "glorotUniform" | "glorotNormal" | "heNormal" | "heUniform" | "leCunNormal" | "leCunUniform";
+export type InitializerName =
+  "zeros" | "ones" | "glorotUniform" | "glorotNormal" | "heNormal" | "heUniform" | "leCunNormal" | "leCunUniform";
 
 /** An initializer object (tf.initializers.*), a name, or its serialised form { className, config }. */
 export type InitializerSpec = Initializer | InitializerName | { className: string; config: tf.serialization.ConfigDict };
@@ -31,14 +32,18 @@ const NAMED_INITIALIZERS: Record<InitializerName, () => Initializer> = {
 function resolveInitializer(spec: InitializerSpec, what: string): Initializer {
   if (typeof spec === "string") {
     const make = (NAMED_INITIALIZERS as Record<string, () => Initializer>)[spec];
-    if (!make) throw new Error(`${what}: unknown initializer "${spec}"; use one of ${Object.keys(NAMED_INITIALIZERS).join(", ")}, or a tf.initializers.* object.`);
+    if (!make)
+      throw new Error(
+        `${what}: unknown initializer "${spec}"; use one of ${Object.keys(NAMED_INITIALIZERS).join(", ")}, or a tf.initializers.* object.`,
+      );
     return make();
   }
   if (spec instanceof tf.serialization.Serializable) return spec as Initializer;
   if (spec !== null && typeof spec === "object" && "className" in spec) {
     // The form getConfig writes; tfjs-layers registers its initializers under these class names.
     const entry = tf.serialization.SerializationMap.getMap().classNameMap[spec.className];
-    if (!entry) throw new Error(`${what}: no registered initializer class "${spec.className}"; register it with tf.serialization.registerClass.`);
+    if (!entry)
+      throw new Error(`${what}: no registered initializer class "${spec.className}"; register it with tf.serialization.registerClass.`);
     return entry[1](entry[0], spec.config ?? {}) as Initializer;
   }
   throw new Error(`${what}: expected a tf.initializers.* object, a name or { className, config }; got ${JSON.stringify(spec)}.`);
@@ -87,7 +92,9 @@ function checkPadding(p: string): ConvPadding {
 function checkActivation(a: string | null | undefined): GroupedConvActivation {
   if (a === undefined || a === null || a === "linear") return "linear";
   if (a === "relu") return "relu";
-  throw new Error(`activation must be "relu" or "linear"; got ${JSON.stringify(a)}. Add other activations as a separate tf.layers.activation layer.`);
+  throw new Error(
+    `activation must be "relu" or "linear"; got ${JSON.stringify(a)}. Add other activations as a separate tf.layers.activation layer.`,
+  );
 }
 
 interface Checked {
@@ -101,14 +108,18 @@ interface Checked {
 
 function checkConvInputs(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D | null, o: GroupedConvOptions, what: string): Checked {
   if (x.rank !== 4) throw new Error(`${what}: input must be 4-D NHWC [batch, height, width, channels]; got shape [${x.shape.join(", ")}].`);
-  if (kernel.rank !== 4) throw new Error(`${what}: kernel must be 4-D [kh, kw, inChannels / groups, filters]; got shape [${kernel.shape.join(", ")}].`);
+  if (kernel.rank !== 4)
+    throw new Error(`${what}: kernel must be 4-D [kh, kw, inChannels / groups, filters]; got shape [${kernel.shape.join(", ")}].`);
   const groups = positiveInteger(o.groups, `${what}: groups`);
   const [, , inPerGroup, filters] = kernel.shape;
   const channels = x.shape[3];
   if (inPerGroup * groups !== channels) {
-    throw new Error(`${what}: input has ${channels} channels but the kernel expects ${inPerGroup} per group x ${groups} groups = ${inPerGroup * groups}; kernel shape must be [kh, kw, ${channels / groups}, filters].`);
+    throw new Error(
+      `${what}: input has ${channels} channels but the kernel expects ${inPerGroup} per group x ${groups} groups = ${inPerGroup * groups}; kernel shape must be [kh, kw, ${channels / groups}, filters].`,
+    );
   }
-  if (filters % groups !== 0) throw new Error(`${what}: ${filters} filters do not divide into ${groups} groups; use a multiple of ${groups}.`);
+  if (filters % groups !== 0)
+    throw new Error(`${what}: ${filters} filters do not divide into ${groups} groups; use a multiple of ${groups}.`);
   if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== filters)) {
     throw new Error(`${what}: bias must have shape [${filters}] (one per filter); got [${bias.shape.join(", ")}].`);
   }
@@ -135,7 +146,10 @@ export function convolveGroups(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Ten
     } else {
       const xs = tf.split(x, c.groups, 3) as tf.Tensor4D[];
       const ks = tf.split(kernel, c.groups, 3) as tf.Tensor4D[];
-      y = tf.concat(xs.map((xg, g) => tf.conv2d(xg, ks[g], c.strides, c.padding)), 3);
+      y = tf.concat(
+        xs.map((xg, g) => tf.conv2d(xg, ks[g], c.strides, c.padding)),
+        3,
+      );
     }
     if (bias !== null) y = tf.add(y, bias);
     return c.activation === "relu" ? tf.relu(y) : y;
@@ -194,8 +208,11 @@ export interface GroupedConv2DArgs extends BaseLayerArgs {
   biasInitializer?: InitializerSpec;
 }
 
-function layerArgsOf(config: GroupedConv2DArgs): Pick<GroupedConv2DArgs, "name" | "inputShape" | "batchInputShape" | "batchSize" | "trainable" | "dtype"> {
-  if (config === undefined || config === null) throw new Error("GroupedConv2D needs a config with at least filters, kernelSize and groups.");
+function layerArgsOf(
+  config: GroupedConv2DArgs,
+): Pick<GroupedConv2DArgs, "name" | "inputShape" | "batchInputShape" | "batchSize" | "trainable" | "dtype"> {
+  if (config === undefined || config === null)
+    throw new Error("GroupedConv2D needs a config with at least filters, kernelSize and groups.");
   const { name, inputShape, batchInputShape, batchSize, trainable, dtype } = config;
   return { name, inputShape, batchInputShape, batchSize, trainable, dtype };
 }
@@ -241,9 +258,12 @@ export class GroupedConv2D extends tf.layers.Layer {
       throw new Error(`GroupedConv2D '${this.name}' expects NHWC input [batch, height, width, channels]; got shape ${formatShape(shape)}.`);
     }
     const channels = shape[3];
-    if (channels === null || channels === undefined) throw new Error(`GroupedConv2D '${this.name}': the number of input channels must be known; got shape ${formatShape(shape)}.`);
+    if (channels === null || channels === undefined)
+      throw new Error(`GroupedConv2D '${this.name}': the number of input channels must be known; got shape ${formatShape(shape)}.`);
     if (channels % this.groups !== 0) {
-      throw new Error(`GroupedConv2D '${this.name}': ${channels} input channels do not divide into ${this.groups} groups; the previous layer needs a multiple of ${this.groups} channels.`);
+      throw new Error(
+        `GroupedConv2D '${this.name}': ${channels} input channels do not divide into ${this.groups} groups; the previous layer needs a multiple of ${this.groups} channels.`,
+      );
     }
     return { shape, channels };
   }
@@ -262,7 +282,9 @@ export class GroupedConv2D extends tf.layers.Layer {
     const h = convOutputSize(shape[1], kh, this.strides[0], this.padding);
     const w = convOutputSize(shape[2], kw, this.strides[1], this.padding);
     if ((h !== null && h < 1) || (w !== null && w < 1)) {
-      throw new Error(`GroupedConv2D '${this.name}': input ${shape[1]}x${shape[2]} is smaller than the ${kh}x${kw} kernel with padding "valid"; use padding "same" or a larger input.`);
+      throw new Error(
+        `GroupedConv2D '${this.name}': input ${shape[1]}x${shape[2]} is smaller than the ${kh}x${kw} kernel with padding "valid"; use padding "same" or a larger input.`,
+      );
     }
     return [shape[0], h, w, this.filters];
   }
@@ -272,7 +294,12 @@ export class GroupedConv2D extends tf.layers.Layer {
     if (!this.kernel) throw new Error(`GroupedConv2D '${this.name}' was called before it was built; apply it to an input first.`);
     const kernel = this.kernel.read() as tf.Tensor4D;
     const bias = this.bias ? (this.bias.read() as tf.Tensor1D) : null;
-    return convolveGroups(x, kernel, bias, { groups: this.groups, strides: this.strides, padding: this.padding, activation: this.activation });
+    return convolveGroups(x, kernel, bias, {
+      groups: this.groups,
+      strides: this.strides,
+      padding: this.padding,
+      activation: this.activation,
+    });
   }
 
   override getConfig(): tf.serialization.ConfigDict {

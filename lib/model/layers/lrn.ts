@@ -52,7 +52,9 @@ export function resolveLrnConfig(config: LrnConfig = {}): LrnSettings {
     alphaConvention: config.alphaConvention ?? PAPER_LRN.alphaConvention,
   };
   if (!Number.isInteger(s.size) || s.size < 1 || s.size % 2 === 0) {
-    throw new Error(`LRN size must be a positive odd integer so the window is centred on its channel; got ${s.size}. Use 5 (the paper's n) or another odd number.`);
+    throw new Error(
+      `LRN size must be a positive odd integer so the window is centred on its channel; got ${s.size}. Use 5 (the paper's n) or another odd number.`,
+    );
   }
   if (!Number.isFinite(s.k) || s.k <= 0) {
     throw new Error(`LRN k must be a finite number > 0 (it keeps the denominator away from 0); got ${s.k}. The paper uses k = 2.`);
@@ -61,10 +63,14 @@ export function resolveLrnConfig(config: LrnConfig = {}): LrnSettings {
     throw new Error(`LRN alpha must be a finite number >= 0; got ${s.alpha}. The paper uses alpha = 1e-4.`);
   }
   if (!Number.isFinite(s.beta) || s.beta < 0) {
-    throw new Error(`LRN beta must be a finite number >= 0 (a negative beta would amplify, not normalise); got ${s.beta}. The paper uses beta = 0.75.`);
+    throw new Error(
+      `LRN beta must be a finite number >= 0 (a negative beta would amplify, not normalise); got ${s.beta}. The paper uses beta = 0.75.`,
+    );
   }
   if (!ALPHA_CONVENTIONS.includes(s.alphaConvention)) {
-    throw new Error(`LRN alphaConvention must be one of ${ALPHA_CONVENTIONS.map((c) => `"${c}"`).join(", ")}; got ${JSON.stringify(s.alphaConvention)}.`);
+    throw new Error(
+      `LRN alphaConvention must be one of ${ALPHA_CONVENTIONS.map((c) => `"${c}"`).join(", ")}; got ${JSON.stringify(s.alphaConvention)}.`,
+    );
   }
   return s;
 }
@@ -89,7 +95,9 @@ export type LrnImplementation = "auto" | "kernel" | "ops";
 
 function checkNhwc(x: tf.Tensor, what: string): void {
   if (x.rank !== 4) {
-    throw new Error(`${what} expects a 4-D NHWC tensor [batch, height, width, channels]; got shape [${x.shape.join(", ")}]. Add a batch axis with x.expandDims(0) for one image.`);
+    throw new Error(
+      `${what} expects a 4-D NHWC tensor [batch, height, width, channels]; got shape [${x.shape.join(", ")}]. Add a batch axis with x.expandDims(0) for one image.`,
+    );
   }
   if (x.dtype !== "float32") {
     throw new Error(`${what} expects float32 values; got ${x.dtype}. Convert with x.toFloat().`);
@@ -129,7 +137,8 @@ export function lrn(x: tf.Tensor4D, config: LrnConfig = {}, implementation: LrnI
 /** S = the sum of a^2 over each unit's window of `size` maps (clipped at the first and last): what alpha multiplies. */
 export function lrnWindowSums(x: tf.Tensor4D, size: number): tf.Tensor4D {
   checkNhwc(x, "lrnWindowSums");
-  if (!(Number.isInteger(size) && size >= 1 && size % 2 === 1)) throw new Error(`lrnWindowSums: size must be an odd whole number, got ${size}.`);
+  if (!(Number.isInteger(size) && size >= 1 && size % 2 === 1))
+    throw new Error(`lrnWindowSums: size must be an odd whole number, got ${size}.`);
   return tf.tidy(() => {
     const [b, h, w, c] = x.shape;
     // Each pixel's channel vector becomes a 1-D signal; convolving its squares with n ones
@@ -176,7 +185,9 @@ export class LocalResponseNormalization extends tf.layers.Layer {
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     if (shape.length !== 4) {
-      throw new Error(`LocalResponseNormalization '${this.name}' expects NHWC input [batch, height, width, channels]; got shape ${formatShape(shape)}.`);
+      throw new Error(
+        `LocalResponseNormalization '${this.name}' expects NHWC input [batch, height, width, channels]; got shape ${formatShape(shape)}.`,
+      );
     }
     this.built = true;
   }
@@ -226,7 +237,9 @@ function tidy(v: number): number {
 export function convertLrnConvention(config: LrnConfig, to: AlphaConvention): LrnSettings {
   const s = resolveLrnConfig(config);
   if (!ALPHA_CONVENTIONS.includes(to)) {
-    throw new Error(`convertLrnConvention: target must be one of ${ALPHA_CONVENTIONS.map((c) => `"${c}"`).join(", ")}; got ${JSON.stringify(to)}.`);
+    throw new Error(
+      `convertLrnConvention: target must be one of ${ALPHA_CONVENTIONS.map((c) => `"${c}"`).join(", ")}; got ${JSON.stringify(to)}.`,
+    );
   }
   const plain = effectiveAlpha(s);
   return { ...s, alpha: tidy(to === "divided-by-size" ? plain * s.size : plain), alphaConvention: to };
@@ -281,7 +294,9 @@ export function fromFrameworkLrn(settings: FrameworkLrnSettings, alphaConvention
       paper = { size: settings.size, k: settings.minDiv, alpha: settings.scale, beta: settings.pow, alphaConvention: "divided-by-size" };
       break;
     default:
-      throw new Error(`fromFrameworkLrn: unknown framework ${JSON.stringify((settings as { framework: unknown }).framework)}; use one of ${LRN_FRAMEWORKS.join(", ")}.`);
+      throw new Error(
+        `fromFrameworkLrn: unknown framework ${JSON.stringify((settings as { framework: unknown }).framework)}; use one of ${LRN_FRAMEWORKS.join(", ")}.`,
+      );
   }
   return convertLrnConvention(paper, alphaConvention);
 }
@@ -332,12 +347,22 @@ export function lrnConventionTable(config: LrnConfig = PAPER_LRN): LrnConvention
   const rows: LrnConventionRow[] = [];
   for (const convention of ALPHA_CONVENTIONS) {
     const settings = toFrameworkLrn(convertLrnConvention(config, convention), "course");
-    rows.push({ label: `${LABELS.course} (${convention})`, alphaDividedBySize: convention === "divided-by-size", settings, code: frameworkLrnCode(settings) });
+    rows.push({
+      label: `${LABELS.course} (${convention})`,
+      alphaDividedBySize: convention === "divided-by-size",
+      settings,
+      code: frameworkLrnCode(settings),
+    });
   }
   for (const framework of LRN_FRAMEWORKS) {
     if (framework === "course") continue;
     const settings = toFrameworkLrn(config, framework);
-    rows.push({ label: LABELS[framework], alphaDividedBySize: framework === "pytorch" || framework === "caffe" || framework === "cuda-convnet", settings, code: frameworkLrnCode(settings) });
+    rows.push({
+      label: LABELS[framework],
+      alphaDividedBySize: framework === "pytorch" || framework === "caffe" || framework === "cuda-convnet",
+      settings,
+      code: frameworkLrnCode(settings),
+    });
   }
   return rows;
 }
@@ -348,7 +373,10 @@ export function lrnConventionTable(config: LrnConfig = PAPER_LRN): LrnConvention
  */
 export const LRN_AS_RUN: readonly { source: string; settings: FrameworkLrnSettings }[] = [
   { source: "paper, section 3.3 (the formula as printed)", settings: { framework: "paper", n: 5, k: 2, alpha: 1e-4, beta: 0.75 } },
-  { source: "original 2012 code and akrizhevsky/cuda-convnet2 (scale divided by size in code)", settings: { framework: "cuda-convnet", size: 5, scale: 1e-4, pow: 0.75, minDiv: 2 } },
+  {
+    source: "original 2012 code and akrizhevsky/cuda-convnet2 (scale divided by size in code)",
+    settings: { framework: "cuda-convnet", size: 5, scale: 1e-4, pow: 0.75, minDiv: 2 },
+  },
   { source: "BVLC/caffe models/bvlc_alexnet", settings: { framework: "caffe", localSize: 5, alpha: 1e-4, beta: 0.75, k: 1 } },
 ];
 
@@ -390,10 +418,15 @@ export function lrnSettingsEffect(x: tf.Tensor4D, from: LrnConfig, to: LrnConfig
   const f = resolveLrnConfig(from);
   const alpha = effectiveAlpha(f);
   const [S, bFrom, bTo] = [lrnWindowSums(x, f.size), lrn(x, from), lrn(x, to)];
-  const a = x.dataSync(), sums = S.dataSync(), p = bFrom.dataSync(), c = bTo.dataSync();
+  const a = x.dataSync(),
+    sums = S.dataSync(),
+    p = bFrom.dataSync(),
+    c = bTo.dataSync();
   tf.dispose([S, bFrom, bTo]);
   const loads: number[] = [];
-  let largestChange = 0, changeSum = 0, largestS = 0;
+  let largestChange = 0,
+    changeSum = 0,
+    largestS = 0;
   for (let i = 0; i < a.length; i++) {
     if (a[i] <= 0) continue;
     loads.push((alpha * sums[i]) / f.k);
@@ -404,5 +437,12 @@ export function lrnSettingsEffect(x: tf.Tensor4D, from: LrnConfig, to: LrnConfig
   }
   if (loads.length === 0) throw new Error("lrnSettingsEffect: no unit is active (a > 0); LRN changes nothing there.");
   loads.sort((u, v) => u - v);
-  return { units: loads.length, medianLoad: loads[Math.floor(loads.length / 2)], largestLoad: loads[loads.length - 1], meanChange: changeSum / loads.length, largestChange, changeAtLargestS: lrnRelativeChange(largestS, from, to) };
+  return {
+    units: loads.length,
+    medianLoad: loads[Math.floor(loads.length / 2)],
+    largestLoad: loads[loads.length - 1],
+    meanChange: changeSum / loads.length,
+    largestChange,
+    changeAtLargestS: lrnRelativeChange(largestS, from, to),
+  };
 }

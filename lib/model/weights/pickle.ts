@@ -117,7 +117,10 @@ class Unpickler {
     this.at = this.pos;
     if (this.pos >= this.bytes.length) {
       this.op = -1;
-      throw new PickleTruncatedError(`${this.source}: the pickle is truncated: it ends at byte ${this.pos} without a STOP opcode.`, this.pos);
+      throw new PickleTruncatedError(
+        `${this.source}: the pickle is truncated: it ends at byte ${this.pos} without a STOP opcode.`,
+        this.pos,
+      );
     }
     this.op = this.bytes[this.pos++];
     return this.op;

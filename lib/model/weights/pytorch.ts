@@ -31,15 +31,26 @@ export interface StateDictTensor {
 export type StateDict = Map<string, StateDictTensor>;
 
 export const ELEMENT_BYTES: Readonly<Record<string, number>> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 /** Decodes `count` little-endian elements of `dtype` starting at element `first` of `bytes`. */
 export function decodeElements(bytes: Uint8Array, dtype: string, first: number, count: number): Float32Array {
   const size = ELEMENT_BYTES[dtype];
-  if (size === undefined) throw new Error(`tensors of dtype ${dtype} are not supported; the importer reads ${Object.keys(ELEMENT_BYTES).join(", ")}.`);
+  if (size === undefined)
+    throw new Error(`tensors of dtype ${dtype} are not supported; the importer reads ${Object.keys(ELEMENT_BYTES).join(", ")}.`);
   const start = first * size;
-  if (start + count * size > bytes.byteLength) throw new Error(`a ${dtype} tensor needs bytes ${start}..${start + count * size} of a ${bytes.byteLength}-byte storage.`);
+  if (start + count * size > bytes.byteLength)
+    throw new Error(`a ${dtype} tensor needs bytes ${start}..${start + count * size} of a ${bytes.byteLength}-byte storage.`);
   if (dtype === "float32" && os.endianness() === "LE") {
     // A byte copy into a fresh, aligned buffer (a Buffer's slice() would be a view, not a copy).
     const out = new Float32Array(count);
@@ -126,12 +137,17 @@ export function materialize(ref: TensorRef, storage: Uint8Array, name: string): 
   const offset = ref.storage.elementOffset + ref.storageOffset;
   const numel = shape.reduce((a, b) => a * b, 1);
   // A stride of 0 passes the bounds check below, so a few bytes could ask for gigabytes.
-  if (numel > MAX_ELEMENTS) throw new Error(`${name}: shape [${shape}] has ${numel} elements, more than the ${MAX_ELEMENTS} the importer accepts (AlexNet's largest tensor has 37.7 million); the file is damaged or not an AlexNet checkpoint.`);
+  if (numel > MAX_ELEMENTS)
+    throw new Error(
+      `${name}: shape [${shape}] has ${numel} elements, more than the ${MAX_ELEMENTS} the importer accepts (AlexNet's largest tensor has 37.7 million); the file is damaged or not an AlexNet checkpoint.`,
+    );
   const available = storage.byteLength / ELEMENT_BYTES[dtype];
   if (numel > 0) {
     const last = offset + shape.reduce((a, s, i) => a + (s - 1) * stride[i], 0);
     if (offset < 0 || last >= available || shape.some((s, i) => stride[i] < 0)) {
-      throw new Error(`${name}: shape [${shape}] with stride [${stride}] at offset ${offset} reaches element ${last} of a storage of ${available}; the file is damaged.`);
+      throw new Error(
+        `${name}: shape [${shape}] with stride [${stride}] at offset ${offset} reaches element ${last} of a storage of ${available}; the file is damaged.`,
+      );
     }
   }
   const contiguous = isContiguous(shape, stride);
@@ -165,22 +181,32 @@ function isContiguous(shape: number[], stride: number[]): boolean {
 }
 
 const STORAGE_DTYPES: Readonly<Record<string, string>> = {
-  FloatStorage: "float32", HalfStorage: "float16", BFloat16Storage: "bfloat16", DoubleStorage: "float64",
-  LongStorage: "int64", IntStorage: "int32", ShortStorage: "int16", CharStorage: "int8", ByteStorage: "uint8", BoolStorage: "bool",
+  FloatStorage: "float32",
+  HalfStorage: "float16",
+  BFloat16Storage: "bfloat16",
+  DoubleStorage: "float64",
+  LongStorage: "int64",
+  IntStorage: "int32",
+  ShortStorage: "int16",
+  CharStorage: "int8",
+  ByteStorage: "uint8",
+  BoolStorage: "bool",
 };
 
 const REFUSAL_HINT =
   "This file holds more than a state dict (a whole pickled model, or code to run on load). If you trust it, load it in PyTorch and save model.state_dict() instead: torch.save(model.state_dict(), 'weights.pth').";
 
 function nonNegativeInts(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x) || x < 0)) throw new Error(`${what} must be a tuple of non-negative integers, got ${String(v)}.`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x) || x < 0))
+    throw new Error(`${what} must be a tuple of non-negative integers, got ${String(v)}.`);
   return v as number[];
 }
 
 function rebuildTensor(args: readonly unknown[]): TensorRef {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof StorageRef)) throw new Error("_rebuild_tensor_v2's first argument is not a storage.");
-  if (typeof offset !== "number" || !Number.isInteger(offset) || offset < 0) throw new Error("_rebuild_tensor_v2's storage offset is not a non-negative integer.");
+  if (typeof offset !== "number" || !Number.isInteger(offset) || offset < 0)
+    throw new Error("_rebuild_tensor_v2's storage offset is not a non-negative integer.");
   const shape = nonNegativeInts(size, "a tensor's size");
   const strides = nonNegativeInts(stride, "a tensor's stride");
   if (shape.length !== strides.length) throw new Error(`a tensor's size [${shape}] and stride [${strides}] differ in length.`);
@@ -212,12 +238,14 @@ const STATE_DICT_GLOBALS: Record<string, GlobalHandler> = {
 
 /** BINPERSID → StorageRef, for both layouts' ('storage', type, key, location, numel[, view]) tuples. */
 function storageFromPersistentId(pid: unknown): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) throw new Error(`unexpected persistent id ${JSON.stringify(pid)}; expected ('storage', type, key, location, numel).`);
+  if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5)
+    throw new Error(`unexpected persistent id ${JSON.stringify(pid)}; expected ('storage', type, key, location, numel).`);
   const [, type, key, , numel, view] = pid as unknown[];
   const name = type instanceof PickleGlobal ? type.qualifiedName.replace(/^torch\./, "") : "";
   const dtype = STORAGE_DTYPES[name];
   if (!dtype) throw new Error(`storage type ${type instanceof PickleGlobal ? type.qualifiedName : String(type)} is not supported.`);
-  if (typeof key !== "string" || typeof numel !== "number") throw new Error(`a storage's key or size is malformed in ${JSON.stringify(pid)}.`);
+  if (typeof key !== "string" || typeof numel !== "number")
+    throw new Error(`a storage's key or size is malformed in ${JSON.stringify(pid)}.`);
   if (view !== undefined && view !== null) {
     // Legacy storage views: (view key, offset into the root storage, size).
     if (!Array.isArray(view) || typeof view[1] !== "number") throw new Error("a legacy storage view is malformed.");
@@ -228,20 +256,27 @@ function storageFromPersistentId(pid: unknown): StorageRef {
 
 /** The top-level object must be a dict of tensors (or hold one under "state_dict" or "model"). */
 function tensorsOf(value: unknown, file: string): Map<string, TensorRef> {
-  const isTensorDict = (v: unknown): v is Map<unknown, unknown> => v instanceof Map && v.size > 0 && [...v.values()].every((t) => t instanceof TensorRef);
+  const isTensorDict = (v: unknown): v is Map<unknown, unknown> =>
+    v instanceof Map && v.size > 0 && [...v.values()].every((t) => t instanceof TensorRef);
   let dict = value;
   if (!isTensorDict(dict) && dict instanceof Map) {
     const inner = ["state_dict", "model"].map((k) => (dict as Map<unknown, unknown>).get(k)).find(isTensorDict);
     if (inner) dict = inner;
   }
-  if (!(dict instanceof Map)) throw new Error(`${file} holds a ${Array.isArray(value) ? "list" : typeof value}, not a state dict (a dict of parameter name → tensor).`);
+  if (!(dict instanceof Map))
+    throw new Error(
+      `${file} holds a ${Array.isArray(value) ? "list" : typeof value}, not a state dict (a dict of parameter name → tensor).`,
+    );
   const out = new Map<string, TensorRef>();
   const other: string[] = [];
   for (const [k, v] of dict) {
     if (typeof k === "string" && v instanceof TensorRef) out.set(k, v);
     else other.push(String(k));
   }
-  if (other.length) throw new Error(`${file} is not a plain state dict: ${other.slice(0, 5).join(", ")}${other.length > 5 ? ` and ${other.length - 5} more` : ""} ${other.length === 1 ? "is not a tensor" : "are not tensors"}.`);
+  if (other.length)
+    throw new Error(
+      `${file} is not a plain state dict: ${other.slice(0, 5).join(", ")}${other.length > 5 ? ` and ${other.length - 5} more` : ""} ${other.length === 1 ? "is not a tensor" : "are not tensors"}.`,
+    );
   return out;
 }
 
@@ -270,12 +305,16 @@ export async function readZipCheckpoint(file: string): Promise<StateDict> {
   try {
     const pickleName = [...zip.entries.keys()].find((n) => n === "data.pkl" || n.endsWith("/data.pkl"));
     if (!pickleName) {
-      throw new Error(`${file} is a zip file but not a PyTorch checkpoint: it has no data.pkl (entries: ${[...zip.entries.keys()].slice(0, 5).join(", ")}${zip.entries.size > 5 ? ", ..." : ""}).`);
+      throw new Error(
+        `${file} is a zip file but not a PyTorch checkpoint: it has no data.pkl (entries: ${[...zip.entries.keys()].slice(0, 5).join(", ")}${zip.entries.size > 5 ? ", ..." : ""}).`,
+      );
     }
     const prefix = pickleName.slice(0, -"data.pkl".length);
     const byteorder = zip.entries.get(`${prefix}byteorder`);
     if (byteorder) {
-      const order = Buffer.from(await zip.read(byteorder)).toString("utf8").trim();
+      const order = Buffer.from(await zip.read(byteorder))
+        .toString("utf8")
+        .trim();
       if (order !== "little") throw new Error(`${file} was saved on a ${order}-endian machine; only little-endian checkpoints are read.`);
     }
     const { value } = unpickle(await zip.read(zip.entries.get(pickleName) as ZipEntry), {
@@ -288,7 +327,8 @@ export async function readZipCheckpoint(file: string): Promise<StateDict> {
       const entry = zip.entries.get(`${prefix}data/${ref.key}`);
       if (!entry) throw new Error(`${file}: storage ${ref.key} is missing (no ${prefix}data/${ref.key}).`);
       const need = ref.numel * ELEMENT_BYTES[ref.dtype];
-      if (entry.size < need) throw new Error(`${file}: storage ${ref.key} has ${entry.size} bytes; its ${ref.numel} ${ref.dtype} elements need ${need}.`);
+      if (entry.size < need)
+        throw new Error(`${file}: storage ${ref.key} has ${entry.size} bytes; its ${ref.numel} ${ref.dtype} elements need ${need}.`);
       return zip.read(entry);
     });
   } finally {
@@ -320,7 +360,8 @@ async function readLegacyPickles(handle: FileHandle, size: number, file: string)
         });
         values.push(r.value);
         offset = r.end;
-        if (i === 0 && r.value !== LEGACY_MAGIC) throw new Error(`${file} starts with a pickle but not torch's magic number; it is not a PyTorch checkpoint.`);
+        if (i === 0 && r.value !== LEGACY_MAGIC)
+          throw new Error(`${file} starts with a pickle but not torch's magic number; it is not a PyTorch checkpoint.`);
       }
       return { values, end: offset };
     } catch (err) {
@@ -338,7 +379,8 @@ export async function readLegacyCheckpoint(file: string): Promise<StateDict> {
     const { values, end } = await readLegacyPickles(handle, size, file);
     const [, protocol, sysInfo, object, keys] = values;
     if (protocol !== 1001) throw new Error(`${file}: legacy protocol version ${String(protocol)} is not supported (1001 is).`);
-    if (sysInfo instanceof Map && sysInfo.get("little_endian") === false) throw new Error(`${file} was saved on a big-endian machine; only little-endian checkpoints are read.`);
+    if (sysInfo instanceof Map && sysInfo.get("little_endian") === false)
+      throw new Error(`${file} was saved on a big-endian machine; only little-endian checkpoints are read.`);
     const refs = tensorsOf(object, file);
     if (!Array.isArray(keys) || keys.some((k) => typeof k !== "string")) throw new Error(`${file}: the list of storage keys is malformed.`);
     // Storages follow in the keys' order, each as int64 element count + bytes; their sizes come from the pickle.
@@ -385,7 +427,9 @@ export async function detectCheckpointFormat(file: string): Promise<CheckpointFo
   if (head.length >= 4 && head[0] === 0x80 && head[2] === 0x8a && head[3] === 0x0a) return "legacy";
   // safetensors: u64 header length, then the JSON header's "{".
   if (head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < BigInt(100_000_000)) return "safetensors";
-  throw new Error(`${path.basename(file)} is neither a PyTorch checkpoint (zip or legacy pickle) nor a safetensors file (it starts with bytes ${head.subarray(0, 8).toString("hex")}).`);
+  throw new Error(
+    `${path.basename(file)} is neither a PyTorch checkpoint (zip or legacy pickle) nor a safetensors file (it starts with bytes ${head.subarray(0, 8).toString("hex")}).`,
+  );
 }
 
 /** A PyTorch checkpoint of either layout; refuses anything that is not a state dict. */

@@ -7,7 +7,16 @@ import { open } from "node:fs/promises";
 import { ELEMENT_BYTES, type StateDict, type StateDictTensor, decodeElements } from "./pytorch";
 
 const DTYPES: Readonly<Record<string, string>> = {
-  F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64", I64: "int64", I32: "int32", I16: "int16", I8: "int8", U8: "uint8", BOOL: "bool",
+  F32: "float32",
+  F16: "float16",
+  BF16: "bfloat16",
+  F64: "float64",
+  I64: "int64",
+  I32: "int32",
+  I16: "int16",
+  I8: "int8",
+  U8: "uint8",
+  BOOL: "bool",
 };
 
 /** Larger headers are refused (the reference implementation's limit). */
@@ -22,7 +31,11 @@ interface HeaderEntry {
 }
 
 /** Validates a parsed header against the size of the data that follows it. */
-export function parseSafetensorsHeader(header: unknown, dataBytes: number, file = "safetensors file"): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+export function parseSafetensorsHeader(
+  header: unknown,
+  dataBytes: number,
+  file = "safetensors file",
+): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   if (header === null || typeof header !== "object" || Array.isArray(header)) throw new Error(`${file}: the header is not a JSON object.`);
   const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
@@ -33,17 +46,30 @@ export function parseSafetensorsHeader(header: unknown, dataBytes: number, file 
     }
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     const dtype = typeof v?.dtype === "string" ? DTYPES[v.dtype] : undefined;
-    if (!dtype) throw new Error(`${file}: tensor ${name} has dtype ${JSON.stringify(v?.dtype)}; supported: ${Object.keys(DTYPES).join(", ")}.`);
+    if (!dtype)
+      throw new Error(`${file}: tensor ${name} has dtype ${JSON.stringify(v?.dtype)}; supported: ${Object.keys(DTYPES).join(", ")}.`);
     const shape = v?.shape;
-    if (!Array.isArray(shape) || shape.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new Error(`${file}: tensor ${name}'s shape ${JSON.stringify(shape)} is not a list of non-negative integers.`);
+    if (!Array.isArray(shape) || shape.some((s) => !Number.isSafeInteger(s) || s < 0))
+      throw new Error(`${file}: tensor ${name}'s shape ${JSON.stringify(shape)} is not a list of non-negative integers.`);
     const offsets = v?.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || o < 0) || offsets[0] > offsets[1]) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      offsets.some((o) => !Number.isSafeInteger(o) || o < 0) ||
+      offsets[0] > offsets[1]
+    ) {
       throw new Error(`${file}: tensor ${name}'s data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 <= begin <= end.`);
     }
     const [begin, end] = offsets as [number, number];
     const want = (shape as number[]).reduce((a, b) => a * b, 1) * ELEMENT_BYTES[dtype];
-    if (end - begin !== want) throw new Error(`${file}: tensor ${name} (${v?.dtype} [${shape}]) needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}.`);
-    if (end > dataBytes) throw new Error(`${file}: tensor ${name}'s data_offsets [${begin}, ${end}] run past the ${dataBytes} bytes of data; the file is truncated.`);
+    if (end - begin !== want)
+      throw new Error(
+        `${file}: tensor ${name} (${v?.dtype} [${shape}]) needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}.`,
+      );
+    if (end > dataBytes)
+      throw new Error(
+        `${file}: tensor ${name}'s data_offsets [${begin}, ${end}] run past the ${dataBytes} bytes of data; the file is truncated.`,
+      );
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin);
@@ -63,7 +89,9 @@ export async function readSafetensors(file: string): Promise<StateDict> {
     await handle.read(prefix, 0, 8, 0);
     const headerBytes = prefix.readBigUInt64LE(0);
     if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
-      throw new Error(`${file}: the header length ${headerBytes} is larger than the file (${size} bytes); it is not a safetensors file, or it is truncated.`);
+      throw new Error(
+        `${file}: the header length ${headerBytes} is larger than the file (${size} bytes); it is not a safetensors file, or it is truncated.`,
+      );
     }
     const headerLength = Number(headerBytes);
     const text = Buffer.alloc(headerLength);

@@ -85,7 +85,9 @@ export function inferTorchvisionOptions(stateDict: StateDict): AlexNetOptions {
   want["classifier.6.bias"] = [numClasses];
   const wrong = expected.filter((k) => shapeText(shape(k)) !== shapeText(want[k]));
   if (wrong.length) {
-    throw new Error(`The tensors' shapes do not fit together as torchvision's AlexNet:\n  ${wrong.map((k) => `${k} is ${shapeText(shape(k))}, expected ${shapeText(want[k])}`).join("\n  ")}`);
+    throw new Error(
+      `The tensors' shapes do not fit together as torchvision's AlexNet:\n  ${wrong.map((k) => `${k} is ${shapeText(shape(k))}, expected ${shapeText(want[k])}`).join("\n  ")}`,
+    );
   }
   // The variant scales every width by one multiplier (alexnet.ts scaledWidth): find the one that gives these.
   const base = planAlexNet("torchvision").convs.map((c) => c.filters);
@@ -135,7 +137,9 @@ export function fc6Kernel(weight: Float32Array, out: number, channels: number, s
 }
 
 /** Each layer's [kernel, bias] in tfjs layout, with the kernel's tfjs shape. */
-export function torchvisionWeights(stateDict: StateDict): Map<TorchvisionLayer, { kernel: Float32Array; kernelShape: number[]; bias: Float32Array }> {
+export function torchvisionWeights(
+  stateDict: StateDict,
+): Map<TorchvisionLayer, { kernel: Float32Array; kernelShape: number[]; bias: Float32Array }> {
   const sd = unwrapped(stateDict);
   inferTorchvisionOptions(sd);
   const out = new Map<TorchvisionLayer, { kernel: Float32Array; kernelShape: number[]; bias: Float32Array }>();
@@ -213,12 +217,21 @@ export interface TorchvisionImport {
  */
 export async function importTorchvision(file: string, outDir?: string, options: { force?: boolean } = {}): Promise<TorchvisionImport> {
   // A folder with both run.json and card.json would be read as a run by eval and as a model by predict.
-  if (outDir !== undefined && isRunFolder(outDir)) throw new Error(`${outDir} holds a training run (${RUN_CONFIG_FILE}); import into a folder of its own, e.g. --out ${path.join(path.dirname(outDir), "torchvision")}.`);
+  if (outDir !== undefined && isRunFolder(outDir))
+    throw new Error(
+      `${outDir} holds a training run (${RUN_CONFIG_FILE}); import into a folder of its own, e.g. --out ${path.join(path.dirname(outDir), "torchvision")}.`,
+    );
   const [{ format, stateDict }, sha256] = await Promise.all([readStateDict(file), sha256File(file)]);
   const source = `${path.basename(file)} sha256:${sha256}`;
   if (outDir !== undefined) {
     const sameImport = existsSync(path.join(outDir, CARD_FILE)) && readCardSource(outDir) === source;
-    checkOutputFolder(outDir, { kind: "a model", own: [MODEL_FILE, WEIGHTS_FILE, CARD_FILE], continuing: sameImport, force: options.force, continueHint: "import the same file into it again" });
+    checkOutputFolder(outDir, {
+      kind: "a model",
+      own: [MODEL_FILE, WEIGHTS_FILE, CARD_FILE],
+      continuing: sameImport,
+      force: options.force,
+      continueHint: "import the same file into it again",
+    });
   }
   const modelOptions = inferTorchvisionOptions(stateDict);
   const model = stateDictToTorchvision(stateDict);

@@ -111,13 +111,16 @@ export async function openZip(file: string): Promise<ZipArchive> {
       entries,
       async read(entry: ZipEntry): Promise<Uint8Array> {
         if (entry.method !== 0) {
-          throw new Error(`${file}: entry ${entry.name} is compressed (method ${entry.method}); torch.save stores entries uncompressed. Was the file re-zipped? Re-save it with torch.save.`);
+          throw new Error(
+            `${file}: entry ${entry.name} is compressed (method ${entry.method}); torch.save stores entries uncompressed. Was the file re-zipped? Re-save it with torch.save.`,
+          );
         }
         const local = await readAt(handle, entry.localHeaderOffset, 30);
         if (local.readUInt32LE(0) !== 0x04034b50) throw new Error(`${file}: the local header of ${entry.name} is damaged.`);
         // The local extra field differs from the central one (torch pads it to align the data).
         const dataStart = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-        if (dataStart + entry.size > size) throw new Error(`${file}: entry ${entry.name} runs past the end of the file; the file is truncated.`);
+        if (dataStart + entry.size > size)
+          throw new Error(`${file}: entry ${entry.name} runs past the end of the file; the file is truncated.`);
         return readAt(handle, dataStart, entry.size);
       },
       close: () => handle.close(),

@@ -17,18 +17,56 @@ const shortUnicode = (s: string) => bytes(0x8c, Buffer.from(s).length, Buffer.fr
 
 test("memo, nested tuples, lists, dicts and scalars", () => {
   const pickle = bytes(
-    0x80, 2, // PROTO 2
-    0x95, [20, 0, 0, 0, 0, 0, 0, 0], // FRAME
-    0x7d, 0x71, 0, // EMPTY_DICT, BINPUT 0
+    0x80,
+    2, // PROTO 2
+    0x95,
+    [20, 0, 0, 0, 0, 0, 0, 0], // FRAME
+    0x7d,
+    0x71,
+    0, // EMPTY_DICT, BINPUT 0
     0x28, // MARK
-    shortUnicode("pair"), 0x4b, 1, 0x4d, [0x34, 0x12], 0x86, 0x94, // (1, 0x1234), MEMOIZE -> memo 1
-    shortUnicode("again"), 0x68, 1, // BINGET 1: the same tuple
-    shortUnicode("nested"), 0x28, 0x29, 0x28, 0x4a, u32(-5 >>> 0), 0x4e, 0x74, 0x74, // ((), (-5, None))
-    shortUnicode("list"), 0x5d, 0x28, 0x88, 0x89, 0x65, // [True, False]
-    "X", u32(3), "\xc3\xa9t", 0x47, [0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18], // "ét": pi (BINFLOAT is big-endian)
-    shortUnicode("big"), 0x8a, 9, [0, 0, 0, 0, 0, 0, 0, 0, 1], // LONG1 2^64
-    shortUnicode("neg"), 0x8a, 2, [0x00, 0xff], // LONG1 -256
-    shortUnicode("bytes"), 0x43, 2, [1, 2], // SHORT_BINBYTES
+    shortUnicode("pair"),
+    0x4b,
+    1,
+    0x4d,
+    [0x34, 0x12],
+    0x86,
+    0x94, // (1, 0x1234), MEMOIZE -> memo 1
+    shortUnicode("again"),
+    0x68,
+    1, // BINGET 1: the same tuple
+    shortUnicode("nested"),
+    0x28,
+    0x29,
+    0x28,
+    0x4a,
+    u32(-5 >>> 0),
+    0x4e,
+    0x74,
+    0x74, // ((), (-5, None))
+    shortUnicode("list"),
+    0x5d,
+    0x28,
+    0x88,
+    0x89,
+    0x65, // [True, False]
+    "X",
+    u32(3),
+    "\xc3\xa9t",
+    0x47,
+    [0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18], // "ét": pi (BINFLOAT is big-endian)
+    shortUnicode("big"),
+    0x8a,
+    9,
+    [0, 0, 0, 0, 0, 0, 0, 0, 1], // LONG1 2^64
+    shortUnicode("neg"),
+    0x8a,
+    2,
+    [0x00, 0xff], // LONG1 -256
+    shortUnicode("bytes"),
+    0x43,
+    2,
+    [1, 2], // SHORT_BINBYTES
     0x75, // SETITEMS
     0x2e, // STOP
   );
@@ -69,7 +107,13 @@ test("a global outside the allow-list is refused at its own opcode, before anyth
     [stackGlobal, "os.system", 14],
   ] as const) {
     assert.throws(
-      () => unpickle(pickle, { globals: { "mod.Safe": spy }, persistentLoad, source: "x.pth", refusalHint: "Save model.state_dict() instead." }),
+      () =>
+        unpickle(pickle, {
+          globals: { "mod.Safe": spy },
+          persistentLoad,
+          source: "x.pth",
+          refusalHint: "Save model.state_dict() instead.",
+        }),
       (err: unknown) => {
         assert.ok(err instanceof RefusedGlobalError);
         assert.equal(err.callable, callable);
@@ -157,5 +201,9 @@ test("a handler's objection is reported with the source and the opcode's offset"
       throw new Error("needs one argument");
     },
   };
-  assert.throws(() => unpickle(pickle, { globals: { "mod.Strict": strict }, source: "f.pth" }), (err: unknown) => err instanceof PickleError && err.offset === 15 && /^f\.pth: mod\.Strict: needs one argument \(REDUCE at byte 15\)/.test(err.message));
+  assert.throws(
+    () => unpickle(pickle, { globals: { "mod.Strict": strict }, source: "f.pth" }),
+    (err: unknown) =>
+      err instanceof PickleError && err.offset === 15 && /^f\.pth: mod\.Strict: needs one argument \(REDUCE at byte 15\)/.test(err.message),
+  );
 });

@@ -98,9 +98,15 @@ test("materialize gathers strided views and refuses views past their storage", (
   // A 3x2 transpose of the 2x3 matrix at offset 1: [[1,2,3],[4,5,6]]^T.
   const t = materialize(new TensorRef(ref, 1, [3, 2], [1, 3]), storage, "t");
   assert.deepEqual([...t.data], [1, 4, 2, 5, 3, 6]);
-  assert.throws(() => materialize(new TensorRef(ref, 3, [2, 3], [3, 1]), storage, "w"), /w: shape \[2,3\].*reaches element 8 of a storage of 8/);
+  assert.throws(
+    () => materialize(new TensorRef(ref, 3, [2, 3], [3, 1]), storage, "w"),
+    /w: shape \[2,3\].*reaches element 8 of a storage of 8/,
+  );
   // Stride 0 stays inside the storage, but would need a gigabyte: refused by size.
-  assert.throws(() => materialize(new TensorRef(ref, 0, [16385, 16384], [0, 0]), storage, "z"), /z: shape \[16385,16384\] has 268451840 elements, more than/);
+  assert.throws(
+    () => materialize(new TensorRef(ref, 0, [16385, 16384], [0, 0]), storage, "z"),
+    /z: shape \[16385,16384\] has 268451840 elements, more than/,
+  );
 });
 
 test("float16 and bfloat16 decoding", () => {
@@ -166,7 +172,13 @@ test("zip: compressed entries, a missing data.pkl and truncated files are report
 
   // Entries a hand-made zip stores are read back by offset.
   const ok = path.join(tmp, "ok.zip");
-  writeFileSync(ok, makeZip([{ name: "a", data: Buffer.from("hello") }, { name: "b/c", data: Buffer.from("world!") }]));
+  writeFileSync(
+    ok,
+    makeZip([
+      { name: "a", data: Buffer.from("hello") },
+      { name: "b/c", data: Buffer.from("world!") },
+    ]),
+  );
   const zip = await openZip(ok);
   try {
     assert.equal(Buffer.from(await zip.read(zip.entries.get("b/c")!)).toString(), "world!");

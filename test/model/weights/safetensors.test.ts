@@ -33,12 +33,16 @@ test("F16, BF16 and I64 tensors are converted to float32", async () => {
   data.writeUInt16LE(0xc100, 2); // -2.5
   data.writeUInt16LE(0x4040, 4); // bfloat16 3
   data.writeBigInt64LE(-7n, 6);
-  const file = write("mixed.safetensors", {
-    __metadata__: { format: "pt" },
-    h: { dtype: "F16", shape: [2], data_offsets: [0, 4] },
-    b: { dtype: "BF16", shape: [1, 1], data_offsets: [4, 6] },
-    i: { dtype: "I64", shape: [], data_offsets: [6, 14] },
-  }, data);
+  const file = write(
+    "mixed.safetensors",
+    {
+      __metadata__: { format: "pt" },
+      h: { dtype: "F16", shape: [2], data_offsets: [0, 4] },
+      b: { dtype: "BF16", shape: [1, 1], data_offsets: [4, 6] },
+      i: { dtype: "I64", shape: [], data_offsets: [6, 14] },
+    },
+    data,
+  );
   const sd = await readSafetensors(file);
   assert.deepEqual([...sd.keys()], ["h", "b", "i"]);
   assert.deepEqual([...sd.get("h")!.data], [1, -2.5]);
@@ -51,13 +55,29 @@ test("bad headers are refused with the reason", async () => {
   await assert.rejects(readSafetensors(write("json.safetensors", "{not json")), /the header is not valid JSON/);
   await assert.rejects(readSafetensors(write("array.safetensors", "[]")), /the header is not a JSON object/);
   const f32 = (offsets: unknown, shape: unknown = [2]) => ({ w: { dtype: "F32", shape, data_offsets: offsets } });
-  await assert.rejects(readSafetensors(write("size.safetensors", f32([0, 4]), new Uint8Array(8))), /tensor w \(F32 \[2\]\) needs 8 bytes but data_offsets \[0, 4\] hold 4/);
-  await assert.rejects(readSafetensors(write("past.safetensors", f32([0, 8]), new Uint8Array(4))), /run past the 4 bytes of data; the file is truncated/);
+  await assert.rejects(
+    readSafetensors(write("size.safetensors", f32([0, 4]), new Uint8Array(8))),
+    /tensor w \(F32 \[2\]\) needs 8 bytes but data_offsets \[0, 4\] hold 4/,
+  );
+  await assert.rejects(
+    readSafetensors(write("past.safetensors", f32([0, 8]), new Uint8Array(4))),
+    /run past the 4 bytes of data; the file is truncated/,
+  );
   await assert.rejects(readSafetensors(write("order.safetensors", f32([8, 0]))), /are not \[begin, end\]/);
-  await assert.rejects(readSafetensors(write("shape.safetensors", f32([0, 8], [-2]))), /shape \[-2\] is not a list of non-negative integers/);
-  await assert.rejects(readSafetensors(write("dtype.safetensors", { w: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))), /dtype "C64"/);
+  await assert.rejects(
+    readSafetensors(write("shape.safetensors", f32([0, 8], [-2]))),
+    /shape \[-2\] is not a list of non-negative integers/,
+  );
+  await assert.rejects(
+    readSafetensors(write("dtype.safetensors", { w: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    /dtype "C64"/,
+  );
   assert.throws(
-    () => parseSafetensorsHeader({ a: { dtype: "U8", shape: [4], data_offsets: [0, 4] }, b: { dtype: "U8", shape: [4], data_offsets: [2, 6] } }, 6),
+    () =>
+      parseSafetensorsHeader(
+        { a: { dtype: "U8", shape: [4], data_offsets: [0, 4] }, b: { dtype: "U8", shape: [4], data_offsets: [2, 6] } },
+        6,
+      ),
     /tensors a and b overlap/,
   );
   const short = path.join(tmp, "short.safetensors");

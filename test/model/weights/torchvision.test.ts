@@ -79,9 +79,12 @@ function torchvisionShapes(widths: number[], fc: number, classes: number): Recor
     shapes[`${TORCHVISION_MODULES[c]}.bias`] = [widths[i]];
   });
   Object.assign(shapes, {
-    "classifier.1.weight": [fc, widths[4] * 36], "classifier.1.bias": [fc],
-    "classifier.4.weight": [fc, fc], "classifier.4.bias": [fc],
-    "classifier.6.weight": [classes, fc], "classifier.6.bias": [classes],
+    "classifier.1.weight": [fc, widths[4] * 36],
+    "classifier.1.bias": [fc],
+    "classifier.4.weight": [fc, fc],
+    "classifier.4.bias": [fc],
+    "classifier.6.weight": [classes, fc],
+    "classifier.6.bias": [classes],
   });
   return shapes;
 }
@@ -105,7 +108,10 @@ test("control: without fc6's row permutation the logits are off", async () => {
   const { stateDict } = await readStateDict(path.join(FIXTURES, "alexnet-tiny.pth"));
   const model = stateDictToTorchvision(stateDict);
   const w = stateDict.get("classifier.1.weight")!;
-  const wrong = [tf.tensor2d(denseKernel(w.data, w.shape[0], w.shape[1]), [w.shape[1], w.shape[0]]), tf.tensor1d(stateDict.get("classifier.1.bias")!.data)];
+  const wrong = [
+    tf.tensor2d(denseKernel(w.data, w.shape[0], w.shape[1]), [w.shape[1], w.shape[0]]),
+    tf.tensor1d(stateDict.get("classifier.1.bias")!.data),
+  ];
   model.getLayer("fc6").setWeights(wrong);
   const x = fixtureInput();
   try {
@@ -120,7 +126,10 @@ test("widths, fc units and classes are read from the tensors", async () => {
   const { stateDict } = await readStateDict(path.join(FIXTURES, "alexnet-tiny.pth"));
   const options = inferTorchvisionOptions(stateDict);
   assert.deepEqual(options, { inputSize: 224, numClasses: expected.numClasses, widthMultiplier: 0.0625, fcUnits: expected.fcUnits });
-  assert.deepEqual(planAlexNet("torchvision", options).convs.map((c) => c.filters), expected.widths);
+  assert.deepEqual(
+    planAlexNet("torchvision", options).convs.map((c) => c.filters),
+    expected.widths,
+  );
 
   // torchvision's own alexnet-owt-7be5be79.pth has these shapes.
   const full = inferTorchvisionOptions(shapesOnly(torchvisionShapes([64, 192, 384, 256, 256], 4096, 1000)));
@@ -136,14 +145,20 @@ test("missing, unexpected and misshapen tensors are listed by name and shape", (
   const shapes = torchvisionShapes([64, 192, 384, 256, 256], 4096, 1000);
   delete shapes["features.8.bias"];
   shapes["features.1.running_mean"] = [64];
-  assert.throws(() => inferTorchvisionOptions(shapesOnly(shapes)), /missing: features\.8\.bias\n.*unexpected: features\.1\.running_mean \[64\]/);
+  assert.throws(
+    () => inferTorchvisionOptions(shapesOnly(shapes)),
+    /missing: features\.8\.bias\n.*unexpected: features\.1\.running_mean \[64\]/,
+  );
 
   const bad = torchvisionShapes([64, 192, 384, 256, 256], 4096, 1000);
   bad["classifier.1.weight"] = [4096, 256 * 5 * 5];
   assert.throws(() => inferTorchvisionOptions(shapesOnly(bad)), /classifier\.1\.weight is \[4096, 6400\], expected \[4096, 9216\]/);
 
   // Widths no single multiplier gives.
-  assert.throws(() => inferTorchvisionOptions(shapesOnly(torchvisionShapes([64, 100, 384, 256, 256], 64, 10))), /not torchvision's \[64, 192, 384, 256, 256\] scaled by a single widthMultiplier/);
+  assert.throws(
+    () => inferTorchvisionOptions(shapesOnly(torchvisionShapes([64, 100, 384, 256, 256], 64, 10))),
+    /not torchvision's \[64, 192, 384, 256, 256\] scaled by a single widthMultiplier/,
+  );
 });
 
 test("fc6 permutation: tfjs row (h*S+w)*C+c takes torch column c*S*S+h*S+w", () => {
@@ -158,7 +173,9 @@ test("fc6 permutation: tfjs row (h*S+w)*C+c takes torch column c*S*S+h*S+w", () 
   for (let o = 0; o < out; o++) {
     let torch = 0;
     let tfjs = 0;
-    for (let c = 0; c < C; c++) for (let h = 0; h < S; h++) for (let w = 0; w < S; w++) torch += features[(h * S + w) * C + c] * weight[o * C * S * S + c * S * S + h * S + w];
+    for (let c = 0; c < C; c++)
+      for (let h = 0; h < S; h++)
+        for (let w = 0; w < S; w++) torch += features[(h * S + w) * C + c] * weight[o * C * S * S + c * S * S + h * S + w];
     for (let r = 0; r < S * S * C; r++) tfjs += features[r] * kernel[r * out + o];
     assert.ok(Math.abs(torch - tfjs) < 1e-5, `output ${o}`);
   }
@@ -178,7 +195,10 @@ test("importTorchvision saves a model and card whose reload gives the same outpu
     assert.equal(result.sha256, sha256);
     assert.equal(result.format, "zip");
     const { stateDict } = await readStateDict(file);
-    assert.equal(result.parameters, [...stateDict.values()].reduce((a, t) => a + t.data.length, 0));
+    assert.equal(
+      result.parameters,
+      [...stateDict.values()].reduce((a, t) => a + t.data.length, 0),
+    );
     const card = readCard(dir);
     assert.deepEqual(card, {
       variant: "torchvision",

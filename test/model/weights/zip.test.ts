@@ -24,7 +24,9 @@ test("readAt reads exactly the bytes asked for, and says how many there were whe
 test("safeNumber keeps 64-bit values up to 2^53 - 1 and refuses larger ones, naming what they were", () => {
   assert.equal(safeNumber(123n, "entry count"), 123);
   assert.equal(safeNumber(BigInt(Number.MAX_SAFE_INTEGER), "entry count"), Number.MAX_SAFE_INTEGER);
-  assert.throws(() => safeNumber(2n ** 53n, "central directory offset"), { message: "central directory offset 9007199254740992 is too large" });
+  assert.throws(() => safeNumber(2n ** 53n, "central directory offset"), {
+    message: "central directory offset 9007199254740992 is too large",
+  });
 });
 
 test("openZip refuses a file that is not a zip", async () => {
