@@ -49,8 +49,16 @@ kernel.on("error", (err) => {
   removeTempDir();
   process.exit(127);
 });
+let kernelExited = false;
 kernel.on("exit", (code, signal) => {
+  kernelExited = true;
   removeTempDir();
+  // What the notebook started may outlive the kernel; the group goes too (the guard ignores this SIGTERM).
+  try {
+    process.kill(-process.pid, "SIGTERM");
+  } catch {
+    // no group left
+  }
   if (signal) {
     process.removeAllListeners(signal);
     process.kill(process.pid, signal);
@@ -60,7 +68,9 @@ kernel.on("exit", (code, signal) => {
 process.on("SIGINT", () => {
   if (kernel.exitCode === null && kernel.signalCode === null) kernel.kill("SIGINT");
 });
-process.on("SIGTERM", killEverything);
+process.on("SIGTERM", () => {
+  if (!kernelExited) killEverything();
+});
 process.on("SIGHUP", killEverything);
 process.stdin.on("end", killEverything);
 process.stdin.on("error", killEverything);

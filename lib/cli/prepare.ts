@@ -1,6 +1,6 @@
 import path from "node:path";
 import { UsageError, parse, parseNumber } from "./args";
-import { type PrepareOptions, formatPrepareReport, parseWorkerSlice, prepareDataset } from "../data/prepare";
+import { type PrepareOptions, type PrepareReport, formatPrepareReport, parseWorkerSlice, prepareDataset } from "../data/prepare";
 import { DEFAULT_MAX_PIXELS, RESIZE_KERNELS, type ResizeKernel } from "../data/preprocess";
 import { SOURCE_FORMATS, isSourceFormat, openSource } from "../data/sources/index";
 import { syntheticDescription } from "../data/synthetic";
@@ -122,7 +122,7 @@ export async function run(argv: string[]): Promise<number> {
     process.exit(130);
   };
   process.once("SIGINT", onSigint);
-  let report;
+  let report: PrepareReport;
   try {
     report = await prepareDataset(options);
   } finally {

@@ -6,8 +6,9 @@ const HELP = `usage: alexnet verify DATA_DIR
 
 Checks every shard of a prepared dataset against its manifest: each file's
 size and sha256, as alexnet prepare recorded them. Names every shard that
-differs and says how to repair it (prepare again with the same options: only
-the damaged shards are rewritten). Exits 0 when all match, 1 otherwise.
+differs and says how to repair it: delete the shard's .bin and .json and
+manifest.json, then prepare again with the same options (only the missing
+shards are redone). Exits 0 when all match, 1 otherwise.
 train and eval take --verify to do the same before they start.`;
 
 export async function run(argv: string[]): Promise<number> {

@@ -2,14 +2,17 @@
 // interleave their metrics.jsonl lines and overwrite each other's checkpoints
 // while both exit 0, so a trainer holds RUN/run.lock for as long as it runs.
 //
-// The lock is created with O_EXCL (one creator wins) and holds the owner's pid,
-// host and start time. It is removed when the owner releases it or exits; a
+// The lock is written whole to a temporary file and hard-linked into place, which
+// fails if a lock exists (one creator wins, and no reader ever sees half a lock);
+// it holds the owner's pid, host and start time. It is removed when the owner releases it or exits; a
 // process killed outright (kill -9, a power cut) leaves it behind, so a lock
 // whose pid no longer runs on this host is stale and is taken over, with a
 // message saying so. A lock from another host cannot be checked and is refused.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { FolderInUseError } from "../folders";
 import { LOCK_FILE } from "./run";
 
 export interface LockOwner {
@@ -65,9 +68,40 @@ function describeOwner(o: LockOwner): string {
   return `process ${o.pid} on ${o.host} (${o.command}, since ${o.started})`;
 }
 
-/** A lock that nobody holds any more: its process is gone from this host, or the file is unreadable. */
+// When this process started: a lock with our own pid but an earlier start was left by a process that
+// died and whose pid came back to us (a restarted container often runs its command as pid 1 again).
+const PROCESS_STARTED = Date.now() - process.uptime() * 1000;
+
+/** A lock that nobody holds any more: its process is gone from this host, or the file is unreadable (never written whole). */
 function isStale(owner: LockOwner | undefined): boolean {
-  return owner === undefined || (owner.host === os.hostname() && owner.pid !== process.pid && !running(owner.pid));
+  if (owner === undefined) return true;
+  if (owner.host !== os.hostname()) return false;
+  if (owner.pid === process.pid) return Date.parse(owner.started) < PROCESS_STARTED - 1000;
+  return !running(owner.pid);
+}
+
+/** Creates `file` holding `text` only if it does not exist; false when it does. */
+function createExclusive(file: string, text: string): boolean {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  writeFileSync(tmp, text);
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    // A file system without hard links: O_EXCL still makes one creator win.
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw err;
+    try {
+      writeFileSync(file, text, { flag: "wx" });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /**
@@ -76,17 +110,14 @@ function isStale(owner: LockOwner | undefined): boolean {
  * stale lock over (RunLock.tookOver says whose it was).
  */
 export function acquireRunLock(runDir: string, command = "alexnet train"): RunLock {
+  if (existsSync(runDir) && !statSync(runDir).isDirectory())
+    throw new FolderInUseError(`${runDir} is a file, not a folder; choose a folder for the run.`, runDir, [runDir]);
   mkdirSync(runDir, { recursive: true });
   const file = path.join(runDir, LOCK_FILE);
   const owner: LockOwner = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command };
   let tookOver: LockOwner | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(file, `${JSON.stringify(owner)}\n`, { flag: "wx" });
-      return lockHeld(file, owner, tookOver);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    if (createExclusive(file, `${JSON.stringify(owner)}\n`)) return lockHeld(file, owner, tookOver);
     const holder = readOwner(file);
     if (!isStale(holder)) {
       const who = holder ? describeOwner(holder) : "another process";
@@ -97,7 +128,7 @@ export function acquireRunLock(runDir: string, command = "alexnet train"): RunLo
       throw new RunLockedError(`${runDir} is in use by ${who}; ${remedy}.`, file, holder);
     }
     // Moved aside rather than deleted: if another process took it over between our read and now, we moved
-    // a live lock, which the check below notices and puts back.
+    // a live lock, which the check below notices and puts back (unless a third process has made one since).
     const aside = `${file}.stale-${process.pid}`;
     try {
       renameSync(file, aside);
@@ -106,7 +137,8 @@ export function acquireRunLock(runDir: string, command = "alexnet train"): RunLo
     }
     const moved = readOwner(aside);
     if (moved && holder && (moved.pid !== holder.pid || moved.started !== holder.started)) {
-      renameSync(aside, file);
+      createExclusive(file, readFileSync(aside, "utf8"));
+      rmSync(aside, { force: true });
       continue;
     }
     rmSync(aside, { force: true });

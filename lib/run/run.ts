@@ -165,6 +165,12 @@ export interface RunFolderStart {
   interrupted: string | undefined;
   /** Resuming a run that has a checkpoint to restore (else it starts from its first step). */
   restoring: boolean;
+  /**
+   * With force and no resume, removes the earlier run's checkpoints, metrics and
+   * evaluations: called once the new run's settings are known to be good, so a
+   * mistyped option does not cost the old run.
+   */
+  replace: () => void;
 }
 
 /** The entries a run folder is made of; anything else in it is someone else's. */
@@ -178,24 +184,32 @@ export const RUN_ENTRIES: readonly string[] = [
   LOCK_FILE,
 ];
 
+/** One of RUN_ENTRIES, or what a crash can leave of one: a temporary (NAME.tmp-...) or a lock moved aside (run.lock.stale-PID). */
+export function isRunEntry(name: string): boolean {
+  return RUN_ENTRIES.includes(name) || RUN_ENTRIES.some((e) => name.startsWith(`${e}.tmp-`)) || name.startsWith(`${LOCK_FILE}.stale-`);
+}
+
 /**
  * What a run folder holds for a run to start or resume in it. A run writes only
  * into an empty folder or a run folder (else FolderInUseError lists what is
  * there, unless `force`, which writes beside it). A folder with checkpoints is
  * only continued when asked (resume), and only if its settings are there to
  * continue with; `force` without resume replaces that run (its checkpoints,
- * metrics and evaluations are removed).
+ * metrics and evaluations are removed by `replace()`, when the caller is ready).
  */
 export function openRunFolder(runDir: string, resume: boolean, force = false): RunFolderStart {
-  checkOutputFolder(runDir, { kind: "a training run", own: RUN_ENTRIES, continuing: true, force });
-  let latest = latestCheckpoint(runDir);
-  let interrupted = latestCheckpoint(interruptedDir(runDir));
+  checkOutputFolder(runDir, { kind: "a training run", own: isRunEntry, continuing: true, force });
+  const latest = latestCheckpoint(runDir);
+  const interrupted = latestCheckpoint(interruptedDir(runDir));
   const any = latest !== undefined || interrupted !== undefined;
-  if (!resume && any && force) {
-    for (const entry of [CHECKPOINTS_DIR, INTERRUPTED_DIR, EVAL_DIR, METRICS_FILE])
+  const replacing = !resume && any && force;
+  const replace = (): void => {
+    if (!replacing) return;
+    for (const entry of [CHECKPOINTS_DIR, INTERRUPTED_DIR, SUPERSEDED_DIR, EVAL_DIR, METRICS_FILE])
       rmSync(path.join(runDir, entry), { recursive: true, force: true });
-    latest = interrupted = undefined;
-  } else if (!resume && any) {
+  };
+  if (replacing) return { saved: undefined, latest: undefined, interrupted: undefined, restoring: false, replace };
+  if (!resume && any) {
     throw new FolderInUseError(
       `train: ${runDir} already holds checkpoints of a run; pass resume (--resume) to continue it, --force to replace it, or choose a new run folder.`,
       runDir,
@@ -206,7 +220,13 @@ export function openRunFolder(runDir: string, resume: boolean, force = false): R
     throw new Error(
       `train --resume: ${path.join(runDir, RUN_CONFIG_FILE)} is missing, so the run's settings are unknown; start a new run folder.`,
     );
-  return { saved: resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined, latest, interrupted, restoring: resume && any };
+  return {
+    saved: resume && isRunFolder(runDir) ? readRunConfig(runDir) : undefined,
+    latest,
+    interrupted,
+    restoring: resume && any,
+    replace,
+  };
 }
 
 /** The epochs up to `upToEpoch`; later lines (epochs a resume redoes) are removed from the file. */

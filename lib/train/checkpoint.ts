@@ -172,7 +172,13 @@ function metricOf(info: { metrics: Record<string, number> }, metric: string): nu
 async function updateBest(runDir: string, metric: string, mode: "min" | "max"): Promise<string | undefined> {
   let best: { path: string; value: number } | undefined;
   for (const c of listCheckpoints(runDir)) {
-    const value = metricOf(readInfoSync(c.path), metric);
+    let info: CheckpointInfo;
+    try {
+      info = readInfoSync(c.path);
+    } catch {
+      continue; // a checkpoint.json damaged since it was written is no candidate (a resume moves it aside)
+    }
+    const value = metricOf(info, metric);
     if (value === undefined) continue;
     if (best === undefined || (mode === "min" ? value < best.value : value > best.value)) best = { path: c.path, value };
   }

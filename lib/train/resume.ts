@@ -17,8 +17,13 @@ export interface ResumePoint {
   midEpoch: boolean;
   /** Newer checkpoints that failed verification, with why. */
   skipped: { path: string; reason: string }[];
-  /** Checkpoints moved to RUN/superseded/ because they are newer than the start (the skipped ones included). */
-  superseded: { from: string; to: string }[];
+  /** Checkpoints to move to RUN/superseded/: the skipped ones and any further on than the start. */
+  later: string[];
+  /**
+   * Moves `later` to RUN/superseded/ and returns where each went. Called once the
+   * start is restored: a resume that fails before then leaves the folder as it was.
+   */
+  supersede: () => { from: string; to: string }[];
 }
 
 /** A checkpoint folder of this run: RUN/checkpoints/epoch-NNNN or RUN/interrupted/checkpoints/epoch-NNNN. */
@@ -62,22 +67,31 @@ export async function chooseResumePoint(runDir: string, from?: string): Promise<
     }
     chosen = { info, midEpoch: useMid };
   }
-  return { ...chosen, skipped, superseded: supersedeLater(runDir, chosen.info, [...main, ...mid]) };
+  const later = laterThan(runDir, chosen.info, [...main, ...mid]).concat(skipped.map((k) => k.path));
+  const unique = [...new Set(later)].filter((d) => d !== chosen.info.path);
+  return { ...chosen, skipped, later: unique, supersede: () => moveAside(runDir, unique) };
 }
 
-/** Moves every checkpoint further on than `start` to RUN/superseded/, so that the run goes on from `start` alone. */
-function supersedeLater(runDir: string, start: CheckpointInfo, all: string[]): { from: string; to: string }[] {
-  const moved: { from: string; to: string }[] = [];
-  for (const dir of all) {
-    if (dir === start.path) continue;
+/** The checkpoints further on than `start`: epoch checkpoints after its epoch, mid-epoch ones of its epoch or later. */
+function laterThan(runDir: string, start: CheckpointInfo, all: string[]): string[] {
+  return all.filter((dir) => {
+    if (dir === start.path) return false;
     const mid = checkpointOfRun(runDir, dir)?.midEpoch === true;
     const epoch = Number(/epoch-(\d+)$/.exec(dir)?.[1]);
-    // An epoch checkpoint after the start's epoch, or a mid-epoch one of the start's epoch or later.
-    if (!(mid ? epoch >= start.epoch && dir !== start.path : epoch > start.epoch)) continue;
-    const target = path.join(runDir, SUPERSEDED_DIR);
+    return mid ? epoch >= start.epoch : epoch > start.epoch;
+  });
+}
+
+/** Moves each checkpoint folder to RUN/superseded/ (mid-epoch ones as interrupted-epoch-NNNN), never over another. */
+function moveAside(runDir: string, dirs: string[]): { from: string; to: string }[] {
+  const moved: { from: string; to: string }[] = [];
+  const target = path.join(runDir, SUPERSEDED_DIR);
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    const name = `${checkpointOfRun(runDir, dir)?.midEpoch ? "interrupted-" : ""}${path.basename(dir)}`;
     mkdirSync(target, { recursive: true });
-    let to = path.join(target, `${mid ? "interrupted-" : ""}${path.basename(dir)}`);
-    for (let n = 2; existsSync(to); n++) to = path.join(target, `${mid ? "interrupted-" : ""}${path.basename(dir)}-${n}`);
+    let to = path.join(target, name);
+    for (let n = 2; existsSync(to); n++) to = path.join(target, `${name}-${n}`);
     renameSync(dir, to);
     moved.push({ from: dir, to });
   }

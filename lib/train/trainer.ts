@@ -22,7 +22,7 @@
 // has another number of classes. `freeze` and `featuresLrScale` keep the
 // pretrained features fixed or slow. A resumed run takes its weights from its
 // own checkpoint (init is not applied again) but freezes and scales as before.
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, rmdirSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -104,8 +104,9 @@ async function trainLocked(
     (await defaultDataset(settings.profile, settings.crop, { progress: options.progress === "silent" ? "silent" : undefined }));
   const config: RunConfig = { ...settings, data };
   if (options.verify) await verifyDataset(config.data);
-  // Chosen before anything is written: a run that cannot resume leaves its folder as it was.
-  const from = folder.restoring ? await chooseResumePoint(runDir, options.resumeFrom) : undefined;
+  // Chosen before anything is written; later checkpoints are moved aside only once the start is restored.
+  const from = folder.restoring || options.resumeFrom !== undefined ? await chooseResumePoint(runDir, options.resumeFrom) : undefined;
+  folder.replace(); // --force without --resume: the old run goes only now that the new one's settings are good
   writeRunConfig(runDir, config);
 
   const dataset = await openData(config);
@@ -124,11 +125,12 @@ async function trainLocked(
     const schedule = makeSchedule(config.schedule, config.lr, config.epochs);
     let position = { startEpoch: 0, startStep: 0, globalStep: 0, partial: NO_PARTIAL };
     if (from) position = await restore(from.info.path, from.midEpoch, { model, optimizer, schedule }, perEpoch);
+    const superseded = from ? from.supersede() : [];
     // A fresh start keeps no epochs of an earlier one; a resume keeps those its checkpoint has done.
     const history = keepRunMetrics(runDir, position.startEpoch);
 
     const hooks = composeHooks(trainingReporter({ progress: options.progress, stream: options.stream }), options);
-    const note = start.note + where.lockNote + (from ? resumeNote(from) : "");
+    const note = start.note + where.lockNote + (from ? resumeNote(from, superseded) : "");
     hooks.onStart({
       config,
       classes,
@@ -182,7 +184,6 @@ async function trainLocked(
   }
 }
 
-/** The prepared dataset of a run, checked against the run's crop and classes. */
 /** The training loader (augmented, shuffled) and the validation loader (centre crops), with a check that an epoch has a step. */
 function makeLoaders(dataset: Dataset, config: RunConfig, options: TrainOptions): { trainLoader: Loader; valLoader: Loader } {
   // A card's normalisation replaces the mean image (applied by normalizeInput).
@@ -211,6 +212,7 @@ function makeLoaders(dataset: Dataset, config: RunConfig, options: TrainOptions)
   return { trainLoader, valLoader };
 }
 
+/** The prepared dataset of a run, checked against the run's crop and classes. */
 async function openData(config: RunConfig): Promise<Dataset> {
   const dir = config.data;
   if (!existsSync(path.join(dir, "manifest.json"))) {
@@ -295,7 +297,6 @@ async function initialModel(config: RunConfig, dataset: Dataset): Promise<{ mode
   }
 }
 
-/** The checkpoint a resume continues from: the newest epoch one, or the mid-epoch one if it is further on. */
 /** Takes the run folder's lock, creating the folder; a folder it created and left empty goes again on release. */
 function acquireRunFolder(runDir: string): { note: string; release: () => void } {
   const created = !existsSync(runDir);
@@ -307,18 +308,25 @@ function acquireRunFolder(runDir: string): { note: string; release: () => void }
       : "",
     release: () => {
       lock.release();
-      if (created && readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true, force: true });
+      // rmdir, not rm -r: it fails on a folder another trainer has just put its lock in.
+      if (created) {
+        try {
+          rmdirSync(runDir);
+        } catch {
+          // not empty: a run was written, or someone else is using it now
+        }
+      }
     },
   };
 }
 
 /** What a resume skipped and moved aside, for the start line. */
-function resumeNote(from: ResumePoint): string {
+function resumeNote(from: ResumePoint, superseded: { from: string; to: string }[]): string {
   const parts = from.skipped.map((s) => `skipped ${s.path}: ${s.reason}`);
-  if (from.superseded.length)
-    parts.push(
-      `moved ${from.superseded.map((m) => path.basename(m.from)).join(", ")} to ${path.dirname(from.superseded[0].to)} (newer than the start)`,
-    );
+  if (superseded.length) {
+    const names = superseded.map((m) => path.basename(m.from)).join(", ");
+    parts.push(`moved ${names} to ${path.dirname(superseded[0].to)} (not to be resumed from)`);
+  }
   return parts.length ? `; ${parts.join("; ")}` : "";
 }
 

@@ -59,12 +59,13 @@ test("import-torch writes only into an empty folder or one holding an import of 
   const tiny = path.join(FIXTURES, "alexnet-tiny.safetensors");
   assert.equal((await quietly([tiny, "--out", out])).code, 0);
   const weights = readFileSync(path.join(out, WEIGHTS_FILE));
-  assert.equal((await quietly([tiny, "--out", out])).code, 0, "the same file again is the same model");
+  mkdirSync(path.join(out, "eval")); // what alexnet eval MODEL_DIR writes
+  assert.equal((await quietly([tiny, "--out", out])).code, 0, "the same file again is the same model, evaluated or not");
   await assert.rejects(quietly([path.join(FIXTURES, "alexnet-tiny.pth"), "--out", out]), (e: Error) => {
     assert.equal(e.name, "FolderInUseError");
     assert.match(
       e.message,
-      /already holds a model \(card\.json, model\.json, weights\.bin\); import the same file into it again, choose another folder, or pass --force to replace it/,
+      /already holds a model \(card\.json, eval, model\.json, weights\.bin\); import the same file into it again, choose another folder, or pass --force to replace it/,
     );
     return true;
   });

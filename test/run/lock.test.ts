@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -69,6 +69,20 @@ test("a stale lock (its process is gone, or the file is unreadable) is taken ove
   const again = acquireRunLock(run);
   assert.equal(again.tookOver?.command, "an unreadable lock");
   again.release();
+});
+
+test("a lock with this process's pid but an earlier start was left by a process that died and whose pid came back: stale", () => {
+  const run = newRun();
+  acquireRunLock(run).release();
+  writeLock(run, { pid: process.pid, host: os.hostname(), started: "2020-01-01T00:00:00.000Z", command: "alexnet train" });
+  const lock = acquireRunLock(run);
+  assert.equal(lock.tookOver?.started, "2020-01-01T00:00:00.000Z");
+  assert.throws(() => acquireRunLock(run), /in use by process/, "this process's own live lock is not stale");
+  lock.release();
+  assert.deepEqual(readdirSync(run), [], "no temporary or moved-aside file is left");
+  const file = path.join(tmp.dir, "a-file");
+  writeFileSync(file, "");
+  assert.throws(() => acquireRunLock(file), /is a file, not a folder/);
 });
 
 test("a lock from another host cannot be checked, so it is refused with how to clear it", () => {

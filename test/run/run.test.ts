@@ -13,6 +13,7 @@ import {
   isRunFolder,
   keepRunMetrics,
   openRunFolder,
+  type RunFolderStart,
   readRunConfig,
   readRunMetrics,
   type RunConfig,
@@ -82,11 +83,17 @@ test("metrics.jsonl: appended per epoch, read in order, cut back to the epochs a
   assert.equal(existsSync(path.join(dir, "metrics.jsonl")), false);
 });
 
+/** openRunFolder's answer without its replace function (checked on its own below). */
+function opened(dir: string, resume: boolean): Omit<RunFolderStart, "replace"> {
+  const { replace: _replace, ...rest } = openRunFolder(dir, resume);
+  return rest;
+}
+
 test("openRunFolder: a new folder starts, one with checkpoints only resumes when asked and when its settings are there", () => {
   const dir = path.join(tmp.dir, "folder");
-  assert.deepEqual(openRunFolder(dir, false), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false });
+  assert.deepEqual(opened(dir, false), { saved: undefined, latest: undefined, interrupted: undefined, restoring: false });
   assert.deepEqual(
-    openRunFolder(dir, true),
+    opened(dir, true),
     { saved: undefined, latest: undefined, interrupted: undefined, restoring: false },
     "resuming a run that never saved a checkpoint starts it",
   );
@@ -117,9 +124,16 @@ test("openRunFolder: a new folder starts, one with checkpoints only resumes when
   const epoch = path.join(dir, "checkpoints", "epoch-0001");
   mkdirSync(epoch, { recursive: true });
   writeFileSync(path.join(epoch, "checkpoint.json"), "{}");
-  assert.deepEqual(openRunFolder(dir, true), { saved: config, latest: epoch, interrupted: part, restoring: true });
+  assert.deepEqual(opened(dir, true), { saved: config, latest: epoch, interrupted: part, restoring: true });
   clearInterrupted(dir);
   assert.equal(existsSync(interruptedDir(dir)), false);
   clearInterrupted(dir); // nothing left to remove is no error
   assert.equal(openRunFolder(dir, true).interrupted, undefined);
+  // --force without --resume: a fresh start, but the old run goes only when replace() is called.
+  const forced = openRunFolder(dir, false, true);
+  assert.equal(forced.restoring, false);
+  assert.ok(existsSync(epoch), "nothing is removed before replace()");
+  forced.replace();
+  assert.equal(existsSync(path.join(dir, "checkpoints")), false);
+  assert.ok(existsSync(path.join(dir, "run.json")), "the settings are the new run's to write");
 });

@@ -160,3 +160,60 @@ test("--verify refuses a damaged shard before training, naming it; without it th
     (err: Error) => err.name === "DamagedShardError" && err.message.includes(shard),
   );
 });
+
+test("a damaged epoch checkpoint behind a newer mid-epoch one is moved aside too, and later saves are not blocked by it", async () => {
+  const runDir = newRun();
+  (await train(base(runDir, { epochs: 1 }))).model.dispose();
+  const controller = new AbortController();
+  const stopped = await train(
+    base(runDir, { resume: true, epochs: 2, signal: controller.signal, onStep: (s) => s.step === 1 && controller.abort() }),
+  );
+  stopped.model.dispose();
+  assert.equal(stopped.status, "interrupted");
+  const epochOne = listCheckpoints(runDir)[0].path;
+  writeFileSync(path.join(epochOne, "checkpoint.json"), "{ garbled");
+  const r = await train(base(runDir, { resume: true, epochs: 2 }));
+  r.model.dispose();
+  assert.match(r.resumedFrom ?? "", /interrupted/);
+  assert.ok(existsSync(path.join(runDir, "superseded", "epoch-0001")), "the damaged epoch-0001 was moved aside");
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.epoch),
+    [2],
+  );
+  assert.deepEqual(epochsIn(runDir), [1, 2]);
+});
+
+test("--resume-from on a folder with no checkpoints is refused; --force with a bad option keeps the old run; a failed resume moves nothing", async () => {
+  await assert.rejects(
+    train(base(newRun(), { resumeFrom: path.join(tmp.dir, "nowhere", "checkpoints", "epoch-0001") })),
+    /is not a checkpoint of/,
+  );
+  const runDir = newRun();
+  const own = path.join(tmp.dir, "own-data");
+  cpSync(data, own, { recursive: true });
+  (await train(base(runDir, { data: own }))).model.dispose();
+  await assert.rejects(train(base(runDir, { data: own, force: true, init: path.join(tmp.dir, "no-such-model") })));
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.epoch),
+    [1, 2],
+    "the run --force would replace is still there",
+  );
+  rmSync(path.join(own, "manifest.json"));
+  await assert.rejects(train(base(runDir, { data: own, resumeFrom: listCheckpoints(runDir)[0].path })), /manifest\.json is missing/);
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.epoch),
+    [1, 2],
+    "nothing was moved aside",
+  );
+  assert.equal(existsSync(path.join(runDir, "superseded")), false);
+});
+
+test("what a crash leaves in a run folder (a temporary, a lock moved aside) does not make it someone else's", async () => {
+  const runDir = newRun();
+  (await train(base(runDir, { epochs: 1 }))).model.dispose();
+  writeFileSync(path.join(runDir, "run.json.tmp-123-abcd1234"), "{");
+  writeFileSync(path.join(runDir, "run.lock.stale-123"), "");
+  const r = await train(base(runDir, { resume: true, epochs: 2 }));
+  r.model.dispose();
+  assert.deepEqual(epochsIn(runDir), [1, 2]);
+});

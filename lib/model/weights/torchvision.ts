@@ -17,7 +17,7 @@ import { CARD_FILE, IMAGENET_NORMALIZATION, type ModelCard, readCard, writeCard 
 import { MODEL_FILE, WEIGHTS_FILE, saveModel } from "../io";
 import { type CheckpointFormat, type StateDict, detectCheckpointFormat, readPyTorchCheckpoint } from "./pytorch";
 import { readSafetensors } from "./safetensors";
-import { isRunFolder, RUN_CONFIG_FILE } from "../../run/run";
+import { EVAL_DIR, isRunFolder, RUN_CONFIG_FILE } from "../../run/run";
 
 export type TorchvisionLayer = "conv1" | "conv2" | "conv3" | "conv4" | "conv5" | "fc6" | "fc7" | "fc8";
 
@@ -227,7 +227,7 @@ export async function importTorchvision(file: string, outDir?: string, options: 
     const sameImport = existsSync(path.join(outDir, CARD_FILE)) && readCardSource(outDir) === source;
     checkOutputFolder(outDir, {
       kind: "a model",
-      own: [MODEL_FILE, WEIGHTS_FILE, CARD_FILE],
+      own: [MODEL_FILE, WEIGHTS_FILE, CARD_FILE, EVAL_DIR],
       continuing: sameImport,
       force: options.force,
       continueHint: "import the same file into it again",
