@@ -7,6 +7,7 @@ import { checkOutputFolder } from "../folders";
 import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
 import { type Manifest, type SkippedRecord, isDatasetEntry } from "./shard-format";
 import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
+import { verifyDataset } from "./shards";
 import type { DataSource, SplitName, SourceRecord } from "./types";
 import { Progress, type ProgressOptions } from "../viz/progress";
 
@@ -55,6 +56,8 @@ export interface PrepareReport {
   manifest?: Manifest;
   /** Why the manifest was not written yet (other workers' shards missing). */
   pending?: string;
+  /** Shards checked against the manifest's sha256 once the dataset was complete. */
+  verified?: number;
 }
 
 interface ShardJob {
@@ -185,6 +188,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
     const expectedShards: Partial<Record<SplitName, number>> = {};
     for (const job of plan) expectedShards[job.split] = Math.max(expectedShards[job.split] ?? 0, job.index + 1);
     report.manifest = await finalizeDataset(opts.out, { classes: opts.source.classes, classNames: opts.source.classNames, preprocessing, expectedShards });
+    // Read back once, whole: what train and eval will read is what was written (a shard resumed from an earlier run included).
+    report.verified = (await verifyDataset(opts.out)).checked;
   } else {
     report.pending = `${missing.length} of ${plan.length} shards are not done yet (other workers' share, or interrupted); the last worker to finish writes manifest.json`;
   }
@@ -208,6 +213,7 @@ export function formatPrepareReport(r: PrepareReport): string {
       if (fix) lines.push(`  ${reason}: ${fix}`);
     }
   }
+  if (r.verified !== undefined) lines.push(`  verified: all ${r.verified} shards match the manifest's sha256`);
   if (r.pending) lines.push(`  ${r.pending}`);
   return lines.join("\n");
 }

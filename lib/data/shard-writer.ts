@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { FolderInUseError } from "../folders";
 import { canonicalJSON, describeWriteError, fileSize, float32ToLE, float64ToLE, moveFile, readLE, sha256File, tempName, writeAll, writeFileAtomic } from "../files";
 import { accumulate, checkImageShape, emptyStats, finalizeStats, mergeStats } from "./stats";
 import type { DatasetStatistics, ImageShape, PartialStats } from "./stats";
@@ -201,10 +202,11 @@ export async function completedShard(dir: string, split: SplitName, index: numbe
     return undefined; // unreadable: rewriting the shard replaces it
   }
   if (!sameShape(sidecar.recordShape, shape)) {
-    throw new Error(`${sidecarPath} holds ${sidecar.recordShape.join("x")} records but this run makes ${shape.join("x")}: ${dir} was prepared with other options; prepare into a new folder, or delete ${dir} to start over.`);
+    throw new FolderInUseError(`${sidecarPath} holds ${sidecar.recordShape.join("x")} records but this run makes ${shape.join("x")}: ${dir} was prepared with other options; prepare into a new folder, or delete ${dir} to start over.`, dir, [sidecarPath]);
   }
   if (options.preprocessing && canonicalJSON(sidecar.preprocessing) !== canonicalJSON(options.preprocessing)) {
-    throw new Error(`${sidecarPath} was made with preprocessing ${canonicalJSON(sidecar.preprocessing)}, but this run uses ${canonicalJSON(options.preprocessing)}; prepare into a new folder, or delete ${dir} to start over.`);
+    // Another dataset's shard: a refusal to overwrite it (exit 2), like a folder of other files.
+    throw new FolderInUseError(`${sidecarPath} was made with preprocessing ${canonicalJSON(sidecar.preprocessing)}, but this run uses ${canonicalJSON(options.preprocessing)}; prepare into a new folder, or delete ${dir} to start over.`, dir, [sidecarPath]);
   }
   const bin = path.join(dir, sidecar.file);
   if (sidecar.bytes !== sidecar.records * recordBytes(shape) || fileSize(bin) !== sidecar.bytes) return undefined;

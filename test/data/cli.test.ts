@@ -21,6 +21,7 @@ test("prepare a small synthetic set, then show a record as a PNG", async () => {
   assert.deepEqual(summary.written, { train: 20, val: 10 });
   assert.equal(summary.complete, true);
   assert.match(r.stdout, /prepared .*: 20 train, 10 val records written/);
+  assert.match(r.stdout, /verified: all 2 shards match the manifest's sha256/, "a finished dataset is read back once");
 
   const png = path.join(tmp.dir, "rec.png");
   const s = alexnet("show", "--data", out, "--split", "val", "--index", "3", "--out", png);
@@ -82,6 +83,9 @@ test("prepare writes only into an empty folder or its own dataset: other files a
   const again = alexnet(...args.slice(0, 4), own, ...args.slice(5));
   assert.equal(again.status, 0, "the same dataset again: every shard is already done");
   assert.match(again.stdout, /2 were already done/);
+  const other = alexnet(...args.slice(0, 4), own, ...args.slice(5, -1), "24");
+  assert.equal(other.status, 2, "another dataset's shards are refused as a folder in use");
+  assert.match(other.stderr, /was prepared with other options|was made with preprocessing/);
 });
 
 test("resumeCommand quotes what a shell would split", () => {
