@@ -7,7 +7,7 @@
 // pick them up and nothing is deleted. `--resume-from` names the checkpoint.
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import path from "node:path";
-import { SUPERSEDED_DIR, checkpointsDir, interruptedDir, isCheckpointFolder, listCheckpoints } from "../run/run";
+import { RUN_CONFIG_FILE, SUPERSEDED_DIR, checkpointsDir, interruptedDir, isCheckpointFolder, listCheckpoints } from "../run/run";
 import { type CheckpointInfo, newestIntactCheckpoint, verifyCheckpoint } from "./checkpoint";
 
 export interface ResumePoint {
@@ -62,7 +62,7 @@ export async function chooseResumePoint(runDir: string, from?: string): Promise<
     const info = useMid ? b.checkpoint : a.checkpoint;
     if (!info) {
       throw new Error(
-        `train --resume: no checkpoint of ${runDir} passes its checks:\n${skipped.map((s) => `  ${s.reason}`).join("\n")}\nstart a new run folder (the data and settings are in ${path.join(runDir, "run.json")}).`,
+        `train --resume: no checkpoint of ${runDir} passes its checks:\n${skipped.map((s) => `  ${s.reason}`).join("\n")}\nstart a new run folder (the data and settings are in ${path.join(runDir, RUN_CONFIG_FILE)}).`,
       );
     }
     chosen = { info, midEpoch: useMid };
