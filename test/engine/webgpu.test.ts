@@ -3,8 +3,11 @@
 // tests skip and say why, except on a CI machine meant to have one
 // (CI=true and ALEXNET_EXPECT_WEBGPU=1), where a missing adapter fails.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
+import { missingTrainingKernels } from "../../lib/engine/kernels/index";
 import { EngineUnavailableError, selectEngine, type EngineReport } from "../../lib/engine/select";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { loadModel, saveModel } from "../../lib/model/io";
@@ -35,6 +38,25 @@ function needsAdapter(t: { skip(message: string): void }): boolean {
   t.skip(`the webgpu engine cannot start here: ${unavailable}`);
   return false;
 }
+
+test("`alexnet engine` on webgpu names the adapter, and tfjs-backend-webgpu has every training kernel", async (t) => {
+  if (!needsAdapter(t)) return;
+  assert.deepEqual(missingTrainingKernels("webgpu"), [], "the course would have to write these in WGSL");
+  assert.ok(!webgpu!.details.some((d) => d.startsWith("lacks training kernels")));
+  const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "bin", "alexnet.js"), "engine", "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, ALEXNET_BACKEND: "webgpu" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as EngineReport;
+  assert.equal(report.engine, "webgpu");
+  assert.equal(report.backend, "webgpu");
+  assert.deepEqual(
+    report.details.slice(0, 3).map((d) => d.split(":")[0]),
+    ["adapter vendor", "architecture", "description"],
+  );
+  t.diagnostic(report.details.join(", "));
+});
 
 /** Runs `f` on `backend` and reads its tensors back asynchronously (webgpu has no synchronous read in Node). */
 async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
