@@ -60,8 +60,11 @@ export class EngineUnavailableError extends Error {
   constructor(
     readonly engine: EngineName,
     readonly reason: string,
+    /** The name as given, when it was an alias ("gpu" for cuda). */
+    requested: string = engine,
   ) {
-    super(`ALEXNET_BACKEND=${engine} was requested but that engine is unavailable: ${reason}; ${INSTALL_HINT[engine]}.`);
+    const name = requested === engine ? engine : `${requested} (the ${engine} engine)`;
+    super(`ALEXNET_BACKEND=${name} was requested but that engine is unavailable: ${reason}; ${INSTALL_HINT[engine]}.`);
     this.name = "EngineUnavailableError";
   }
 }
@@ -258,7 +261,7 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
       };
       return current;
     }
-    if (forced) throw new EngineUnavailableError(engine, attempt.reason);
+    if (forced) throw new EngineUnavailableError(engine, attempt.reason, forceValue!.trim().toLowerCase());
     skipped.push({ engine, reason: attempt.reason });
   }
   throw new Error("no TensorFlow.js engine could start, not even 'cpu': reinstall dependencies with `npm ci`");

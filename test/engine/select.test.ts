@@ -169,7 +169,9 @@ test("ALEXNET_BACKEND=gpu still means the CUDA engine", async () => {
     await assert.rejects(
       selectEngine({ load: realLoad, gpus: () => [] }),
       (e: Error) =>
-        e instanceof EngineUnavailableError && e.engine === "cuda" && /^ALEXNET_BACKEND=cuda .*no CUDA GPU visible/.test(e.message),
+        e instanceof EngineUnavailableError &&
+        e.engine === "cuda" &&
+        /^ALEXNET_BACKEND=gpu \(the cuda engine\) was requested .*no CUDA GPU visible/.test(e.message),
     );
     const load = (pkg: string) => {
       if (pkg === "@tensorflow/tfjs-node-gpu" && !tf.findBackendFactory("tensorflow"))
