@@ -6,7 +6,7 @@ export type ProfileName = (typeof PROFILES)[number];
 export const PROFILE_PURPOSE: Record<ProfileName, string> = {
   smoke: "CI: every notebook in seconds, tiny data and models, checks that the code runs",
   laptop: "a CPU: minutes per notebook, a scaled-down model on the embedded dataset, real results",
-  paper: "the full recipe (224x224 crops, batch 128, 90 epochs); needs a CUDA GPU and tfjs-node-gpu",
+  paper: "the full recipe (224x224 crops, batch 128, 90 epochs); needs a GPU engine: cuda (tfjs-node-gpu) or webgpu on a hardware adapter",
 };
 
 export function parseProfile(value: string): ProfileName {

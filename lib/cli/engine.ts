@@ -3,8 +3,9 @@ import { formatEngineReport, selectEngine } from "../engine/select";
 
 const HELP = `usage: alexnet engine [--json]
 
-Chooses a TensorFlow.js engine the way notebooks and training do (gpu, node,
-wasm, cpu; ALEXNET_BACKEND=gpu|node|wasm|cpu forces one) and prints why.`;
+Chooses a TensorFlow.js engine the way notebooks and training do (cuda, webgpu
+on a hardware adapter, node, wasm, cpu; ALEXNET_BACKEND=cuda|webgpu|node|wasm|cpu
+forces one, and gpu means cuda) and prints why.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: "boolean" } }, HELP);

@@ -36,10 +36,10 @@ export interface ProfileAdvice {
   why: string;
 }
 
-/** The profile that fits: paper needs the GPU engine; CI wants smoke; otherwise laptop. */
+/** The profile that fits: paper needs the cuda engine; CI wants smoke; otherwise laptop. */
 export function recommendProfile(machine: Machine, engine: EngineReport, env: NodeJS.ProcessEnv = process.env): ProfileAdvice {
   if (env.CI) return { profile: "smoke", why: "CI is set: the smoke profile checks every notebook in seconds" };
-  if (engine.engine === "gpu")
+  if (engine.engine === "cuda")
     return { profile: "paper", why: `a CUDA GPU is in use (${machine.gpus[0] ?? "GPU"}): the full recipe is within reach` };
   if (machine.memoryGiB < 4)
     return { profile: "smoke", why: `${machine.memoryGiB} GiB of memory is too little for the laptop profile (it wants 4 GiB)` };

@@ -4,11 +4,15 @@
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { visibleGpus } from "./gpu";
-import { registerTrainingKernels } from "./kernels/index";
+import { missingTrainingKernels, registerTrainingKernels } from "./kernels/index";
 import { planWasmThreads, wasmThreadsCount, withWasmThreads } from "./wasm-threads";
+import { adapterDetails, adapterName, provideNavigatorGpu, softwareAdapterReason, type DawnModule } from "./webgpu";
 
-export const ENGINES = ["gpu", "node", "wasm", "cpu"] as const;
+export const ENGINES = ["cuda", "webgpu", "node", "wasm", "cpu"] as const;
 export type EngineName = (typeof ENGINES)[number];
+
+/** Older names still accepted by ALEXNET_BACKEND and `force`: the CUDA engine was called "gpu" before webgpu existed. */
+export const ENGINE_ALIASES: Record<string, EngineName> = { gpu: "cuda" };
 
 export interface SkippedEngine {
   engine: EngineName;
@@ -39,14 +43,16 @@ export interface SelectOptions {
 }
 
 export const INSTALL_HINT: Record<EngineName, string> = {
-  gpu: "install it with `npm install @tensorflow/tfjs-node-gpu` on Linux x64 with CUDA 11.2 and cuDNN 8.1 (README: GPU set-up)",
+  cuda: "install it with `npm install @tensorflow/tfjs-node-gpu` on Linux x64 with CUDA 11.2 and cuDNN 8.1 (README: GPU set-up)",
+  webgpu:
+    "it needs the optional packages `webgpu` and `@tensorflow/tfjs-backend-webgpu` (`npm ci` installs them) and a Vulkan, Metal or D3D12 driver; without a GPU, Mesa 25's lavapipe gives a software adapter (README: GPU set-up)",
   node: "install it with `npm install @tensorflow/tfjs-node` (its install script downloads libtensorflow, so it needs network access to that host)",
   wasm: "reinstall dependencies with `npm ci` (@tensorflow/tfjs-backend-wasm is a regular dependency)",
   cpu: "reinstall dependencies with `npm ci`",
 };
 
-const PACKAGE: Record<"gpu" | "node", string> = {
-  gpu: "@tensorflow/tfjs-node-gpu",
+const PACKAGE: Record<"cuda" | "node", string> = {
+  cuda: "@tensorflow/tfjs-node-gpu",
   node: "@tensorflow/tfjs-node",
 };
 
@@ -54,8 +60,11 @@ export class EngineUnavailableError extends Error {
   constructor(
     readonly engine: EngineName,
     readonly reason: string,
+    /** The name as given, when it was an alias ("gpu" for cuda). */
+    requested: string = engine,
   ) {
-    super(`ALEXNET_BACKEND=${engine} was requested but that engine is unavailable: ${reason}; ${INSTALL_HINT[engine]}.`);
+    const name = requested === engine ? engine : `${requested} (the ${engine} engine)`;
+    super(`ALEXNET_BACKEND=${name} was requested but that engine is unavailable: ${reason}; ${INSTALL_HINT[engine]}.`);
     this.name = "EngineUnavailableError";
   }
 }
@@ -63,7 +72,8 @@ export class EngineUnavailableError extends Error {
 export function parseEngineName(value: string, source = "ALEXNET_BACKEND"): EngineName {
   const v = value.trim().toLowerCase();
   if ((ENGINES as readonly string[]).includes(v)) return v as EngineName;
-  throw new Error(`${source}=${value} is not an engine; use one of ${ENGINES.join(", ")}.`);
+  if (Object.hasOwn(ENGINE_ALIASES, v)) return ENGINE_ALIASES[v];
+  throw new Error(`${source}=${value} is not an engine; use one of ${ENGINES.join(", ")} (gpu = cuda).`);
 }
 
 /** The first line of an error, without the stack: enough to say why a package failed. */
@@ -85,9 +95,9 @@ function defaultLoad(pkg: string): unknown {
 // Checked with `in`, not a boolean tag: tslab compiles lib/ without strictNullChecks, where boolean tags do not narrow.
 type Attempt = { details: string[] } | { reason: string };
 
-async function tryNative(engine: "gpu" | "node", opts: Required<Pick<SelectOptions, "load" | "gpus">>): Promise<Attempt> {
+async function tryNative(engine: "cuda" | "node", opts: Required<Pick<SelectOptions, "load" | "gpus">>): Promise<Attempt> {
   let gpuNames: string[] = [];
-  if (engine === "gpu") {
+  if (engine === "cuda") {
     // Check for a GPU before loading the package: tfjs-node-gpu silently runs on the CPU when none is visible.
     gpuNames = opts.gpus();
     if (gpuNames.length === 0) return { reason: "no CUDA GPU visible (nvidia-smi lists none, or CUDA_VISIBLE_DEVICES hides them)" };
@@ -95,13 +105,57 @@ async function tryNative(engine: "gpu" | "node", opts: Required<Pick<SelectOptio
   try {
     opts.load(PACKAGE[engine]);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "MODULE_NOT_FOUND" && firstLine(err).includes(`'${PACKAGE[engine]}'`)) {
-      return { reason: `${PACKAGE[engine]} is not installed` };
-    }
-    return { reason: `${PACKAGE[engine]} failed to load: ${firstLine(err)}` };
+    return { reason: loadFailure(PACKAGE[engine], err) };
   }
-  return activate("tensorflow", engine === "gpu" ? gpuNames.map((g) => `GPU: ${g}`) : ["native TensorFlow on the CPU"]);
+  return activate("tensorflow", engine === "cuda" ? gpuNames.map((g) => `GPU: ${g}`) : ["native TensorFlow on the CPU"]);
+}
+
+function loadFailure(pkg: string, err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "MODULE_NOT_FOUND" && firstLine(err).includes(`'${pkg}'`)) return `${pkg} is not installed`;
+  return `${pkg} failed to load: ${firstLine(err)}`;
+}
+
+/**
+ * webgpu: Dawn's binding provides navigator.gpu, then tfjs-backend-webgpu runs on
+ * the adapter it finds. A software adapter is only used when forced.
+ */
+async function tryWebgpu(load: (pkg: string) => unknown, forced: boolean): Promise<Attempt> {
+  let dawn: DawnModule;
+  try {
+    dawn = load("webgpu") as DawnModule;
+    if (typeof dawn?.create !== "function") return { reason: "the webgpu package has no create(): not Dawn's binding" };
+  } catch (err) {
+    return { reason: loadFailure("webgpu", err) };
+  }
+  let adapter;
+  try {
+    adapter = await provideNavigatorGpu(dawn).requestAdapter({ powerPreference: "high-performance" });
+  } catch (err) {
+    return { reason: `no WebGPU adapter: ${firstLine(err)}` };
+  }
+  if (!adapter) return { reason: "no WebGPU adapter (Dawn found no usable Vulkan, Metal or D3D12 device)" };
+  const software = softwareAdapterReason(adapter);
+  if (software && !forced) {
+    return {
+      reason: `only a software adapter (${adapterName(adapter)}; ${software}), slower than wasm; ALEXNET_BACKEND=webgpu forces it`,
+    };
+  }
+  try {
+    load("@tensorflow/tfjs-backend-webgpu");
+  } catch (err) {
+    return { reason: loadFailure("@tensorflow/tfjs-backend-webgpu", err) };
+  }
+  if (!tf.findBackendFactory("webgpu")) {
+    return { reason: "@tensorflow/tfjs-backend-webgpu loaded before navigator.gpu existed, so it registered no backend" };
+  }
+  const attempt = await activate("webgpu", [...adapterDetails(adapter), ...(software ? ["software rendering"] : [])]);
+  if ("details" in attempt) {
+    // tfjs-backend-webgpu 4.22 has every training kernel the course uses; the course's own are JavaScript and would need readSync.
+    const missing = missingTrainingKernels("webgpu");
+    if (missing.length > 0) attempt.details.push(`lacks training kernels: ${missing.join(", ")}`);
+  }
+  return attempt;
 }
 
 async function activate(backend: string, details: string[]): Promise<Attempt> {
@@ -151,12 +205,14 @@ async function tryWasm(load: (pkg: string) => unknown, threads: number): Promise
 
 async function tryEngine(
   engine: EngineName,
-  opts: Required<Pick<SelectOptions, "load" | "gpus">> & { wasmThreads: number },
+  opts: Required<Pick<SelectOptions, "load" | "gpus">> & { wasmThreads: number; forced: boolean },
 ): Promise<Attempt> {
   switch (engine) {
-    case "gpu":
+    case "cuda":
     case "node":
       return tryNative(engine, opts);
+    case "webgpu":
+      return tryWebgpu(opts.load, opts.forced);
     case "wasm":
       return tryWasm(opts.load, opts.wasmThreads);
     case "cpu": {
@@ -170,8 +226,9 @@ async function tryEngine(
 let current: EngineReport | undefined;
 
 /**
- * Picks and activates an engine: gpu, node, wasm, cpu, in that order, unless
- * ALEXNET_BACKEND (or `force`) names one. Idempotent: later calls return the
+ * Picks and activates an engine: cuda, webgpu (on a hardware adapter), node,
+ * wasm, cpu, in that order, unless ALEXNET_BACKEND (or `force`) names one
+ * ("gpu" is an alias of cuda). Idempotent: later calls return the
  * first report unless they force a different engine.
  */
 export async function selectEngine(options: SelectOptions = {}): Promise<EngineReport> {
@@ -185,6 +242,7 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
     load: options.load ?? defaultLoad,
     gpus: options.gpus ?? visibleGpus,
     wasmThreads: requestedWasmThreads(options.wasmThreads),
+    forced: forced !== undefined,
   };
   // tfjs prints an advert for tfjs-node when the cpu backend first runs; the report below says it better.
   tf.env().set("PROD", true);
@@ -203,7 +261,7 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
       };
       return current;
     }
-    if (forced) throw new EngineUnavailableError(engine, attempt.reason);
+    if (forced) throw new EngineUnavailableError(engine, attempt.reason, forceValue!.trim().toLowerCase());
     skipped.push({ engine, reason: attempt.reason });
   }
   throw new Error("no TensorFlow.js engine could start, not even 'cpu': reinstall dependencies with `npm ci`");

@@ -1,7 +1,7 @@
 // How fast the active engine multiplies matrices: the operation that
 // dominates AlexNet's convolutions and fully connected layers.
 import * as tf from "@tensorflow/tfjs";
-import { EngineUnavailableError, type EngineName, selectEngine } from "./select";
+import { ENGINES, EngineUnavailableError, type EngineName, selectEngine } from "./select";
 
 export interface MatmulSpeed {
   engine: string;
@@ -40,7 +40,7 @@ export async function matmulSpeed(size = 512, repeats = 5): Promise<MatmulSpeed>
  */
 export async function compareEngines(
   size = 256,
-  engines: EngineName[] = ["gpu", "node", "wasm", "cpu"],
+  engines: EngineName[] = [...ENGINES],
 ): Promise<(MatmulSpeed | { engine: EngineName; unavailable: string })[]> {
   const rows: (MatmulSpeed | { engine: EngineName; unavailable: string })[] = [];
   try {

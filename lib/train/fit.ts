@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { InMemorySplit } from "../data/in-memory";
 import { permutation } from "../data/random";
 import { PaperSGD } from "./optimizer";
-import { trainStep } from "./step";
+import { trainStepAsync } from "./step";
 
 export interface EpochLog {
   epoch: number;
@@ -81,7 +81,7 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
         const xs = tf.gather(train.xs, idx);
         const ys = tf.gather(train.ys, idx);
         try {
-          lossSum += trainStep(model, xs, ys, optimizer, undefined, { where: { epoch, step: steps + 1 } });
+          lossSum += await trainStepAsync(model, xs, ys, optimizer, undefined, { where: { epoch, step: steps + 1 } });
           steps++;
           totalSteps++;
         } finally {

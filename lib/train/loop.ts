@@ -22,7 +22,7 @@ import { type EpochMetrics, type RunConfig, appendRunMetrics, clearInterrupted, 
 import { saveCheckpoint } from "./checkpoint";
 import type { PaperSGD } from "./optimizer";
 import type { LrSchedule } from "./schedule";
-import { type LossFn, trainStep } from "./step";
+import { beginTrainStep, finishTrainStep, type LossFn, pendingLoss } from "./step";
 
 export interface StartInfo {
   config: RunConfig;
@@ -246,9 +246,9 @@ async function stepOn(
     let loss: number;
     try {
       const where = { epoch: epoch + 1, step: batch.step + 1, lastCheckpoint };
-      loss = withSeededMathRandom(hashSeed(config.seed, epoch, batch.step), () =>
-        trainStep(model, input, ys, optimizer, countErrors, { where }),
-      );
+      // Only the forward and backward passes run under the seeded Math.random; the loss is read after, without blocking (webgpu cannot block).
+      const pending = withSeededMathRandom(hashSeed(config.seed, epoch, batch.step), () => beginTrainStep(model, input, ys, countErrors));
+      loss = finishTrainStep(pending, await pendingLoss(pending), optimizer, { where });
     } finally {
       if (input !== xs) input.dispose();
     }

@@ -136,7 +136,7 @@ export const TRAIN_PROFILES: Record<ProfileName, TrainProfile> = {
     inputScale: 1,
     lighting: 0.1,
     description:
-      "the paper's recipe on a CUDA GPU (tfjs-node-gpu): two towers, 224 crops of 256 records, batch 128, lr 0.01 /10 on plateau up to 3 times, 90 epochs",
+      "the paper's recipe on a GPU (the cuda engine, tfjs-node-gpu; or webgpu on a hardware adapter): two towers, 224 crops of 256 records, batch 128, lr 0.01 /10 on plateau up to 3 times, 90 epochs",
   },
 };
 

@@ -30,23 +30,22 @@ export interface TrainStepOptions {
   where?: LossContext;
 }
 
+/** A step's loss and gradients, computed but not yet applied (see beginTrainStep). */
+export interface PendingStep {
+  value: tf.Scalar;
+  grads: tf.NamedTensorMap;
+}
+
 /**
- * One SGD step on a batch; returns the loss before the update. Throws
- * NonFiniteLossError (and leaves the weights untouched) if the loss is not finite.
- * Every tensor it creates is disposed; xs and ys stay the caller's.
+ * The synchronous half of a step: forward with dropout on, the loss, the
+ * gradients. Nothing is read back, so it suits engines without synchronous
+ * reads (webgpu); finishTrainStep applies the update once the loss is read.
  */
-export function trainStep(
-  model: tf.LayersModel,
-  xs: tf.Tensor,
-  ys: tf.Tensor,
-  optimizer: tf.Optimizer,
-  lossFn: LossFn = softmaxCrossEntropy,
-  options: TrainStepOptions = {},
-): number {
+export function beginTrainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor, lossFn: LossFn = softmaxCrossEntropy): PendingStep {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (variables.length === 0)
     throw new Error(`trainStep: model "${model.name}" has no trainable weights; unfreeze a layer (layer.trainable = true).`);
-  const { value, grads } = tf.variableGrads(() => {
+  return tf.variableGrads(() => {
     const out = model.apply(xs, { training: true });
     // Duck-typed: tfjs-node may bring its own copy of the Tensor class.
     if (Array.isArray(out) || typeof (out as tf.Tensor).dataSync !== "function") {
@@ -58,15 +57,72 @@ export function trainStep(
     if (loss.rank !== 0) throw new Error(`trainStep: lossFn must return a scalar (the mean over the batch), got shape [${loss.shape}].`);
     return loss;
   }, variables);
+}
+
+/**
+ * The second half: checks `loss` (the pending value, read back) and applies the
+ * update, or throws NonFiniteLossError with the weights untouched. Disposes the
+ * pending tensors either way; returns the loss.
+ */
+export function finishTrainStep(pending: PendingStep, loss: number, optimizer: tf.Optimizer, options: TrainStepOptions = {}): number {
   try {
-    const loss = value.dataSync()[0];
     checkFinite(loss, { ...options.where, lr: options.where?.lr ?? learningRateOf(optimizer) });
-    optimizer.applyGradients(grads);
+    optimizer.applyGradients(pending.grads);
     return loss;
   } finally {
-    value.dispose();
-    tf.dispose(grads);
+    pending.value.dispose();
+    tf.dispose(pending.grads);
   }
+}
+
+/** Reads a pending step's loss without blocking: the only way on webgpu, and no slower elsewhere. */
+export async function pendingLoss(pending: PendingStep): Promise<number> {
+  try {
+    return (await pending.value.data())[0];
+  } catch (err) {
+    pending.value.dispose();
+    tf.dispose(pending.grads);
+    throw err;
+  }
+}
+
+/**
+ * One SGD step on a batch; returns the loss before the update. Throws
+ * NonFiniteLossError (and leaves the weights untouched) if the loss is not finite.
+ * Every tensor it creates is disposed; xs and ys stay the caller's. Reads the
+ * loss synchronously, which webgpu cannot do: use trainStepAsync there.
+ */
+export function trainStep(
+  model: tf.LayersModel,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  optimizer: tf.Optimizer,
+  lossFn: LossFn = softmaxCrossEntropy,
+  options: TrainStepOptions = {},
+): number {
+  const pending = beginTrainStep(model, xs, ys, lossFn);
+  let loss: number;
+  try {
+    loss = pending.value.dataSync()[0];
+  } catch (err) {
+    pending.value.dispose();
+    tf.dispose(pending.grads);
+    throw err;
+  }
+  return finishTrainStep(pending, loss, optimizer, options);
+}
+
+/** trainStep reading the loss asynchronously, for every engine including webgpu. */
+export async function trainStepAsync(
+  model: tf.LayersModel,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  optimizer: tf.Optimizer,
+  lossFn: LossFn = softmaxCrossEntropy,
+  options: TrainStepOptions = {},
+): Promise<number> {
+  const pending = beginTrainStep(model, xs, ys, lossFn);
+  return finishTrainStep(pending, await pendingLoss(pending), optimizer, options);
 }
 
 function learningRateOf(optimizer: tf.Optimizer): number | undefined {

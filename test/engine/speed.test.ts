@@ -16,10 +16,10 @@ test("matmulSpeed reports a positive rate consistent with its timing, and frees 
 });
 
 test("compareEngines times every engine that starts and names why the others do not", async () => {
-  const rows = await compareEngines(32, ["wasm", "cpu", "gpu"]);
+  const rows = await compareEngines(32, ["wasm", "cpu", "cuda"]);
   assert.deepEqual(
     rows.map((r) => r.engine),
-    ["wasm", "cpu", "gpu"],
+    ["wasm", "cpu", "cuda"],
   );
   assert.ok(!("unavailable" in rows[0]) && rows[0].gflops > 0);
   assert.ok(!("unavailable" in rows[1]) && rows[1].gflops > 0);

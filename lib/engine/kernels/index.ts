@@ -30,6 +30,25 @@ const KERNELS: Record<TrainingBackend, Record<string, (backendName: string) => t
   },
 };
 
+/** Every kernel that training the course's models calls beyond the forward pass's plain ops. */
+export const TRAINING_KERNELS = [
+  tf.Conv2DBackpropFilter,
+  tf.Conv2DBackpropInput,
+  tf.BatchMatMul,
+  tf.MaxPoolGrad,
+  tf.LRN,
+  tf.LRNGrad,
+] as const;
+
+/**
+ * The training kernels a registered backend lacks (for webgpu, whose kernels run
+ * on the GPU and cannot be replaced by the JavaScript ones here).
+ */
+export function missingTrainingKernels(backend: string): string[] {
+  const have = new Set(tf.getKernelsForBackend(backend).map((k) => k.kernelName));
+  return TRAINING_KERNELS.filter((name) => !have.has(name));
+}
+
 /** The kernels registerTrainingKernels replaces or adds on a backend. */
 export function trainingKernelNames(backend: TrainingBackend): string[] {
   return Object.keys(KERNELS[backend]);
