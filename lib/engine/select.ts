@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { visibleGpus } from "./gpu";
 import { missingTrainingKernels, registerTrainingKernels } from "./kernels/index";
 import { planWasmThreads, wasmThreadsCount, withWasmThreads } from "./wasm-threads";
-import { adapterDetails, adapterName, provideNavigatorGpu, softwareAdapterReason, type DawnModule } from "./webgpu";
+import { adapterDetails, adapterName, provideNavigatorGpu, softwareAdapterReason, type DawnModule } from "./webgpu-adapter";
 
 export const ENGINES = ["cuda", "webgpu", "node", "wasm", "cpu"] as const;
 export type EngineName = (typeof ENGINES)[number];

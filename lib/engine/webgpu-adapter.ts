@@ -2,6 +2,8 @@
 // navigator.gpu that @tensorflow/tfjs-backend-webgpu looks for when it loads.
 // Without a GPU, Dawn may still offer a software adapter (Mesa's lavapipe,
 // "llvmpipe"; SwiftShader): correct, but slower than wasm, so never chosen unasked.
+// Not named webgpu.ts: in a notebook, tslab resolves select.ts's require("webgpu")
+// to a sibling file of that name instead of the package.
 
 /** What tfjs and this module read of a GPUAdapterInfo (Dawn's has more). */
 export interface AdapterInfo {
