@@ -61,3 +61,15 @@ test("lib/ imports files, never folders: tslab resolves `./x` to x.js only, not 
   }
   assert.deepEqual(problems, []);
 });
+
+test('no lib/ file is named like a package the project loads: tslab resolves require("pkg") to a sibling pkg.ts first', () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as Record<string, Record<string, string> | undefined>;
+  const bare = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.devDependencies }).filter((n) => !n.startsWith("@"));
+  assert.ok(bare.includes("webgpu") && bare.includes("sharp"), "the bare package names are read from package.json");
+  const clashes = tsFiles(path.join(root, "lib")).filter((f) => bare.includes(path.basename(f, ".ts")));
+  assert.deepEqual(
+    clashes.map((f) => path.relative(root, f)),
+    [],
+    "rename these files (lib/engine/webgpu.ts was one)",
+  );
+});
