@@ -10,6 +10,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { centerOffset, tenPatchPlaces, writeAugmented } from "../data/augment";
 import { preprocessImage, type ResizeKernel } from "../data/preprocess";
+import { MANIFEST_FILE } from "../data/shard-format";
 import { openDataset } from "../data/shards";
 import type { ImageShape } from "../data/stats";
 import { CARD_FILE } from "../model/card";
@@ -69,7 +70,7 @@ export function inputPipelineFor(
   }
   const config = trained.config!;
   const dataDir = options.data ?? config.data;
-  if (!existsSync(path.join(dataDir, "manifest.json"))) {
+  if (!existsSync(path.join(dataDir, MANIFEST_FILE))) {
     throw new Error(
       `${path.join(trained.runDir!, RUN_CONFIG_FILE)} names the dataset ${dataDir}, which is not there; its mean image and class names are needed: pass --data DIR (the prepared dataset the run was trained on).`,
     );

@@ -5,6 +5,7 @@
 // all start here, so the three kinds are told apart in one place.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { MANIFEST_FILE } from "../data/shard-format";
 import { ALEXNET_VARIANTS, type AlexNetOptions, type AlexNetVariant, HEAD_LAYER } from "../model/alexnet";
 import { CARD_FILE, type InputNormalization, type ModelCard, readCard } from "../model/card";
 import { MODEL_FILE } from "../model/io";
@@ -112,7 +113,7 @@ function headUnitsInFile(modelDir: string, role: TrainedRole): number {
 function datasetClasses(dataDir: string | undefined): string[] | undefined {
   if (dataDir === undefined) return undefined;
   try {
-    const m = JSON.parse(readFileSync(path.join(dataDir, "manifest.json"), "utf8")) as { classes?: unknown };
+    const m = JSON.parse(readFileSync(path.join(dataDir, MANIFEST_FILE), "utf8")) as { classes?: unknown };
     return Array.isArray(m.classes) ? (m.classes as string[]) : undefined;
   } catch {
     return undefined; // the dataset may be gone; the class names are only a convenience

@@ -70,9 +70,14 @@ export function finishTrainStep(pending: PendingStep, loss: number, optimizer: t
     optimizer.applyGradients(pending.grads);
     return loss;
   } finally {
-    pending.value.dispose();
-    tf.dispose(pending.grads);
+    disposePending(pending);
   }
+}
+
+/** Frees a step's loss and gradients (applied or not). */
+function disposePending(pending: PendingStep): void {
+  pending.value.dispose();
+  tf.dispose(pending.grads);
 }
 
 /** Reads a pending step's loss without blocking: the only way on webgpu, and no slower elsewhere. */
@@ -80,8 +85,7 @@ export async function pendingLoss(pending: PendingStep): Promise<number> {
   try {
     return (await pending.value.data())[0];
   } catch (err) {
-    pending.value.dispose();
-    tf.dispose(pending.grads);
+    disposePending(pending);
     throw err;
   }
 }
@@ -105,8 +109,7 @@ export function trainStep(
   try {
     loss = pending.value.dataSync()[0];
   } catch (err) {
-    pending.value.dispose();
-    tf.dispose(pending.grads);
+    disposePending(pending);
     throw err;
   }
   return finishTrainStep(pending, loss, optimizer, options);

@@ -27,12 +27,12 @@ import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { type Loader, createLoader } from "../data/loader";
-import { type Dataset, openDataset } from "../data/shards";
+import { MANIFEST_FILE } from "../data/shard-format";
+import { type Dataset, openDataset, verifyDataset } from "../data/shards";
 import { selectEngine } from "../engine/select";
 import { buildAlexNet } from "../model/alexnet";
 import { type EpochMetrics, type RunConfig, bestCheckpoint, keepRunMetrics, openRunFolder, writeRunConfig } from "../run/run";
 import { type ProgressMode, trainingReporter } from "../viz/training";
-import { verifyDataset } from "../data/shards";
 import { acquireRunLock } from "../run/lock";
 import { loadCheckpoint } from "./checkpoint";
 import { type ResumePoint, chooseResumePoint } from "./resume";
@@ -215,7 +215,7 @@ function makeLoaders(dataset: Dataset, config: RunConfig, options: TrainOptions)
 /** The prepared dataset of a run, checked against the run's crop and classes. */
 async function openData(config: RunConfig): Promise<Dataset> {
   const dir = config.data;
-  if (!existsSync(path.join(dir, "manifest.json"))) {
+  if (!existsSync(path.join(dir, MANIFEST_FILE))) {
     throw new Error(
       `no prepared dataset at ${dir} (manifest.json is missing); prepare one with \`alexnet prepare --format ... --out ${dir}\`, or leave --data out to use the embedded dataset.`,
     );
