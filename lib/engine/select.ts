@@ -229,7 +229,8 @@ let current: EngineReport | undefined;
  * Picks and activates an engine: cuda, webgpu (on a hardware adapter), node,
  * wasm, cpu, in that order, unless ALEXNET_BACKEND (or `force`) names one
  * ("gpu" is an alias of cuda). Idempotent: later calls return the
- * first report unless they force a different engine.
+ * first report unless they force a different engine or another backend has
+ * been made active since (then the engine is selected again).
  */
 export async function selectEngine(options: SelectOptions = {}): Promise<EngineReport> {
   const forceValue = options.force ?? process.env.ALEXNET_BACKEND;
@@ -237,7 +238,9 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
     forceValue !== undefined && forceValue.trim() !== ""
       ? parseEngineName(forceValue, options.force !== undefined ? "force" : "ALEXNET_BACKEND")
       : undefined;
-  if (current && (!forced || forced === current.engine) && !options.load && !options.gpus) return current;
+  // The report is reused only while its backend is still the active one: a cell may have called tf.setBackend itself.
+  if (current && (!forced || forced === current.engine) && !options.load && !options.gpus && tf.getBackend() === current.backend)
+    return current;
   const opts = {
     load: options.load ?? defaultLoad,
     gpus: options.gpus ?? visibleGpus,

@@ -111,10 +111,16 @@ function loaderFor(
 }
 
 /** One untimed forward pass per batch size, so that timings that follow exclude the engine's warm-up. */
-export function warmUp(model: tf.LayersModel, crop: number, batchSizes: readonly number[]): void {
+export async function warmUp(model: tf.LayersModel, crop: number, batchSizes: readonly number[]): Promise<void> {
   // apply, as evaluateModel does (batchOutputs): predict would cut the batch into 32s and warm the wrong shape.
-  for (const n of new Set(batchSizes))
-    tf.tidy(() => void (model.apply(tf.zeros([n, crop, crop, 3]), { training: false }) as tf.Tensor).dataSync());
+  for (const n of new Set(batchSizes)) {
+    const out = tf.tidy(() => model.apply(tf.zeros([n, crop, crop, 3]), { training: false }) as tf.Tensor);
+    try {
+      await out.data(); // read back without blocking: webgpu cannot block
+    } finally {
+      out.dispose();
+    }
+  }
 }
 
 /** Evaluates the val split (or `split`) with each protocol asked for. */
@@ -126,7 +132,7 @@ export async function evaluateProtocols(
   const out: Partial<Record<Protocol, Evaluation>> = {};
   // The first forward pass pays for the engine's set-up (kernels, WebGPU pipelines); one untimed pass of each
   // input shape first, so each protocol's seconds are its own work (ten patches: ten times the images).
-  warmUp(
+  await warmUp(
     target.predictor.model,
     target.crop,
     protocols.map((p) => (p === "ten-crop" ? 10 : 1) * (options.batchSize ?? 32)),

@@ -40,19 +40,23 @@ export interface FitOptions {
   onEpoch?: (log: EpochLog, history: EpochLog[]) => void;
 }
 
-/** Top-1 error of a model on in-memory data, in inference mode (dropout off). */
-export function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize = 256): number {
+/** Top-1 error of a model on in-memory data, in inference mode (dropout off); read back without blocking (webgpu cannot block). */
+export async function errorRate(model: tf.LayersModel, data: InMemorySplit, batchSize = 256): Promise<number> {
   let wrong = 0;
   for (let start = 0; start < data.count; start += batchSize) {
     const n = Math.min(batchSize, data.count - start);
-    wrong += tf.tidy(() => {
+    const count = tf.tidy(() => {
       const logits = model.apply(data.xs.slice([start, 0, 0, 0], [n, -1, -1, -1]), { training: false }) as tf.Tensor2D;
-      const predicted = logits.argMax(1);
-      return predicted
+      return logits
+        .argMax(1)
         .notEqual(data.ys.slice([start], [n]))
-        .sum()
-        .dataSync()[0];
+        .sum();
     });
+    try {
+      wrong += (await count.data())[0];
+    } finally {
+      count.dispose();
+    }
   }
   return data.count > 0 ? wrong / data.count : NaN;
 }
@@ -93,7 +97,7 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
           checkEvery !== undefined &&
           totalSteps % checkEvery === 0 &&
           !lastOfEpoch &&
-          errorRate(model, train) <= options.stopAtTrainError!
+          (await errorRate(model, train)) <= options.stopAtTrainError!
         ) {
           reachedMidEpoch = true;
           break;
@@ -103,8 +107,8 @@ export async function fit(model: tf.LayersModel, train: InMemorySplit, options: 
         epoch,
         steps: totalSteps,
         trainLoss: lossSum / Math.max(1, steps),
-        trainError: errorRate(model, train),
-        valError: options.val ? errorRate(model, options.val) : undefined,
+        trainError: await errorRate(model, train),
+        valError: options.val ? await errorRate(model, options.val) : undefined,
         seconds: (performance.now() - t0) / 1000,
       };
       history.push(log);

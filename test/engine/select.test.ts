@@ -268,3 +268,21 @@ test("`alexnet engine --json` prints the report the notebooks get", () => {
   assert.equal(report.engine, "cpu");
   assert.equal(report.forcedBy, "ALEXNET_BACKEND");
 });
+
+test("selectEngine reuses its report only while that backend is active: after a manual tf.setBackend it selects again", async () => {
+  const saved = process.env.ALEXNET_BACKEND;
+  try {
+    process.env.ALEXNET_BACKEND = "wasm";
+    const first = await selectEngine();
+    assert.equal(first.engine, "wasm");
+    assert.equal(await selectEngine(), first, "the same report while wasm is active");
+    await tf.setBackend("cpu");
+    const again = await selectEngine();
+    assert.equal(again.engine, "wasm");
+    assert.equal(tf.getBackend(), "wasm", "the forced engine is active again, as its report says");
+    assert.notEqual(again, first);
+  } finally {
+    if (saved === undefined) delete process.env.ALEXNET_BACKEND;
+    else process.env.ALEXNET_BACKEND = saved;
+  }
+});

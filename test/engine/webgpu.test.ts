@@ -14,6 +14,7 @@ import { loadModel, saveModel } from "../../lib/model/io";
 import { lrn } from "../../lib/model/layers/lrn";
 import { softmaxCrossEntropy } from "../../lib/train/step";
 import { tempDir } from "../helpers/notebooks";
+import { assertFlat, traceTraining } from "../helpers/trace";
 
 let webgpu: EngineReport | undefined;
 let unavailable = "";
@@ -180,4 +181,29 @@ test("5 training steps of the mini model on webgpu give wasm's losses to 1e-4; t
   gpu.model.dispose();
   loaded.dispose();
   await tf.setBackend("cpu");
+});
+
+test("train() on webgpu makes no synchronous read, and its tensors and GPU buffers stay flat over 15 steps", async (t) => {
+  if (!needsAdapter(t)) return;
+  const { dir, cleanup } = tempDir("webgpu-trace-");
+  t.after(cleanup);
+  const saved = process.env.ALEXNET_BACKEND;
+  process.env.ALEXNET_BACKEND = "webgpu";
+  try {
+    const trace = await traceTraining(dir);
+    assert.equal(trace.backend, "webgpu");
+    assert.deepEqual(trace.syncReads, [], "synchronous reads in train()");
+    assert.ok(
+      trace.steps.every((s) => s.usedBuffers !== undefined && s.freeBuffers !== undefined),
+      "the buffer pool was counted",
+    );
+    t.diagnostic(
+      `per step: ${trace.steps.at(-1)!.tensors} tensors, ${trace.steps.at(-1)!.usedBuffers} buffers in use, ${trace.steps.at(-1)!.freeBuffers} pooled`,
+    );
+    assertFlat(trace);
+  } finally {
+    if (saved === undefined) delete process.env.ALEXNET_BACKEND;
+    else process.env.ALEXNET_BACKEND = saved;
+    await tf.setBackend("cpu");
+  }
 });

@@ -210,7 +210,7 @@ test("alexnet eval --json: the last line has top1Error and top5Error; a model fo
   await target.dataset.close();
 });
 
-test("warmUp runs one untimed forward pass per distinct batch size, and leaks no tensor", () => {
+test("warmUp runs one untimed forward pass per distinct batch size, and leaks no tensor", async () => {
   const shapes: number[][] = [];
   // evaluateModel runs whole batches through apply (predict would split them into 32s): the warm-up must too.
   const model = {
@@ -218,7 +218,7 @@ test("warmUp runs one untimed forward pass per distinct batch size, and leaks no
     predict: () => assert.fail("predict batches by 32"),
   } as unknown as tf.LayersModel;
   const before = tf.memory().numTensors;
-  warmUp(model, 8, [32, 320, 32]);
+  await warmUp(model, 8, [32, 320, 32]);
   assert.deepEqual(
     shapes,
     [

@@ -124,7 +124,7 @@ test("checkEvery stops mid-epoch once the target is met, and stepsToReach counts
   const reachedAt = stepsToReach(fine, 0.3)!;
   assert.ok(reachedAt !== undefined && coarse.at(-1)!.trainError <= 0.3, "both reach 30%");
   assert.equal(fine.at(-1)!.steps, reachedAt, "training stopped at the step it got there");
-  assert.ok(errorRate(byStep, train) <= 0.3);
+  assert.ok((await errorRate(byStep, train)) <= 0.3);
   assert.equal(stepsToReach(coarse, 0.3), coarse.at(-1)!.steps);
   assert.equal(coarse.at(-1)!.steps % 10, 0, "without checkEvery, only whole epochs");
   // Checking in between changes nothing else (same seeds, same steps), so the finer count is never later;
@@ -137,7 +137,7 @@ test("checkEvery stops mid-epoch once the target is met, and stepsToReach counts
   byStep.dispose();
 });
 
-test("errorRate counts wrong top-1 predictions in inference mode", () => {
+test("errorRate counts wrong top-1 predictions in inference mode", async () => {
   // Always predicts class 0: on a balanced 10-class set, 90% wrong.
   const constant = tf.sequential({
     layers: [
@@ -147,6 +147,6 @@ test("errorRate counts wrong top-1 predictions in inference mode", () => {
   });
   const dense = constant.layers[1];
   dense.setWeights([tf.zeros([192, 10]), tf.tensor1d([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])]);
-  assert.equal(errorRate(constant, train, 7), 0.9);
+  assert.equal(await errorRate(constant, train, 7), 0.9);
   constant.dispose();
 });
