@@ -36,11 +36,19 @@ export interface ProfileAdvice {
   why: string;
 }
 
-/** The profile that fits: paper needs the cuda engine; CI wants smoke; otherwise laptop. */
+/** The profile that fits: paper needs a GPU engine (cuda, or webgpu on a hardware adapter); CI wants smoke; otherwise laptop. */
 export function recommendProfile(machine: Machine, engine: EngineReport, env: NodeJS.ProcessEnv = process.env): ProfileAdvice {
   if (env.CI) return { profile: "smoke", why: "CI is set: the smoke profile checks every notebook in seconds" };
   if (engine.engine === "cuda")
     return { profile: "paper", why: `a CUDA GPU is in use (${machine.gpus[0] ?? "GPU"}): the full recipe is within reach` };
+  // A software adapter is webgpu only when forced, and slower than wasm: it is no reason for the paper profile.
+  if (engine.engine === "webgpu" && !engine.details.includes("software rendering")) {
+    const adapter = engine.details.find((d) => d.startsWith("description: "))?.slice("description: ".length) ?? "a GPU";
+    return {
+      profile: "paper",
+      why: `a WebGPU adapter is in use (${adapter}): the full recipe is within reach; bench/gpu-check.ts measures how fast`,
+    };
+  }
   if (machine.memoryGiB < 4)
     return { profile: "smoke", why: `${machine.memoryGiB} GiB of memory is too little for the laptop profile (it wants 4 GiB)` };
   return {

@@ -3,6 +3,7 @@
 // a missing or broken optional package must never crash a notebook.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
+import { storageBindingLimit } from "./device-limits";
 import { visibleGpus } from "./gpu";
 import { missingTrainingKernels, registerTrainingKernels } from "./kernels/index";
 import { planWasmThreads, wasmThreadsCount, withWasmThreads } from "./wasm-threads";
@@ -154,6 +155,8 @@ async function tryWebgpu(load: (pkg: string) => unknown, forced: boolean): Promi
     // tfjs-backend-webgpu 4.22 has every training kernel the course uses; the course's own are JavaScript and would need readSync.
     const missing = missingTrainingKernels("webgpu");
     if (missing.length > 0) attempt.details.push(`lacks training kernels: ${missing.join(", ")}`);
+    const limit = storageBindingLimit();
+    if (limit !== undefined) attempt.details.push(`largest storage binding: ${Math.round(limit / 2 ** 20)} MiB`);
   }
   return attempt;
 }

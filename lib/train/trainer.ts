@@ -29,6 +29,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type Loader, createLoader } from "../data/loader";
 import { MANIFEST_FILE } from "../data/shard-format";
 import { type Dataset, openDataset, verifyDataset } from "../data/shards";
+import { checkFitsDevice } from "../engine/device-limits";
 import { selectEngine } from "../engine/select";
 import { buildAlexNet } from "../model/alexnet";
 import { type EpochMetrics, type RunConfig, bestCheckpoint, keepRunMetrics, openRunFolder, writeRunConfig } from "../run/run";
@@ -122,6 +123,8 @@ async function trainLocked(
     const start = await startingModel(config, dataset, folder.restoring);
     model = start.model;
     optimizer = start.optimizer;
+    // On webgpu, a tensor over the device's binding limit would train on garbage: refuse it here, naming it.
+    checkFitsDevice(model, Math.max(config.batchSize, options.evalBatchSize ?? 0));
     const schedule = makeSchedule(config.schedule, config.lr, config.epochs);
     let position = { startEpoch: 0, startStep: 0, globalStep: 0, partial: NO_PARTIAL };
     if (from) position = await restore(from.info.path, from.midEpoch, { model, optimizer, schedule }, perEpoch);

@@ -247,6 +247,14 @@ test("recommendProfile: smoke on CI, paper with a GPU engine, laptop otherwise",
   assert.equal(recommendProfile(machine, report, {}).profile, "laptop");
   assert.equal(recommendProfile({ ...machine, gpus: ["T4"] }, { ...report, engine: "cuda", backend: "tensorflow" }, {}).profile, "paper");
   assert.equal(recommendProfile({ ...machine, memoryGiB: 2 }, report, {}).profile, "smoke");
+  const gpu = { ...report, engine: "webgpu" as const, backend: "webgpu" };
+  const hardware = ["adapter vendor: amd", "architecture: rdna-3", "description: AMD Radeon RX 7900 (RADV NAVI31)"];
+  const advice = recommendProfile(machine, { ...gpu, details: hardware }, {});
+  assert.equal(advice.profile, "paper");
+  assert.match(advice.why, /AMD Radeon RX 7900/);
+  // lavapipe, forced: slower than wasm, no reason for the paper profile.
+  const software = ["adapter vendor: mesa", "architecture: software", "description: llvmpipe", "software rendering"];
+  assert.equal(recommendProfile(machine, { ...gpu, details: software }, {}).profile, "laptop");
 });
 
 test("describeMachine reports this machine's threads, memory and platform", () => {

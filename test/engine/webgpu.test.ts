@@ -7,14 +7,17 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
+import { DeviceLimitError } from "../../lib/engine/device-limits";
 import { missingTrainingKernels } from "../../lib/engine/kernels/index";
 import { EngineUnavailableError, selectEngine, type EngineReport } from "../../lib/engine/select";
 import { buildAlexNet } from "../../lib/model/alexnet";
 import { loadModel, saveModel } from "../../lib/model/io";
 import { lrn } from "../../lib/model/layers/lrn";
 import { softmaxCrossEntropy } from "../../lib/train/step";
+import { train } from "../../lib/train/trainer";
 import { tempDir } from "../helpers/notebooks";
 import { assertFlat, traceTraining } from "../helpers/trace";
+import { prepareTinySet } from "../helpers/train";
 
 let webgpu: EngineReport | undefined;
 let unavailable = "";
@@ -55,6 +58,10 @@ test("`alexnet engine` on webgpu names the adapter, and tfjs-backend-webgpu has 
   assert.deepEqual(
     report.details.slice(0, 3).map((d) => d.split(":")[0]),
     ["adapter vendor", "architecture", "description"],
+  );
+  assert.ok(
+    report.details.some((d) => /^largest storage binding: \d+ MiB$/.test(d)),
+    "the report gives the device's binding limit (lib/engine/device-limits.ts)",
   );
   t.diagnostic(report.details.join(", "));
 });
@@ -201,6 +208,40 @@ test("train() on webgpu makes no synchronous read, and its tensors and GPU buffe
       `per step: ${trace.steps.at(-1)!.tensors} tensors, ${trace.steps.at(-1)!.usedBuffers} buffers in use, ${trace.steps.at(-1)!.freeBuffers} pooled`,
     );
     assertFlat(trace);
+  } finally {
+    if (saved === undefined) delete process.env.ALEXNET_BACKEND;
+    else process.env.ALEXNET_BACKEND = saved;
+    await tf.setBackend("cpu");
+  }
+});
+
+test("train() on webgpu refuses, before any step, a tensor over the device's storage binding limit, naming it", async (t) => {
+  if (!needsAdapter(t)) return;
+  const { dir, cleanup } = tempDir("webgpu-limit-");
+  t.after(cleanup);
+  await prepareTinySet(path.join(dir, "data"), { seed: 3, classes: 10, trainPerClass: 4, valPerClass: 2 });
+  const saved = process.env.ALEXNET_BACKEND;
+  process.env.ALEXNET_BACKEND = "webgpu";
+  const steps: number[] = [];
+  try {
+    // A validation batch of a million images: conv1's output alone would be gigabytes.
+    await assert.rejects(
+      train({
+        runDir: path.join(dir, "run"),
+        data: path.join(dir, "data"),
+        profile: "smoke",
+        modelOptions: { widthMultiplier: 0.125, fcUnits: 32 },
+        crop: 64,
+        batchSize: 8,
+        evalBatchSize: 1_000_000,
+        epochs: 1,
+        workers: 0,
+        progress: "silent",
+        onStep: ({ step }) => steps.push(step),
+      }),
+      (e: Error) => e instanceof DeviceLimitError && /conv1\S* output \(\d+ MiB\) .*largest storage binding/.test(e.message),
+    );
+    assert.deepEqual(steps, [], "no step ran");
   } finally {
     if (saved === undefined) delete process.env.ALEXNET_BACKEND;
     else process.env.ALEXNET_BACKEND = saved;
