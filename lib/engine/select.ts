@@ -273,6 +273,12 @@ export async function selectEngine(options: SelectOptions = {}): Promise<EngineR
   throw new Error("no TensorFlow.js engine could start, not even 'cpu': reinstall dependencies with `npm ci`");
 }
 
+/** Makes `report`'s engine the active one again, with that report (after another engine was selected for a while). */
+export async function restoreEngine(report: EngineReport): Promise<void> {
+  if (!(await tf.setBackend(report.backend))) throw new Error(`restoreEngine: backend '${report.backend}' did not start again`);
+  current = report;
+}
+
 export function formatEngineReport(r: EngineReport): string {
   const how = r.forcedBy ? `forced by ${r.forcedBy === "ALEXNET_BACKEND" ? `ALEXNET_BACKEND=${r.engine}` : "option"}` : "best available";
   const lines = [

@@ -1,7 +1,7 @@
 // How fast the active engine multiplies matrices: the operation that
 // dominates AlexNet's convolutions and fully connected layers.
 import * as tf from "@tensorflow/tfjs";
-import { ENGINES, EngineUnavailableError, type EngineName, selectEngine } from "./select";
+import { ENGINES, EngineUnavailableError, type EngineName, restoreEngine, selectEngine } from "./select";
 
 export interface MatmulSpeed {
   engine: string;
@@ -43,6 +43,8 @@ export async function compareEngines(
   engines: EngineName[] = [...ENGINES],
 ): Promise<(MatmulSpeed | { engine: EngineName; unavailable: string })[]> {
   const rows: (MatmulSpeed | { engine: EngineName; unavailable: string })[] = [];
+  // Whatever engine was active before (the best one, or the one forced) is active again after.
+  const previous = await selectEngine();
   try {
     for (const engine of engines) {
       try {
@@ -54,7 +56,7 @@ export async function compareEngines(
       }
     }
   } finally {
-    await selectEngine({ force: "" });
+    await restoreEngine(previous);
   }
   return rows;
 }

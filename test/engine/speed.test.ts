@@ -15,8 +15,11 @@ test("matmulSpeed reports a positive rate consistent with its timing, and frees 
   assert.equal(tf.memory().numTensors, before);
 });
 
-test("compareEngines times every engine that starts and names why the others do not", async () => {
+test("compareEngines times every engine that starts and names why the others do not, and leaves the engine it found active", async () => {
+  const active = await selectEngine({ force: "wasm" });
   const rows = await compareEngines(32, ["wasm", "cpu", "cuda"]);
+  assert.equal(tf.getBackend(), "wasm", "the engine active before, not the last one timed");
+  assert.equal(await selectEngine(), active);
   assert.deepEqual(
     rows.map((r) => r.engine),
     ["wasm", "cpu", "cuda"],
