@@ -8,7 +8,7 @@ import { createLoader, type Batch, type Loader, type MeanMode } from "../data/lo
 import type { Dataset } from "../data/shards";
 import type { SplitName } from "../data/types";
 import { type InputTransform, transformInput } from "../model/input";
-import { Progress } from "../viz/progress";
+import { Progress, type ProgressMode } from "../viz/progress";
 import { averageViews, ConfusionMatrix, labelRank, logMeanSoftmax, rowOf, softmax, topK } from "./metrics";
 
 /**
@@ -81,7 +81,7 @@ export interface EvaluateOptions extends InputTransform {
   /** Called after each batch with the images done so far. */
   onBatch?: (progress: { images: number; total: number; batch: number }) => void;
   /** A progress bar ("tty", "lines", "notebook"). Default "silent". */
-  progress?: "tty" | "lines" | "notebook" | "silent";
+  progress?: ProgressMode;
 }
 
 /**

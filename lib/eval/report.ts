@@ -14,6 +14,7 @@ import { predictionGalleryHtml, predictionGalleryPng, retrievalGridPng, confusio
 import { conv1Kernels, filterMosaic, towerColourStats, type TowerColourStats } from "../viz/filters";
 import { pngFromPixels } from "../viz/images";
 import { pct } from "../viz/format";
+import type { ProgressMode } from "../viz/progress";
 import { type InputTransform, inputTransformFor } from "../model/input";
 import { evaluateModel, type Evaluation } from "./evaluate";
 import { type ConfusedPair, ConfusionMatrix } from "./metrics";
@@ -127,7 +128,7 @@ export async function warmUp(model: tf.LayersModel, crop: number, batchSizes: re
 export async function evaluateProtocols(
   target: EvalTarget,
   protocols: readonly Protocol[],
-  options: { batchSize?: number; workers?: number; progress?: "tty" | "lines" | "notebook" | "silent"; split?: "train" | "val" } = {},
+  options: { batchSize?: number; workers?: number; progress?: ProgressMode; split?: "train" | "val" } = {},
 ): Promise<Partial<Record<Protocol, Evaluation>>> {
   const out: Partial<Record<Protocol, Evaluation>> = {};
   // The first forward pass pays for the engine's set-up (kernels, WebGPU pipelines); one untimed pass of each
@@ -339,7 +340,7 @@ export interface EvaluateRunOptions {
   queries?: number;
   batchSize?: number;
   workers?: number;
-  progress?: "tty" | "lines" | "notebook" | "silent";
+  progress?: ProgressMode;
 }
 
 /** Everything `alexnet eval` does: numbers, then each figure written under the output folder. */

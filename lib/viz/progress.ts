@@ -12,13 +12,16 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`;
 }
 
+/** How progress is shown: a redrawn bar, plain lines (logs, CI), a notebook display, or nothing. */
+export type ProgressMode = "tty" | "lines" | "notebook" | "silent";
+
 export interface ProgressOptions {
   /** What one unit is, for the rate: "img", "step". */
   unit?: string;
   /** Where terminal output goes (default stderr, so --json stdout stays clean). */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Force a mode instead of detecting it. */
-  mode?: "tty" | "lines" | "notebook" | "silent";
+  mode?: ProgressMode;
   /** Clock, injectable for tests (milliseconds). */
   now?: () => number;
 }
@@ -29,7 +32,7 @@ export class Progress {
   private readonly started: number;
   private lastDraw = -Infinity;
   private lastTenth = -1;
-  private readonly mode: "tty" | "lines" | "notebook" | "silent";
+  private readonly mode: ProgressMode;
   private readonly stream: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly display?: LiveDisplay;
   private readonly now: () => number;

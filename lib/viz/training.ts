@@ -8,9 +8,9 @@ import { comparisonFigures } from "./curves";
 import { inKernel } from "./display";
 import { pct } from "./format";
 import { type Figure, LivePlot } from "./plot";
-import { Progress } from "./progress";
+import { Progress, type ProgressMode } from "./progress";
 
-export type ProgressMode = "tty" | "lines" | "notebook" | "silent";
+export type { ProgressMode };
 
 export interface ReporterOptions {
   /** Default: "notebook" in a tslab kernel, "tty" on a terminal, else "lines". */
