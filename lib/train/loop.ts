@@ -243,16 +243,16 @@ async function stepOn(
   };
   try {
     const input = normalizeInput(xs, config);
-    let loss: number;
     try {
       const where = { epoch: epoch + 1, step: batch.step + 1, lastCheckpoint };
       // Only the forward and backward passes run under the seeded Math.random; the loss is read after, without blocking (webgpu cannot block).
       const pending = withSeededMathRandom(hashSeed(config.seed, epoch, batch.step), () => beginTrainStep(model, input, ys, countErrors));
-      loss = finishTrainStep(pending, await pendingLoss(pending), optimizer, { where });
+      // Both numbers are asked for at once: one wait for the device per step, not two.
+      const [value, wrongCount] = await Promise.all([pendingLoss(pending), wrong ? wrong.data() : Promise.resolve([0])]);
+      return { loss: finishTrainStep(pending, value, optimizer, { where }), wrong: wrongCount[0] };
     } finally {
       if (input !== xs) input.dispose();
     }
-    return { loss, wrong: wrong ? (await wrong.data())[0] : 0 };
   } finally {
     if (wrong) wrong.dispose();
     tf.dispose([xs, ys]);
