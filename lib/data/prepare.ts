@@ -5,7 +5,7 @@
 import os from "node:os";
 import { checkOutputFolder } from "../folders";
 import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
-import { type Manifest, type SkippedRecord, isDatasetEntry } from "./shard-format";
+import { type Manifest, type ShardInfo, type SkippedRecord, isDatasetEntry } from "./shard-format";
 import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
 import { verifyDataset } from "./shards";
 import type { DataSource, SplitName, SourceRecord } from "./types";
@@ -151,29 +151,43 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   const progress = new Progress(`prepare ${opts.out}`, total, { unit: "img", mode: opts.progress });
   const jobs = Math.max(1, opts.jobs ?? Math.max(2, 2 * os.availableParallelism()));
   let processed = 0;
-  for (const job of todo) {
-    const writer = await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
-    try {
-      await orderedPool(
-        job.records,
-        jobs,
-        (record) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
-        async (result, record) => {
-          if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
-          else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
-          processed++;
-          progress.tick(1, `${job.split} shard ${job.index + 1}`);
-        },
-      );
-      const info = await writer.finish();
+  // One pool over every record of every shard to do, so the images in flight do not
+  // drain at each shard's end, and a finished shard is synced and renamed while the
+  // next one's images decode. Results still reach the writers in source order.
+  const items = todo.flatMap((job) => job.records.map((record, i) => ({ job, record, last: i === job.records.length - 1 })));
+  let writer: ShardWriter | undefined;
+  const finishing: { job: ShardJob; info: Promise<ShardInfo> }[] = [];
+  try {
+    await orderedPool(
+      items,
+      jobs,
+      ({ record }) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
+      async (result, { job, record, last }) => {
+        writer ??= await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
+        if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
+        else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
+        processed++;
+        progress.tick(1, `${job.split} shard ${job.index + 1}`);
+        if (last) {
+          const info = writer.finish();
+          info.catch(() => undefined); // awaited below; meanwhile not an unhandled rejection
+          finishing.push({ job, info });
+          writer = undefined;
+        }
+      },
+    );
+    for (const { job, info: pending } of finishing) {
+      const info = await pending;
       report.written[job.split] = (report.written[job.split] ?? 0) + info.records;
       note(job.split, info.skipped);
       report.shards.done++;
-    } catch (err) {
-      await writer.abort();
-      progress.finish("interrupted");
-      throw err;
     }
+  } catch (err) {
+    // Shards already finishing are left to complete (a rerun resumes after them); the open one is dropped.
+    await Promise.allSettled(finishing.map((f) => f.info));
+    await writer?.abort();
+    progress.finish("interrupted");
+    throw err;
   }
   progress.finish();
   for (const s of report.skipped) {
