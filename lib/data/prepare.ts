@@ -52,6 +52,12 @@ export interface PrepareReport {
   seconds: number;
   /** Images preprocessed by this run (resumed shards excluded) per second. */
   imagesPerSecond: number;
+  /**
+   * Where the seconds went: images (read, decode, resize, write the shards, sync
+   * them), finalize (merge the statistics, write manifest.json) and verify (read
+   * every shard back against its sha256); the rest is the resume check and listing.
+   */
+  phases: { images: number; finalize: number; verify: number };
   /** Set once the dataset is complete (manifest.json written). */
   manifest?: Manifest;
   /** Why the manifest was not written yet (other workers' shards missing). */
@@ -130,6 +136,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
     shards: { done: 0, resumed: 0, total: plan.length },
     seconds: 0,
     imagesPerSecond: 0,
+    phases: { images: 0, finalize: 0, verify: 0 },
   };
   const note = (split: SplitName, skipped: SkippedRecord[]) => {
     for (const s of skipped) report.skipped.push({ ...s, split });
@@ -151,6 +158,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   const progress = new Progress(`prepare ${opts.out}`, total, { unit: "img", mode: opts.progress });
   const jobs = Math.max(1, opts.jobs ?? Math.max(2, 2 * os.availableParallelism()));
   let processed = 0;
+  const imagesStarted = performance.now();
   // One pool over every record of every shard to do, so the images in flight do not
   // drain at each shard's end, and a finished shard is synced and renamed while the
   // next one's images decode. Results still reach the writers in source order.
@@ -190,6 +198,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
     throw err;
   }
   progress.finish();
+  report.phases.images = (performance.now() - imagesStarted) / 1000;
   for (const s of report.skipped) {
     const reason = s.reason.split(":")[0];
     report.skippedByReason[reason] = (report.skippedByReason[reason] ?? 0) + 1;
@@ -201,9 +210,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   if (missing.length === 0) {
     const expectedShards: Partial<Record<SplitName, number>> = {};
     for (const job of plan) expectedShards[job.split] = Math.max(expectedShards[job.split] ?? 0, job.index + 1);
+    const finalizing = performance.now();
     report.manifest = await finalizeDataset(opts.out, { classes: opts.source.classes, classNames: opts.source.classNames, preprocessing, expectedShards });
+    const verifying = performance.now();
+    report.phases.finalize = (verifying - finalizing) / 1000;
     // Read back once, whole: what train and eval will read is what was written (a shard resumed from an earlier run included).
     report.verified = (await verifyDataset(opts.out)).checked;
+    report.phases.verify = (performance.now() - verifying) / 1000;
   } else {
     report.pending = `${missing.length} of ${plan.length} shards are not done yet (other workers' share, or interrupted); the last worker to finish writes manifest.json`;
   }
