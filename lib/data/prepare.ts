@@ -3,6 +3,8 @@
 // rerun knows which shards are done (resume) and N workers can split the
 // shards between them (--shard I/N); the last step merges what they wrote.
 import os from "node:os";
+import path from "node:path";
+import { sha256File } from "../files";
 import { checkOutputFolder } from "../folders";
 import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
 import { type Manifest, type ShardInfo, type SkippedRecord, isDatasetEntry } from "./shard-format";
@@ -117,6 +119,70 @@ export async function orderedPool<T, R>(items: T[], limit: number, fn: (item: T)
   }
 }
 
+interface WrittenShards {
+  finished: { job: ShardJob; info: ShardInfo }[];
+  /** sha256 of each finished shard's file, read back as soon as it was renamed into place. */
+  readBack: Map<string, Promise<string>>;
+  processed: number;
+}
+
+/**
+ * Preprocesses the records of `todo` and writes their shards. One pool spans every
+ * shard, so the images in flight do not drain at each shard's end, and a finished
+ * shard is synced, renamed and read back while the next one's images decode.
+ * Results still reach the writers in source order.
+ */
+async function writeShards(
+  opts: PrepareOptions,
+  todo: ShardJob[],
+  ctx: { shape: number[]; preprocessing: Record<string, unknown>; jobs: number; progress: Progress },
+): Promise<WrittenShards> {
+  const { shape, preprocessing, jobs, progress } = ctx;
+  const size = shape[0];
+  let processed = 0;
+  const items = todo.flatMap((job) => job.records.map((record, i) => ({ job, record, last: i === job.records.length - 1 })));
+  let writer: ShardWriter | undefined;
+  const finishing: { job: ShardJob; info: Promise<ShardInfo> }[] = [];
+  const readBack = new Map<string, Promise<string>>();
+  try {
+    await orderedPool(
+      items,
+      jobs,
+      ({ record }) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
+      async (result, { job, record, last }) => {
+        writer ??= await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
+        if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
+        else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
+        processed++;
+        progress.tick(1, `${job.split} shard ${job.index + 1}`);
+        if (last) {
+          const info = writer.finish();
+          info.then(
+            ({ file }) => {
+              // Read back now, while the shard is likely still in the page cache, for the verification at the end.
+              const sha = sha256File(path.join(opts.out, file));
+              sha.catch(() => undefined); // awaited by the verification; until then not an unhandled rejection
+              readBack.set(file, sha);
+            },
+            () => undefined, // awaited below; meanwhile not an unhandled rejection
+          );
+          finishing.push({ job, info });
+          writer = undefined;
+        }
+      },
+    );
+    const finished: WrittenShards["finished"] = [];
+    for (const { job, info } of finishing) finished.push({ job, info: await info });
+    return { finished, readBack, processed };
+  } catch (err) {
+    // Shards already finishing are left to complete (a rerun resumes after them); the open one is dropped.
+    await Promise.allSettled(finishing.map((f) => f.info));
+    await writer?.abort();
+    progress.finish("interrupted");
+    throw err;
+  }
+}
+
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareReport> {
   const started = performance.now();
   const size = opts.size ?? 256;
@@ -157,45 +223,12 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   const total = todo.reduce((n, j) => n + j.records.length, 0);
   const progress = new Progress(`prepare ${opts.out}`, total, { unit: "img", mode: opts.progress });
   const jobs = Math.max(1, opts.jobs ?? Math.max(2, 2 * os.availableParallelism()));
-  let processed = 0;
   const imagesStarted = performance.now();
-  // One pool over every record of every shard to do, so the images in flight do not
-  // drain at each shard's end, and a finished shard is synced and renamed while the
-  // next one's images decode. Results still reach the writers in source order.
-  const items = todo.flatMap((job) => job.records.map((record, i) => ({ job, record, last: i === job.records.length - 1 })));
-  let writer: ShardWriter | undefined;
-  const finishing: { job: ShardJob; info: Promise<ShardInfo> }[] = [];
-  try {
-    await orderedPool(
-      items,
-      jobs,
-      ({ record }) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
-      async (result, { job, record, last }) => {
-        writer ??= await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
-        if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
-        else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
-        processed++;
-        progress.tick(1, `${job.split} shard ${job.index + 1}`);
-        if (last) {
-          const info = writer.finish();
-          info.catch(() => undefined); // awaited below; meanwhile not an unhandled rejection
-          finishing.push({ job, info });
-          writer = undefined;
-        }
-      },
-    );
-    for (const { job, info: pending } of finishing) {
-      const info = await pending;
-      report.written[job.split] = (report.written[job.split] ?? 0) + info.records;
-      note(job.split, info.skipped);
-      report.shards.done++;
-    }
-  } catch (err) {
-    // Shards already finishing are left to complete (a rerun resumes after them); the open one is dropped.
-    await Promise.allSettled(finishing.map((f) => f.info));
-    await writer?.abort();
-    progress.finish("interrupted");
-    throw err;
+  const { finished, readBack, processed } = await writeShards(opts, todo, { shape, preprocessing, jobs, progress });
+  for (const { job, info } of finished) {
+    report.written[job.split] = (report.written[job.split] ?? 0) + info.records;
+    note(job.split, info.skipped);
+    report.shards.done++;
   }
   progress.finish();
   report.phases.images = (performance.now() - imagesStarted) / 1000;
@@ -215,7 +248,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
     const verifying = performance.now();
     report.phases.finalize = (verifying - finalizing) / 1000;
     // Read back once, whole: what train and eval will read is what was written (a shard resumed from an earlier run included).
-    report.verified = (await verifyDataset(opts.out)).checked;
+    report.verified = (await verifyDataset(opts.out, undefined, readBack)).checked;
     report.phases.verify = (performance.now() - verifying) / 1000;
   } else {
     report.pending = `${missing.length} of ${plan.length} shards are not done yet (other workers' share, or interrupted); the last worker to finish writes manifest.json`;
