@@ -10,75 +10,55 @@
 // per-channel mean or no mean is a zero mean image with the channel mean folded into
 // k, as writeAugmented folds it: (p - 0) + k equals p + k exactly.
 //
-// The module is assembled here from its opcodes (there is no toolchain in the
-// project's dependencies, and 600 bytes of binary would say nothing to a reader).
+// The module is assembled here from its opcodes, with wasm-asm.ts.
 import { type CropWindow, checkAugmentArgs } from "./augment";
 import type { ImageShape } from "./stats";
+import {
+  ADD,
+  BLOCK,
+  ELSE,
+  END,
+  F32_DEMOTE_F64,
+  F32_LOAD,
+  F32_STORE,
+  F64,
+  F64_ADD,
+  F64_CONVERT_I32_U,
+  F64_PROMOTE_F32,
+  F64_SUB,
+  GE_U,
+  I32,
+  I32_LOAD,
+  I32_LOAD8_U,
+  I32_STORE,
+  I64_LOAD,
+  I64_STORE,
+  IF,
+  LOOP,
+  MUL,
+  DIV_U,
+  SUB,
+  V128,
+  type WasmApi,
+  type WasmMemory,
+  type WasmModule,
+  br,
+  brIf,
+  compileModule,
+  funcType,
+  get,
+  i32,
+  mem,
+  moduleBytes,
+  set,
+  simd,
+  simdMem,
+  vec,
+  wasm,
+} from "./wasm-asm";
 
-// ---------------------------------------------------------------- a small assembler
+export type { WasmModule } from "./wasm-asm";
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-const I32 = 0x7f;
-const F64 = 0x7c;
-const V128 = 0x7b;
-
-// Core opcodes.
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32 = (v: number) => [0x41, ...sleb(v)];
-const ADD = 0x6a;
-const SUB = 0x6b;
-const MUL = 0x6c;
-const DIV_U = 0x6e;
-const GE_U = 0x4f;
-const BLOCK = [0x02, 0x40];
-const LOOP = [0x03, 0x40];
-const IF = [0x04, 0x40];
-const ELSE = 0x05;
-const END = 0x0b;
-const br = (depth: number) => [0x0c, ...uleb(depth)];
-const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-const mem = (op: number, align: number, offset: number) => [op, align, ...uleb(offset)];
-const I32_LOAD = 0x28;
-const I64_LOAD = 0x29;
-const F32_LOAD = 0x2a;
-const I32_LOAD8_U = 0x2d;
-const I32_STORE = 0x36;
-const I64_STORE = 0x37;
-const F32_STORE = 0x38;
-const F32_DEMOTE_F64 = 0xb6;
-const F64_CONVERT_I32_U = 0xb8;
-const F64_PROMOTE_F32 = 0xbb;
-const F64_ADD = 0xa0;
-const F64_SUB = 0xa1;
-
-// SIMD opcodes: 0xfd, then the number as unsigned LEB128.
-const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const simdMem = (op: number, align: number, offset: number) => simd(op, align, ...uleb(offset));
 const V128_STORE = (offset: number) => simdMem(11, 4, offset);
 const I16X8_LOAD8X8_U = (offset: number) => simdMem(2, 3, offset);
 const V128_LOAD64_ZERO = (offset: number) => simdMem(93, 3, offset);
@@ -225,44 +205,14 @@ function runBody(): number[] {
   return [...vec(locals), ...code];
 }
 
-function moduleBytes(): Uint8Array {
-  const rowType = [0x60, ...vec([[I32], [I32], [I32], [I32], [F64], [F64], [F64]]), 0];
-  const runType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [F64], [F64], [F64], [I32]]), 0];
-  const body = (b: number[]) => [...uleb(b.length), ...b];
-  return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([rowType, runType])),
-    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name("run"), 0x00, 1]])),
-    ...section(10, vec([body(rowBody()), body(runBody())])),
-  ]);
-}
-
-// The few WebAssembly calls used here: the project compiles against ES2022 and Node's
-// types, which do not declare the WebAssembly namespace.
-/** A compiled module (opaque). */
-export interface WasmModule {
-  readonly wasmModule?: never;
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
 let compiled: WasmModule | null | undefined;
 
 /** The compiled module, or null where WebAssembly SIMD is missing (then the JavaScript loop runs). */
 export function augmentModule(): WasmModule | null {
   if (compiled === undefined) {
-    const bytes = moduleBytes();
-    compiled = wasm !== undefined && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+    const rowType = funcType([I32, I32, I32, I32, F64, F64, F64]);
+    const runType = funcType([I32, I32, I32, I32, I32, I32, I32, I32, I32, F64, F64, F64, I32]);
+    compiled = compileModule(moduleBytes([rowType, runType], [{ type: 0, body: rowBody() }, { type: 1, body: runBody() }], { run: 1 }));
   }
   return compiled;
 }
