@@ -3,17 +3,22 @@
 // dataset, with 0, 1 and 2 worker threads and batches of 128, against what bounds
 // it on this machine: the fused augmentation loop alone on one thread, and a plain
 // Float32Array copy of the same number of bytes. Target: 10,000 images/s on 2 cores.
-// Usage: npm run bench -- bench/loader.ts [records] [rounds]
+// Usage: npm run bench -- bench/loader.ts [records] [rounds] [--baseline DIR]
+// With --baseline, DIR is another checkout (say, of main, with its node_modules) whose
+// loader runs in the same rounds, alternating with this one's, so that a before/after
+// comparison sees the same machine load; the JSON records both.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { cropRange, lightingBasis, lightingOffset, presentationDraw, writeAugmented } from "../lib/data/augment";
+import { createRgbAugmenter } from "../lib/data/augment-wasm";
+import { RecordFiles } from "../lib/data/batches";
 import { createLoader } from "../lib/data/loader";
 import type { LoaderOptions } from "../lib/data/loader";
 import { Random } from "../lib/data/random";
 import { finalizeDataset, ShardWriter } from "../lib/data/shard-writer";
 import { openDataset } from "../lib/data/shards";
-import { median, writeResult } from "./common";
+import { median, option, writeResult } from "./common";
 
 const SIDE = 256;
 const CROP = 224;
@@ -51,8 +56,10 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function loaderRate(dir: string, options: LoaderOptions, release: boolean): Promise<Rate> {
-  const loader = createLoader(dir, options);
+type CreateLoader = typeof createLoader;
+
+async function loaderRate(dir: string, options: LoaderOptions, release: boolean, create: CreateLoader = createLoader): Promise<Rate> {
+  const loader = create(dir, options);
   const t0 = performance.now();
   let tFirst = 0;
   let cpuFirst = 0;
@@ -73,7 +80,7 @@ async function loaderRate(dir: string, options: LoaderOptions, release: boolean)
   return { imagesPerSecond: images / ((t1 - tFirst) / 1000), imagesPerCpuSecond: images / cpu, firstBatchMs: tFirst - t0, images };
 }
 
-/** The fused loop alone, one thread, records already in memory (no reads, no threads). */
+/** writeAugmented's JavaScript loop alone, one thread, records in memory (no reads, no threads); the WebAssembly loop is in the profile. */
 async function hotLoopRate(dir: string, seconds = 1.5): Promise<{ wall: number; cpu: number }> {
   const ds = openDataset(dir);
   const stats = ds.statistics();
@@ -104,6 +111,59 @@ async function hotLoopRate(dir: string, seconds = 1.5): Promise<{ wall: number; 
   return { wall: n / ((performance.now() - t0) / 1000), cpu: n / (cpuSeconds() - c0) };
 }
 
+/** Microseconds per call of fn, per wall clock and per CPU second of the process, over about `seconds`. */
+function timeEach(fn: (i: number) => void, seconds = 0.5): { us: number; cpuUs: number } {
+  for (let i = 0; i < 32; i++) fn(i); // warm: JIT, caches
+  let n = 0;
+  const c0 = cpuSeconds();
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) for (let i = 0; i < 32; i++, n++) fn(n);
+  return { us: ((performance.now() - t0) * 1000) / n, cpuUs: ((cpuSeconds() - c0) * 1e6) / n };
+}
+
+/**
+ * Where an image's time goes on one thread, stage by stage: the record read (a
+ * synchronous read from the page cache into the staging buffer), the random draws,
+ * the fused crop/flip/lighting/mean loop in JavaScript and in WebAssembly (its
+ * figure includes copying the crop out of the module's memory, also given alone).
+ */
+function stageProfile(dir: string): Record<string, { us: number; cpuUs: number }> {
+  const ds = openDataset(dir);
+  const stats = ds.statistics();
+  const basis = lightingBasis(stats);
+  const split = ds.manifest.splits.train!;
+  const files = new RecordFiles(dir, split.shards, ds.recordBytes, ds.classes.length);
+  const records = files.length;
+  const stage = new Uint8Array(ds.recordBytes);
+  const out = new Float32Array(FLOATS);
+  const range = cropRange(SIDE, SIDE, CROP);
+  const windowOf = (i: number) => {
+    const d = presentationDraw(1, 0, i, range);
+    return { window: { x: d.x, y: d.y, height: CROP, width: CROP, flip: d.flip }, shift: lightingOffset(basis, d.alphas) };
+  };
+  const fast = createRgbAugmenter([SIDE, SIDE, 3], 4, stats.meanImage);
+  const profile: Record<string, { us: number; cpuUs: number }> = {
+    read: timeEach((i) => files.read((i * 7919) % records, stage)),
+    draw: timeEach((i) => windowOf(i)),
+    augmentJs: timeEach((i) => {
+      const { window, shift } = windowOf(i);
+      writeAugmented(stage, 4, [SIDE, SIDE, 3], window, shift, stats.meanImage, out, 0);
+    }),
+  };
+  if (fast) {
+    fast.record.set(stage);
+    profile.augmentWasm = timeEach((i) => {
+      const { window, shift } = windowOf(i);
+      fast.write(window, shift, out, 0);
+    });
+    const from = new Float32Array(FLOATS);
+    profile.copyOut = timeEach(() => out.set(from));
+  }
+  files.close();
+  void ds.close();
+  return profile;
+}
+
 /** Plain Float32Array copies of one batch's worth of output, expressed as images per second. */
 function copyRate(rounds = 20): number {
   const a = new Float32Array(BATCH * FLOATS).fill(1);
@@ -117,9 +177,77 @@ function copyRate(rounds = 20): number {
   return median(rates);
 }
 
+/** One loader configuration over `rounds` rounds, alternating with the baseline's loader when there is one. */
+async function measureConfig(
+  dir: string,
+  c: { workers: number; release: boolean },
+  rounds: number,
+  epochs: number,
+  base: { dir: string; create: CreateLoader } | undefined,
+): Promise<Record<string, unknown>> {
+  const loadAverage = os.loadavg();
+  const runs = [] as Rate[];
+  const baseRuns = [] as Rate[];
+  for (let i = 0; i < rounds; i++) {
+    const options = { batchSize: BATCH, crop: CROP, seed: i, workers: c.workers, epochs };
+    if (base) baseRuns.push(await loaderRate(dir, options, c.release, base.create));
+    runs.push(await loaderRate(dir, options, c.release));
+  }
+  const rate = median(runs.map((r) => r.imagesPerSecond));
+  const perCpu = median(runs.map((r) => r.imagesPerCpuSecond));
+  const first = median(runs.map((r) => r.firstBatchMs));
+  // With the cores to itself, a loader with w workers would use about max(w, 1) of them.
+  const projected = perCpu * Math.min(Math.max(c.workers, 1), os.availableParallelism());
+  console.log(
+    `loader, workers ${c.workers}${c.release ? "" : ", no release()"}:`.padEnd(42) +
+      `${rate.toFixed(0)} images/s (rounds: ${runs.map((r) => r.imagesPerSecond.toFixed(0)).join(", ")}); ${perCpu.toFixed(0)} per CPU-second, so ~${projected.toFixed(0)}/s on idle cores; first batch after ${first.toFixed(0)} ms`,
+  );
+  const baseline = baseRuns.length
+    ? {
+        imagesPerSecond: median(baseRuns.map((r) => r.imagesPerSecond)),
+        rounds: baseRuns.map((r) => r.imagesPerSecond),
+        imagesPerCpuSecond: median(baseRuns.map((r) => r.imagesPerCpuSecond)),
+      }
+    : undefined;
+  if (baseline) {
+    console.log(
+      `  baseline (${base?.dir}), same rounds:`.padEnd(42) +
+        `${baseline.imagesPerSecond.toFixed(0)} images/s (rounds: ${baseline.rounds.map((r) => r.toFixed(0)).join(", ")}); ${baseline.imagesPerCpuSecond.toFixed(0)} per CPU-second; this one ${(rate / baseline.imagesPerSecond).toFixed(2)}x`,
+    );
+  }
+  return {
+    ...c,
+    loadAverage,
+    imagesPerSecond: rate,
+    rounds: runs.map((r) => r.imagesPerSecond),
+    imagesPerCpuSecond: perCpu,
+    projectedIdleImagesPerSecond: projected,
+    firstBatchMs: first,
+    imagesPerRound: runs[0].images,
+    ...(baseline
+      ? {
+          baseline,
+          speedup: rate / baseline.imagesPerSecond,
+          speedupPerCpuSecond: perCpu / baseline.imagesPerCpuSecond,
+          // Round by round, this loader over the baseline's that ran just before it.
+          medianRoundSpeedup: median(runs.map((r, i) => r.imagesPerSecond / baseRuns[i].imagesPerSecond)),
+        }
+      : {}),
+  };
+}
+
+/** createLoader from another checkout: its lib/data/loader.ts, with its own workers. */
+function baselineLoader(dir: string): CreateLoader {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.resolve(dir, "lib", "data", "loader")) as { createLoader: CreateLoader }).createLoader;
+}
+
 async function main(): Promise<void> {
-  const records = Number(process.argv[2] ?? 512);
-  const rounds = Number(process.argv[3] ?? 3);
+  const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--baseline");
+  const records = Number(positional[0] ?? 512);
+  const rounds = Number(positional[1] ?? 3);
+  const baselineDir = option("baseline", "");
+  const base = baselineDir ? { dir: baselineDir, create: baselineLoader(baselineDir) } : undefined;
   const epochs = Math.max(2, Math.ceil(5120 / records)); // about 40 batches per round, so a fresh worker's JIT warm-up weighs little
   const tmp = mkdtempSync(path.join(os.tmpdir(), "alexnet-bench-loader-"));
   const loadBefore = os.loadavg();
@@ -127,6 +255,12 @@ async function main(): Promise<void> {
     await makeDataset(tmp, records);
     console.log(
       `${records} records of ${SIDE}x${SIDE}x3 (${((records * (SIDE * SIDE * 3 + 4)) / 2 ** 20).toFixed(0)} MiB, in the page cache), crops ${CROP}, batch ${BATCH}, ${epochs} epochs per round, ${rounds} rounds; ${os.availableParallelism()} threads, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`,
+    );
+    const profile = stageProfile(tmp);
+    console.log(
+      `per image, one thread (us wall / us CPU): ${Object.entries(profile)
+        .map(([k, v]) => `${k} ${v.us.toFixed(0)}/${v.cpuUs.toFixed(0)}`)
+        .join(", ")}`,
     );
     const copy = copyRate();
     const hotRuns = [] as { wall: number; cpu: number }[];
@@ -137,7 +271,7 @@ async function main(): Promise<void> {
       `memory: Float32Array copy of a batch      ${copy.toFixed(0)} images/s equivalent (${((copy * FLOATS * 4) / 1e9).toFixed(1)} GB/s)`,
     );
     console.log(
-      `fused augmentation loop, 1 thread:        ${median(hot).toFixed(0)} images/s (rounds: ${hot.map((r) => r.toFixed(0)).join(", ")}); ${hotCpu.toFixed(0)} per CPU-second`,
+      `fused augmentation loop (JavaScript), 1 thread: ${median(hot).toFixed(0)} images/s (rounds: ${hot.map((r) => r.toFixed(0)).join(", ")}); ${hotCpu.toFixed(0)} per CPU-second`,
     );
     const configs: { workers: number; release: boolean }[] = [
       { workers: 0, release: true },
@@ -146,29 +280,7 @@ async function main(): Promise<void> {
       { workers: 2, release: false },
     ];
     const results: Record<string, unknown>[] = [];
-    for (const c of configs) {
-      const runs = [] as Rate[];
-      for (let i = 0; i < rounds; i++)
-        runs.push(await loaderRate(tmp, { batchSize: BATCH, crop: CROP, seed: i, workers: c.workers, epochs }, c.release));
-      const rate = median(runs.map((r) => r.imagesPerSecond));
-      const perCpu = median(runs.map((r) => r.imagesPerCpuSecond));
-      const first = median(runs.map((r) => r.firstBatchMs));
-      // With the cores to itself, a loader with w workers would use about max(w, 1) of them.
-      const projected = perCpu * Math.min(Math.max(c.workers, 1), os.availableParallelism());
-      console.log(
-        `loader, workers ${c.workers}${c.release ? "" : ", no release()"}:`.padEnd(42) +
-          `${rate.toFixed(0)} images/s (rounds: ${runs.map((r) => r.imagesPerSecond.toFixed(0)).join(", ")}); ${perCpu.toFixed(0)} per CPU-second, so ~${projected.toFixed(0)}/s on idle cores; first batch after ${first.toFixed(0)} ms`,
-      );
-      results.push({
-        ...c,
-        imagesPerSecond: rate,
-        rounds: runs.map((r) => r.imagesPerSecond),
-        imagesPerCpuSecond: perCpu,
-        projectedIdleImagesPerSecond: projected,
-        firstBatchMs: first,
-        imagesPerRound: runs[0].images,
-      });
-    }
+    for (const c of configs) results.push(await measureConfig(tmp, c, rounds, epochs, base));
     const loadAfter = os.loadavg();
     const best = Math.max(...results.map((r) => r.imagesPerSecond as number));
     const bestProjected = Math.max(...results.map((r) => r.projectedIdleImagesPerSecond as number));
@@ -183,6 +295,10 @@ async function main(): Promise<void> {
       epochsPerRound: epochs,
       loadAverageBefore: loadBefore,
       loadAverageAfter: loadAfter,
+      perImageMicroseconds: profile,
+      ...(baselineDir
+        ? { baseline: { dir: baselineDir, note: "the baseline loader ran in the same rounds, alternating with this one (baseline first)" } }
+        : {}),
       memoryCopyImagesPerSecond: copy,
       hotLoopImagesPerSecond: median(hot),
       hotLoopImagesPerCpuSecond: hotCpu,

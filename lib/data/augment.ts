@@ -250,6 +250,28 @@ export interface CropWindow {
   flip: boolean;
 }
 
+/** writeAugmented's argument checks, shared with the WebAssembly path (augment-wasm.ts). */
+export function checkAugmentArgs(
+  src: Uint8Array,
+  srcOffset: number,
+  shape: ImageShape,
+  window: CropWindow,
+  shift: ArrayLike<number> | undefined,
+  mean: Float32Array | undefined,
+  dst: Float32Array,
+  dstOffset: number,
+): void {
+  const [H, W, C] = shape;
+  const { x, y, height: h, width: w } = window;
+  if (!(x >= 0 && y >= 0 && x + w <= W && y + h <= H && Number.isInteger(x + y + w + h) && w > 0 && h > 0)) {
+    throw new Error(`writeAugmented: a ${h}x${w} window at (x=${x}, y=${y}) must lie inside the ${H}x${W} record.`);
+  }
+  if (srcOffset < 0 || srcOffset + H * W * C > src.length) throw new Error(`writeAugmented: the record at ${srcOffset} runs past the end of src (${src.length} bytes).`);
+  if (dstOffset < 0 || dstOffset + h * w * C > dst.length) throw new Error(`writeAugmented: ${h * w * C} values at ${dstOffset} do not fit in dst (${dst.length}).`);
+  if (shift && shift.length !== C) throw new Error(`writeAugmented: the shift has ${shift.length} values for ${C} channels.`);
+  if (mean !== undefined && mean.length !== H * W * C && mean.length !== C) throw new Error(`writeAugmented: the mean has ${mean.length} values; give ${H * W * C} (per pixel) or ${C} (per channel).`);
+}
+
 /**
  * The hot path: reads the window of a uint8 HWC record, mirrors it if asked, adds a
  * per-image constant (the lighting shift) and subtracts the mean, writing float32
@@ -268,16 +290,10 @@ export function writeAugmented(
   dst: Float32Array,
   dstOffset: number,
 ): void {
+  checkAugmentArgs(src, srcOffset, shape, window, shift, mean, dst, dstOffset);
   const [H, W, C] = shape;
   const { x, y, height: h, width: w, flip } = window;
-  if (!(x >= 0 && y >= 0 && x + w <= W && y + h <= H && Number.isInteger(x + y + w + h) && w > 0 && h > 0)) {
-    throw new Error(`writeAugmented: a ${h}x${w} window at (x=${x}, y=${y}) must lie inside the ${H}x${W} record.`);
-  }
-  if (srcOffset < 0 || srcOffset + H * W * C > src.length) throw new Error(`writeAugmented: the record at ${srcOffset} runs past the end of src (${src.length} bytes).`);
-  if (dstOffset < 0 || dstOffset + h * w * C > dst.length) throw new Error(`writeAugmented: ${h * w * C} values at ${dstOffset} do not fit in dst (${dst.length}).`);
-  if (shift && shift.length !== C) throw new Error(`writeAugmented: the shift has ${shift.length} values for ${C} channels.`);
   const perPixel = mean !== undefined && mean.length === H * W * C;
-  if (mean !== undefined && !perPixel && mean.length !== C) throw new Error(`writeAugmented: the mean has ${mean.length} values; give ${H * W * C} (per pixel) or ${C} (per channel).`);
   // A per-channel mean is a per-image constant too: fold it into the shift.
   const k = new Float64Array(C);
   for (let c = 0; c < C; c++) k[c] = (shift ? shift[c] : 0) - (mean !== undefined && !perPixel ? mean[c] : 0);

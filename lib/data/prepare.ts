@@ -3,9 +3,11 @@
 // rerun knows which shards are done (resume) and N workers can split the
 // shards between them (--shard I/N); the last step merges what they wrote.
 import os from "node:os";
+import path from "node:path";
+import { sha256File } from "../files";
 import { checkOutputFolder } from "../folders";
 import { type BadImageReason, type PreprocessOptions, fixFor, preprocessRecord } from "./preprocess";
-import { type Manifest, type SkippedRecord, isDatasetEntry } from "./shard-format";
+import { type Manifest, type ShardInfo, type SkippedRecord, isDatasetEntry } from "./shard-format";
 import { ShardWriter, completedShard, finalizeDataset } from "./shard-writer";
 import { verifyDataset } from "./shards";
 import type { DataSource, SplitName, SourceRecord } from "./types";
@@ -52,6 +54,12 @@ export interface PrepareReport {
   seconds: number;
   /** Images preprocessed by this run (resumed shards excluded) per second. */
   imagesPerSecond: number;
+  /**
+   * Where the seconds went: images (read, decode, resize, write the shards, sync
+   * them), finalize (merge the statistics, write manifest.json) and verify (read
+   * every shard back against its sha256); the rest is the resume check and listing.
+   */
+  phases: { images: number; finalize: number; verify: number };
   /** Set once the dataset is complete (manifest.json written). */
   manifest?: Manifest;
   /** Why the manifest was not written yet (other workers' shards missing). */
@@ -111,6 +119,70 @@ export async function orderedPool<T, R>(items: T[], limit: number, fn: (item: T)
   }
 }
 
+interface WrittenShards {
+  finished: { job: ShardJob; info: ShardInfo }[];
+  /** sha256 of each finished shard's file, read back as soon as it was renamed into place. */
+  readBack: Map<string, Promise<string>>;
+  processed: number;
+}
+
+/**
+ * Preprocesses the records of `todo` and writes their shards. One pool spans every
+ * shard, so the images in flight do not drain at each shard's end, and a finished
+ * shard is synced, renamed and read back while the next one's images decode.
+ * Results still reach the writers in source order.
+ */
+async function writeShards(
+  opts: PrepareOptions,
+  todo: ShardJob[],
+  ctx: { shape: number[]; preprocessing: Record<string, unknown>; jobs: number; progress: Progress },
+): Promise<WrittenShards> {
+  const { shape, preprocessing, jobs, progress } = ctx;
+  const size = shape[0];
+  let processed = 0;
+  const items = todo.flatMap((job) => job.records.map((record, i) => ({ job, record, last: i === job.records.length - 1 })));
+  let writer: ShardWriter | undefined;
+  const finishing: { job: ShardJob; info: Promise<ShardInfo> }[] = [];
+  const readBack = new Map<string, Promise<string>>();
+  try {
+    await orderedPool(
+      items,
+      jobs,
+      ({ record }) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
+      async (result, { job, record, last }) => {
+        writer ??= await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
+        if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
+        else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
+        processed++;
+        progress.tick(1, `${job.split} shard ${job.index + 1}`);
+        if (last) {
+          const info = writer.finish();
+          info.then(
+            ({ file }) => {
+              // Read back now, while the shard is likely still in the page cache, for the verification at the end.
+              const sha = sha256File(path.join(opts.out, file));
+              sha.catch(() => undefined); // awaited by the verification; until then not an unhandled rejection
+              readBack.set(file, sha);
+            },
+            () => undefined, // awaited below; meanwhile not an unhandled rejection
+          );
+          finishing.push({ job, info });
+          writer = undefined;
+        }
+      },
+    );
+    const finished: WrittenShards["finished"] = [];
+    for (const { job, info } of finishing) finished.push({ job, info: await info });
+    return { finished, readBack, processed };
+  } catch (err) {
+    // Shards already finishing are left to complete (a rerun resumes after them); the open one is dropped.
+    await Promise.allSettled(finishing.map((f) => f.info));
+    await writer?.abort();
+    progress.finish("interrupted");
+    throw err;
+  }
+}
+
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareReport> {
   const started = performance.now();
   const size = opts.size ?? 256;
@@ -130,6 +202,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
     shards: { done: 0, resumed: 0, total: plan.length },
     seconds: 0,
     imagesPerSecond: 0,
+    phases: { images: 0, finalize: 0, verify: 0 },
   };
   const note = (split: SplitName, skipped: SkippedRecord[]) => {
     for (const s of skipped) report.skipped.push({ ...s, split });
@@ -150,32 +223,15 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   const total = todo.reduce((n, j) => n + j.records.length, 0);
   const progress = new Progress(`prepare ${opts.out}`, total, { unit: "img", mode: opts.progress });
   const jobs = Math.max(1, opts.jobs ?? Math.max(2, 2 * os.availableParallelism()));
-  let processed = 0;
-  for (const job of todo) {
-    const writer = await ShardWriter.open(opts.out, job.split, job.index, shape, { preprocessing, stats: job.split === "train" });
-    try {
-      await orderedPool(
-        job.records,
-        jobs,
-        (record) => preprocessRecord(record, { size, kernel: opts.kernel, maxPixels: opts.maxPixels, failOn: opts.failOn }),
-        async (result, record) => {
-          if (result.status === "ok") await writer.add(record.label, result.image.pixels, record.origin);
-          else writer.skip(record.origin, `${result.error.reason}: ${result.error.detail}`);
-          processed++;
-          progress.tick(1, `${job.split} shard ${job.index + 1}`);
-        },
-      );
-      const info = await writer.finish();
-      report.written[job.split] = (report.written[job.split] ?? 0) + info.records;
-      note(job.split, info.skipped);
-      report.shards.done++;
-    } catch (err) {
-      await writer.abort();
-      progress.finish("interrupted");
-      throw err;
-    }
+  const imagesStarted = performance.now();
+  const { finished, readBack, processed } = await writeShards(opts, todo, { shape, preprocessing, jobs, progress });
+  for (const { job, info } of finished) {
+    report.written[job.split] = (report.written[job.split] ?? 0) + info.records;
+    note(job.split, info.skipped);
+    report.shards.done++;
   }
   progress.finish();
+  report.phases.images = (performance.now() - imagesStarted) / 1000;
   for (const s of report.skipped) {
     const reason = s.reason.split(":")[0];
     report.skippedByReason[reason] = (report.skippedByReason[reason] ?? 0) + 1;
@@ -187,9 +243,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareRepor
   if (missing.length === 0) {
     const expectedShards: Partial<Record<SplitName, number>> = {};
     for (const job of plan) expectedShards[job.split] = Math.max(expectedShards[job.split] ?? 0, job.index + 1);
+    const finalizing = performance.now();
     report.manifest = await finalizeDataset(opts.out, { classes: opts.source.classes, classNames: opts.source.classNames, preprocessing, expectedShards });
+    const verifying = performance.now();
+    report.phases.finalize = (verifying - finalizing) / 1000;
     // Read back once, whole: what train and eval will read is what was written (a shard resumed from an earlier run included).
-    report.verified = (await verifyDataset(opts.out)).checked;
+    report.verified = (await verifyDataset(opts.out, undefined, readBack)).checked;
+    report.phases.verify = (performance.now() - verifying) / 1000;
   } else {
     report.pending = `${missing.length} of ${plan.length} shards are not done yet (other workers' share, or interrupted); the last worker to finish writes manifest.json`;
   }

@@ -303,8 +303,13 @@ export class Dataset {
     };
   }
 
-  /** Recomputes the sha256 of every shard and compares it with the manifest. */
-  async verify(onFile?: (file: string, done: number, total: number) => void): Promise<VerifyReport> {
+  /**
+   * Recomputes the sha256 of every shard and compares it with the manifest. `readBack`
+   * holds the sha256 of shard files (by file name, as in the manifest) that the caller
+   * has just read back whole itself: prepare hashes each shard as it finishes, while
+   * later shards decode, rather than reading them all again at the end.
+   */
+  async verify(onFile?: (file: string, done: number, total: number) => void, readBack?: ReadonlyMap<string, Promise<string>>): Promise<VerifyReport> {
     const shards = this.splitNames.flatMap((s) => (this.manifest.splits[s] as SplitManifest).shards);
     const failures: VerifyFailure[] = [];
     let done = 0;
@@ -314,7 +319,7 @@ export class Dataset {
       if (size === undefined) failures.push({ file, problem: "missing" });
       else if (size !== shard.bytes) failures.push({ file, problem: `${size} bytes, the manifest says ${shard.bytes}` });
       else {
-        const sha = await sha256File(file);
+        const sha = await (readBack?.get(shard.file) ?? sha256File(file));
         if (sha !== shard.sha256) failures.push({ file, problem: `sha256 ${sha}, the manifest says ${shard.sha256}` });
       }
       onFile?.(file, ++done, shards.length);
@@ -343,10 +348,14 @@ export function formatVerifyReport(dir: string, report: VerifyReport): string {
  * sha256) and throws DamagedShardError naming the damaged ones and the repair;
  * for `--verify` on train and eval, and after prepare.
  */
-export async function verifyDataset(dir: string, onFile?: (file: string, done: number, total: number) => void): Promise<VerifyReport> {
+export async function verifyDataset(
+  dir: string,
+  onFile?: (file: string, done: number, total: number) => void,
+  readBack?: ReadonlyMap<string, Promise<string>>,
+): Promise<VerifyReport> {
   const dataset = openDataset(dir);
   try {
-    const report = await dataset.verify(onFile);
+    const report = await dataset.verify(onFile, readBack);
     if (report.failures.length > 0) throw new DamagedShardError(formatVerifyReport(dir, report), report.failures[0].file);
     return report;
   } finally {

@@ -56,22 +56,9 @@ export function accumulate(stats: PartialStats, pixels: Uint8Array): void {
   const n = h * w * c;
   if (pixels.length !== n) throw new Error(`accumulate: image has ${pixels.length} values, expected ${h}x${w}x${c} = ${n}.`);
   const sum = stats.pixelSum;
-  for (let i = 0; i < n; i++) sum[i] += pixels[i];
-  // One image's sums stay below 2^53 in plain numbers, so summing locally first is exact and fast.
-  if (c === 3) {
-    let r = 0, g = 0, b = 0, rr = 0, rg = 0, rb = 0, gg = 0, gb = 0, bb = 0;
-    for (let i = 0; i < n; i += 3) {
-      const x = pixels[i], y = pixels[i + 1], z = pixels[i + 2];
-      r += x; g += y; b += z;
-      rr += x * x; rg += x * y; rb += x * z;
-      gg += y * y; gb += y * z; bb += z * z;
-    }
-    const cs = stats.channelSum, xs = stats.crossSum;
-    cs[0] += r; cs[1] += g; cs[2] += b;
-    xs[0] += rr; xs[1] += rg; xs[2] += rb;
-    xs[3] += rg; xs[4] += gg; xs[5] += gb;
-    xs[6] += rb; xs[7] += gb; xs[8] += bb;
-  } else {
+  if (c === 3) accumulateRgb(sum, stats.channelSum, stats.crossSum, pixels);
+  else {
+    for (let i = 0; i < n; i++) sum[i] += pixels[i];
     const cs = new Array<number>(c).fill(0);
     const xs = new Array<number>(c * c).fill(0);
     for (let i = 0; i < n; i += c) {
@@ -86,6 +73,34 @@ export function accumulate(stats: PartialStats, pixels: Uint8Array): void {
   }
   stats.images += 1;
   stats.pixels += h * w;
+}
+
+// Pixels per block of accumulateRgb: 8192 * 255 * 255 < 2^31, so a block's sums are exact in int32.
+const RGB_BLOCK = 8192;
+
+// The RGB case in one pass over the image (it was two), with each block's channel and
+// cross sums kept in int32 locals that V8 adds without boxing, then added to the
+// float64 totals. Every sum is an integer below 2^53, so the totals are the same
+// numbers whatever the grouping: prepare's statistics files stay byte-identical.
+// Prepare calls this on its main thread for every training image, which made it
+// about a sixth of that thread's time.
+function accumulateRgb(sum: Float64Array, cs: number[], xs: number[], pixels: Uint8Array): void {
+  const n = pixels.length;
+  for (let start = 0; start < n; start += 3 * RGB_BLOCK) {
+    const end = Math.min(n, start + 3 * RGB_BLOCK);
+    let r = 0, g = 0, b = 0, rr = 0, rg = 0, rb = 0, gg = 0, gb = 0, bb = 0;
+    for (let i = start; i < end; i += 3) {
+      const x = pixels[i], y = pixels[i + 1], z = pixels[i + 2];
+      sum[i] += x; sum[i + 1] += y; sum[i + 2] += z;
+      r += x; g += y; b += z;
+      rr += x * x; rg += x * y; rb += x * z;
+      gg += y * y; gb += y * z; bb += z * z;
+    }
+    cs[0] += r; cs[1] += g; cs[2] += b;
+    xs[0] += rr; xs[1] += rg; xs[2] += rb;
+    xs[3] += rg; xs[4] += gg; xs[5] += gb;
+    xs[6] += rb; xs[7] += gb; xs[8] += bb;
+  }
 }
 
 /** Sums of the union of two disjoint image sets; neither input is changed. */

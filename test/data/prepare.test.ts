@@ -84,6 +84,37 @@ test("prepareDataset writes both splits, skips bad images with reasons, and comp
   }
 });
 
+test("prepareDataset keeps images in flight across shard ends, and reports where its time went", async () => {
+  // Shards of 2 records with 4 jobs: a pool per shard would never have more than 2 images loading at once.
+  let loading = 0;
+  let most = 0;
+  const base = fakeSource();
+  const slow = (r: SourceRecord): SourceRecord => ({
+    ...r,
+    load: async () => {
+      most = Math.max(most, ++loading);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      loading--;
+      return r.load();
+    },
+  });
+  const train = [...base.splits.train!, ...base.splits.train!].filter((r) => r.origin.startsWith("img")).map(slow);
+  const out = path.join(tmp.dir, "flight");
+  const report = await prepareDataset({ source: { ...base, splits: { train } }, out, size: 8, recordsPerShard: 2, jobs: 4, progress: "silent" });
+  assert.equal(most, 4);
+  assert.deepEqual(report.shards, { done: 5, resumed: 0, total: 5 });
+  // Order is kept across the shard ends: record k of the source is record k of the split.
+  const ds = openDataset(out);
+  try {
+    for (let k = 0; k < train.length; k++) assert.equal((await ds.split("train").readRecord(k)).origin, train[k].origin);
+  } finally {
+    ds.close();
+  }
+  const { images, finalize, verify } = report.phases;
+  assert.ok(images > 0 && finalize > 0 && verify > 0, JSON.stringify(report.phases));
+  assert.ok(images + finalize + verify <= report.seconds, `${JSON.stringify(report.phases)} within ${report.seconds} s`);
+});
+
 test("two workers each prepare their share; the last one writes the same dataset a single run does", async () => {
   const single = path.join(tmp.dir, "single");
   await prepareDataset({ source: fakeSource(), out: single, size: 8, recordsPerShard: 2, progress: "silent" });

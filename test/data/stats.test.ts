@@ -180,3 +180,26 @@ test("symmetricEigen refuses matrices it cannot decompose", () => {
   assert.throws(() => symmetricEigen([[1, 2], [2]]), /square/);
   assert.throws(() => symmetricEigen([[1, NaN], [NaN, 1]]), /non-finite/);
 });
+
+test("accumulate gives the exact integer sums of a naive loop, across its int32 blocks", () => {
+  // 100x100 = 10,000 pixels spans two of accumulate's 8192-pixel blocks; all-255
+  // pixels make the largest products, random ones catch a wrong channel or offset.
+  const shape: ImageShape = [100, 100, 3];
+  const imgs = [new Uint8Array(100 * 100 * 3).fill(255), ...images(2, shape, 11)];
+  const s = statsOf(imgs, shape);
+  const channelSum = [0, 0, 0];
+  const crossSum = new Array<number>(9).fill(0);
+  const pixelSum = new Float64Array(100 * 100 * 3);
+  for (const img of imgs) {
+    for (let i = 0; i < img.length; i++) pixelSum[i] += img[i];
+    for (let p = 0; p < img.length; p += 3) {
+      for (let j = 0; j < 3; j++) {
+        channelSum[j] += img[p + j];
+        for (let k = 0; k < 3; k++) crossSum[j * 3 + k] += img[p + j] * img[p + k];
+      }
+    }
+  }
+  assert.deepEqual(s.channelSum, channelSum);
+  assert.deepEqual(s.crossSum, crossSum);
+  assert.deepEqual(s.pixelSum, pixelSum);
+});

@@ -90,3 +90,15 @@ test("prepare on a full disk names the shard, and says the finished ones are kep
     spawnSync("umount", [mount]);
   }
 });
+
+test("verifyDataset compares the sha256 a caller read back (prepare's) instead of reading those shards again", async () => {
+  const ds = openDataset(damaged);
+  const shards = ds.manifest.splits.train!.shards;
+  await ds.close();
+  // The damaged shard's read-back hash says it is intact: verify trusts it and reads only the others.
+  const readBack = new Map([[shards[0].file, Promise.resolve(shards[0].sha256)]]);
+  assert.equal((await verifyDataset(damaged, undefined, readBack)).failures.length, 0);
+  // A read-back hash that differs from the manifest is a damaged shard, as a fresh read would be.
+  const wrong = new Map([[shards[0].file, Promise.resolve("0".repeat(64))]]);
+  await assert.rejects(verifyDataset(intact, undefined, wrong), (err: Error) => err.name === "DamagedShardError" && /sha256 0{64}, the manifest says/.test(err.message));
+});
