@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type EngineName, firstLine, parseEngineName, selectEngine } from "../lib/engine/select";
 import { wasmThreadsCount } from "../lib/engine/wasm-threads";
 import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
-import { median, option, writeResult } from "./common";
+import { findTorchPython, median, option, writeResult } from "./common";
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -85,15 +85,6 @@ interface TorchResult {
   trainImagesPerSecond: number;
   inferImagesPerSecond: number;
   [k: string]: unknown;
-}
-
-/** The first Python that imports torch: PATH's python3, then Debian's (python3-torch installs there). */
-function findTorchPython(): string | undefined {
-  for (const py of ["python3", "/usr/bin/python3"]) {
-    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
-    if (r.status === 0) return py;
-  }
-  return undefined;
 }
 
 function runTorch(python: string, threads: number, batch: number, inferBatch: number, steps: number): TorchResult | { error: string } {
