@@ -38,3 +38,16 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): { env: NodeJS.Pr
   }
   return { env: out, unset };
 }
+
+/** lscpu's model name and the SIMD flags that bound each engine (wasm SIMD128 maps onto SSE/AVX; PyTorch uses AVX2/AVX-512, FMA). */
+export function cpuSummary(): { model?: string; simd: string[] } {
+  const r = spawnSync("lscpu", [], { encoding: "utf8" });
+  const field = (name: string) =>
+    r.stdout
+      ?.split("\n")
+      .find((l) => l.startsWith(`${name}:`))
+      ?.split(":")[1]
+      ?.trim();
+  const flags = (field("Flags") ?? "").split(/\s+/).filter((f) => /^(sse|ssse|avx|fma|f16c)/.test(f));
+  return { model: field("Model name"), simd: flags };
+}

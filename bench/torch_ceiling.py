@@ -8,6 +8,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch_alexnet import torch_setup
 
 
 def shapes(batch):
@@ -54,7 +55,7 @@ def main():
             gflop = 2 * m * k * n / 1e9
             ms = timed(a.reps, lambda: x @ w)
             rates.append({"shape": f"{name} {m}x{k}x{n}", "gflop": gflop, "ms": ms, "gflops": gflop / (ms / 1000), "how": "matmul"})
-    print(json.dumps({"engine": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads(), "rates": rates}))
+    print(json.dumps({"engine": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads(), "rates": rates, "setup": torch_setup()}))
 
 
 if __name__ == "__main__":
