@@ -35,24 +35,35 @@ function timeMs(reps: number, fn: () => void): number {
   return median(ms);
 }
 
+/**
+ * Runs fn and reads its result, returning nothing from tidy: a typed array
+ * returned from tf.tidy is walked element by element for tensors to keep,
+ * which took seconds for a conv's output and once made wasm look 10x slower.
+ */
+function readOut(fn: () => tf.Tensor): void {
+  tf.tidy(() => {
+    fn().dataSync();
+  });
+}
+
 function wasmRate(s: CeilingShape, reps: number): Rate {
   const ways: { how: string; ms: number }[] = [];
   if (s.kind === "conv") {
     const x = tf.randomNormal(s.x, 0, 1, "float32", 1) as tf.Tensor4D;
     const w = tf.randomNormal(s.w, 0, 0.1, "float32", 2) as tf.Tensor4D;
     // The same filter tensor each call: XNNPACK keeps its packed weights (the compute alone).
-    ways.push({ how: "Conv2D, packed weights reused", ms: timeMs(reps, () => tf.tidy(() => tf.conv2d(x, w, s.stride, s.pad).dataSync())) });
+    ways.push({ how: "Conv2D, packed weights reused", ms: timeMs(reps, () => readOut(() => tf.conv2d(x, w, s.stride, s.pad))) });
     tf.dispose([x, w]);
   } else {
     const a = tf.randomNormal([s.m, s.k], 0, 1, "float32", 1);
     const b = tf.randomNormal([s.k, s.n], 0, 0.1, "float32", 2);
-    ways.push({ how: "MatMul, packed weights reused", ms: timeMs(reps, () => tf.tidy(() => tf.matMul(a, b).dataSync())) });
+    ways.push({ how: "MatMul, packed weights reused", ms: timeMs(reps, () => readOut(() => tf.matMul(a, b))) });
     // The same product as a 1x1 convolution: XNNPACK's GEMM through the conv path.
     const a4 = a.reshape([1, s.m, 1, s.k]) as tf.Tensor4D;
     const b4 = b.reshape([1, 1, s.k, s.n]) as tf.Tensor4D;
     ways.push({
       how: "1x1 Conv2D, packed weights reused",
-      ms: timeMs(reps, () => tf.tidy(() => tf.conv2d(a4, b4, 1, "valid").dataSync())),
+      ms: timeMs(reps, () => readOut(() => tf.conv2d(a4, b4, 1, "valid"))),
     });
     tf.dispose([a, b, a4, b4]);
   }

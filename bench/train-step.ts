@@ -71,7 +71,11 @@ function inference(variant: AlexNetVariant, batch: number, warmups: number, runs
   const { size, classes } = shapeOf(variant);
   const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
   const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 8);
-  const run = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  // A block body: a typed array returned from tf.tidy is walked element by element (bench/ceiling.ts).
+  const run = () =>
+    tf.tidy(() => {
+      (model.predict(x) as tf.Tensor).dataSync();
+    });
   for (let i = 0; i < warmups; i++) run();
   const timing = timeIt(runs, batch, run);
   model.dispose();
