@@ -74,3 +74,18 @@ export function ceilingShapes(batch: number): CeilingShape[] {
   shapes.push({ kind: "matmul", name: "square 1024x1024x1024", gflop: (2 * 1024 ** 3) / 1e9, m: 1024, k: 1024, n: 1024 });
   return shapes;
 }
+
+/**
+ * Seconds one training step would take if every product ran at its forward
+ * shape's measured rate (GFLOP/s, by layer name as the first word of `shape`):
+ * the step's time at the engine's ceiling. Undefined when a layer has no rate.
+ */
+export function ceilingStepSeconds(layers: LayerFlops[], batch: number, rates: { shape: string; gflops: number }[]): number | undefined {
+  let seconds = 0;
+  for (const l of layers) {
+    const r = rates.find((x) => x.shape.split(" ")[0] === l.name);
+    if (!r || !(r.gflops > 0)) return undefined;
+    seconds += (l.trainFlops * batch) / (r.gflops * 1e9);
+  }
+  return seconds;
+}
