@@ -1,5 +1,7 @@
 // Shared by the benchmarks: where results go and what machine made them.
 
+import { spawnSync } from "node:child_process";
+
 export { machineInfo, writeResult } from "../lib/eval/results";
 
 export function median(xs: number[]): number {
@@ -11,4 +13,41 @@ export function median(xs: number[]): number {
 export function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+/** The first Python that imports torch: PATH's python3, then Debian's (python3-torch installs there). */
+export function findTorchPython(): string | undefined {
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+/**
+ * The environment for a PyTorch child: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+ * removed, since some machines set them to values that slow a current OpenBLAS
+ * and the anchor is PyTorch at its best on this machine. Returns what was removed.
+ */
+export function torchEnv(env: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; unset: Record<string, string> } {
+  const out = { ...env };
+  const unset: Record<string, string> = {};
+  for (const k of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) {
+    if (out[k] !== undefined) unset[k] = out[k]!;
+    delete out[k];
+  }
+  return { env: out, unset };
+}
+
+/** lscpu's model name and the SIMD flags that bound each engine (wasm SIMD128 maps onto SSE/AVX; PyTorch uses AVX2/AVX-512, FMA). */
+export function cpuSummary(): { model?: string; simd: string[] } {
+  const r = spawnSync("lscpu", [], { encoding: "utf8" });
+  const field = (name: string) =>
+    r.stdout
+      ?.split("\n")
+      .find((l) => l.startsWith(`${name}:`))
+      ?.split(":")[1]
+      ?.trim();
+  const flags = (field("Flags") ?? "").split(/\s+/).filter((f) => /^(sse|ssse|avx|fma|f16c)/.test(f));
+  return { model: field("Model name"), simd: flags };
 }

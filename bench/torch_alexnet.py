@@ -5,6 +5,7 @@
 #   python3 bench/torch_alexnet.py --threads 2 --batch 32 --infer-batch 8
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -39,6 +40,23 @@ def alexnet_torchvision() -> nn.Module:
                 return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
         return AlexNet()
+
+
+def torch_setup() -> dict:
+    """What this PyTorch runs on: build config, oneDNN, CPU capability, the BLAS library actually loaded."""
+    torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS
+    with open("/proc/self/maps") as f:
+        blas = sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
+    cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    show = torch.__config__.show()
+    capability = cap() if cap else next((l.split(":", 1)[1].strip() for l in show.splitlines() if "CPU capability usage" in l), None)
+    return {
+        "config": show,
+        "mkldnnAvailable": torch.backends.mkldnn.is_available(),
+        "cpuCapability": capability,
+        "blasLoaded": blas,
+        "openblasEnv": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+    }
 
 
 def main() -> None:
@@ -86,6 +104,7 @@ def main() -> None:
         "trainImagesPerSecond": a.batch / statistics.median(train),
         "inferSeconds": infer,
         "inferImagesPerSecond": a.infer_batch / statistics.median(infer),
+        "setup": torch_setup(),
     }))
 
 

@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type EngineName, firstLine, parseEngineName, selectEngine } from "../lib/engine/select";
 import { wasmThreadsCount } from "../lib/engine/wasm-threads";
 import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
-import { median, option, writeResult } from "./common";
+import { cpuSummary, findTorchPython, median, option, torchEnv, writeResult } from "./common";
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -71,7 +71,11 @@ function inference(variant: AlexNetVariant, batch: number, warmups: number, runs
   const { size, classes } = shapeOf(variant);
   const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
   const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 8);
-  const run = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  // A block body: a typed array returned from tf.tidy is walked element by element (bench/ceiling.ts).
+  const run = () =>
+    tf.tidy(() => {
+      (model.predict(x) as tf.Tensor).dataSync();
+    });
   for (let i = 0; i < warmups; i++) run();
   const timing = timeIt(runs, batch, run);
   model.dispose();
@@ -87,21 +91,13 @@ interface TorchResult {
   [k: string]: unknown;
 }
 
-/** The first Python that imports torch: PATH's python3, then Debian's (python3-torch installs there). */
-function findTorchPython(): string | undefined {
-  for (const py of ["python3", "/usr/bin/python3"]) {
-    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
-    if (r.status === 0) return py;
-  }
-  return undefined;
-}
-
 function runTorch(python: string, threads: number, batch: number, inferBatch: number, steps: number): TorchResult | { error: string } {
   const script = path.join(__dirname, "torch_alexnet.py");
   const r = spawnSync(
     python,
     [script, "--threads", String(threads), "--batch", String(batch), "--infer-batch", String(inferBatch), "--steps", String(steps)],
-    { encoding: "utf8" },
+    // The anchor is PyTorch at its best here: without the OpenBLAS overrides some machines set.
+    { encoding: "utf8", env: torchEnv().env },
   );
   if (r.status !== 0) return { error: firstLine(r.stderr || r.error || `exit ${r.status}`) };
   return { ...(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as TorchResult), loadAverage: load() };
@@ -156,11 +152,52 @@ function spawnMeasure(engine: EngineName, threads: number, args: string[]): Engi
   return JSON.parse(line) as EngineRun;
 }
 
+interface Ratio {
+  round: number;
+  engine: string;
+  threads: number;
+  train: number;
+  infer: number;
+}
+
+/** Median and range of the per-round ratios at each thread count. */
+function summariseRatios(ratios: Ratio[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const threads of [...new Set(ratios.map((r) => r.threads))]) {
+    const at = ratios.filter((r) => r.threads === threads);
+    const stat = (xs: number[]) => ({
+      median: Number(median(xs).toFixed(3)),
+      min: Number(Math.min(...xs).toFixed(3)),
+      max: Number(Math.max(...xs).toFixed(3)),
+    });
+    out.push({
+      engine: at[0].engine,
+      threads,
+      rounds: at.length,
+      train: stat(at.map((r) => r.train)),
+      infer: stat(at.map((r) => r.infer)),
+    });
+  }
+  return out;
+}
+
+function printRun(run: EngineRun, batch: number, inferBatch: number): void {
+  if (run.skipped) return void console.log(`${run.engine}: skipped (${run.skipped})`);
+  for (const m of run.models) {
+    const train = m.train as Timing;
+    const infer = m.infer as Timing;
+    console.log(
+      `${run.engine} (${run.threads} thread${run.threads > 1 ? "s" : ""}) ${m.model}: train ${train.imagesPerSecond.toFixed(2)} img/s (batch ${batch}), inference ${infer.imagesPerSecond.toFixed(2)} img/s (batch ${inferBatch}); load ${train.loadAverage[0]}`,
+    );
+  }
+}
+
 async function main() {
   const batch = Number(option("batch", "32"));
   const inferBatch = Number(option("infer-batch", "8"));
   const steps = Number(option("steps", "3"));
   const cpuSteps = Number(option("cpu-steps", "1"));
+  const rounds = Number(option("rounds", "2"));
   const models = option("models", "torchvision,paper").split(",") as AlexNetVariant[];
   const child = option("child", "");
   if (child !== "") {
@@ -184,66 +221,62 @@ async function main() {
     "--models",
     models.join(","),
   ];
+  const python = findTorchPython();
+  if (!python) console.log("PyTorch: not installed (Debian: apt-get install python3-torch libopenblas0-pthread); no ratios");
 
-  const tfjs: EngineRun[] = [];
-  for (const engine of backends) {
-    for (const threads of engine === "wasm" ? threadCounts : [1]) {
-      const run = spawnMeasure(engine, threads, passArgs);
-      tfjs.push(run);
-      if (run.skipped) {
-        console.log(`${engine}: skipped (${run.skipped})`);
+  // A, B, A, B: each tfjs measurement is followed by PyTorch's at the same thread count, round after
+  // round, so a change in the machine's load touches both sides of a ratio alike.
+  const tfjs: (EngineRun & { round: number })[] = [];
+  const torch: ((TorchResult | { error: string }) & { round: number })[] = [];
+  const ratios: Ratio[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const threads of threadCounts) {
+      for (const engine of backends) {
+        if (engine !== "wasm" && (threads !== 1 || round > 0)) continue; // other engines: once, not a thread count
+        const run = { ...spawnMeasure(engine, threads, passArgs), round };
+        tfjs.push(run);
+        printRun(run, batch, inferBatch);
+      }
+      if (!python) continue;
+      const t = { ...runTorch(python, threads, batch, inferBatch, steps), round };
+      torch.push(t);
+      if ("error" in t) {
+        console.log(`PyTorch (${threads} threads): failed: ${t.error}`);
         continue;
       }
-      for (const m of run.models) {
-        const train = m.train as Timing;
-        const infer = m.infer as Timing;
+      console.log(
+        `${t.framework} torchvision (${t.threads} threads): train ${t.trainImagesPerSecond.toFixed(2)} img/s, inference ${t.inferImagesPerSecond.toFixed(2)} img/s; load ${((t as Record<string, unknown>).loadAverage as number[])[0]}`,
+      );
+      // tfjs's torchvision AlexNet over PyTorch's, measured next to each other.
+      for (const run of tfjs.filter((r) => !r.skipped && r.round === round && r.threads === t.threads)) {
+        const m = run.models.find((e) => e.model === "torchvision");
+        if (!m) continue;
+        const train = (m.train as Timing).imagesPerSecond / t.trainImagesPerSecond;
+        const infer = (m.infer as Timing).imagesPerSecond / t.inferImagesPerSecond;
+        ratios.push({ round, engine: run.engine, threads: t.threads, train: Number(train.toFixed(3)), infer: Number(infer.toFixed(3)) });
         console.log(
-          `${engine} (${run.threads} thread${run.threads > 1 ? "s" : ""}) ${m.model}: train ${train.imagesPerSecond.toFixed(2)} img/s (batch ${batch}), inference ${infer.imagesPerSecond.toFixed(2)} img/s (batch ${inferBatch}); load ${train.loadAverage[0]}`,
+          `ratio ${run.engine} / PyTorch at ${t.threads} thread(s), round ${round + 1}: train ${train.toFixed(2)}, inference ${infer.toFixed(2)}`,
         );
       }
     }
   }
-
-  const torch: (TorchResult | { error: string })[] = [];
-  const python = findTorchPython();
-  if (python) {
-    for (const threads of threadCounts) {
-      const r = runTorch(python, threads, batch, inferBatch, steps);
-      torch.push(r);
-      if ("error" in r) console.log(`PyTorch (${threads} threads): failed: ${r.error}`);
-      else
-        console.log(
-          `${r.framework} torchvision (${r.threads} threads): train ${r.trainImagesPerSecond.toFixed(2)} img/s, inference ${r.inferImagesPerSecond.toFixed(2)} img/s`,
-        );
-    }
-  } else {
-    console.log("PyTorch: not installed (Debian: apt-get install python3-torch python3-torchvision); no ratios");
-  }
-
-  // tfjs's torchvision AlexNet over PyTorch's, at the same thread count.
-  const ratios: Record<string, unknown>[] = [];
-  for (const t of torch) {
-    if ("error" in t) continue;
-    for (const run of tfjs.filter((r) => !r.skipped && r.threads === t.threads)) {
-      const m = run.models.find((e) => e.model === "torchvision");
-      if (!m) continue;
-      const train = (m.train as Timing).imagesPerSecond / t.trainImagesPerSecond;
-      const infer = (m.infer as Timing).imagesPerSecond / t.inferImagesPerSecond;
-      ratios.push({ engine: run.engine, threads: t.threads, train: Number(train.toFixed(3)), infer: Number(infer.toFixed(3)) });
-      console.log(`ratio ${run.engine} / PyTorch at ${t.threads} thread(s): train ${train.toFixed(2)}, inference ${infer.toFixed(2)}`);
-    }
-  }
+  const summary = summariseRatios(ratios);
+  for (const r of summary) console.log(`median ratio over rounds: ${JSON.stringify(r)}`);
 
   const name = option("out", "train-step");
   const file = writeResult(name, {
     input: models.includes("mini") ? "224x224x3; mini: 128x128x3, 10 classes" : "224x224x3",
     trainBatch: batch,
     inferBatch,
+    rounds,
     optimizer: "SGD momentum 0.9, lr 0.01",
     tfjsVersion: tf.version.tfjs,
+    cpu: cpuSummary(),
+    torchEnvUnset: python ? torchEnv().unset : undefined,
     tfjs,
     torch,
     ratios,
+    ratioSummary: summary,
   });
   console.log(`wrote ${file}`);
 }
