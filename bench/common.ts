@@ -1,6 +1,8 @@
-// Shared by the benchmarks: where results go and what machine made them.
+// Shared by the benchmarks: where results go, what machine made them, and the training step they time.
 
 import { spawnSync } from "node:child_process";
+import * as tf from "@tensorflow/tfjs";
+import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
 
 export { machineInfo, writeResult } from "../lib/eval/results";
 
@@ -50,4 +52,41 @@ export function cpuSummary(): { model?: string; simd: string[] } {
       ?.trim();
   const flags = (field("Flags") ?? "").split(/\s+/).filter((f) => /^(sse|ssse|avx|fma|f16c)/.test(f));
   return { model: field("Model name"), simd: flags };
+}
+
+/** 224x224 and 1000 classes, except `mini`: the laptop profile's model, 128x128 and the embedded set's 10 classes. */
+export function shapeOf(variant: AlexNetVariant): { size: number; classes: number } {
+  return variant === "mini" ? { size: 128, classes: 10 } : { size: 224, classes: 1000 };
+}
+
+/**
+ * One SGD-momentum step (lr 0.01, momentum 0.9) of `variant` on a fixed batch of
+ * seeded noise, as train-step.ts times it and step-profile.ts profiles it; the
+ * step is done when its loss has been read. dispose() frees the model and batch.
+ */
+export function benchTrainStep(variant: AlexNetVariant, batch: number): { step: () => void; dispose: () => void } {
+  const { size, classes } = shapeOf(variant);
+  const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 7);
+  const labels = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => (i * 37) % classes),
+    "int32",
+  );
+  const y = tf.oneHot(labels, classes);
+  labels.dispose();
+  const step = () =>
+    tf.tidy(() => {
+      const loss = optimizer.minimize(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        true,
+      );
+      loss?.dataSync(); // the step is done when its loss is readable (async backends)
+    });
+  const dispose = () => {
+    optimizer.dispose();
+    model.dispose();
+    tf.dispose([x, y]);
+  };
+  return { step, dispose };
 }

@@ -11,8 +11,8 @@ import * as tf from "@tensorflow/tfjs";
 import { firstLine, selectEngine } from "../lib/engine/select";
 import { startKernelTimer, type KernelTime } from "../lib/engine/kernel-timer";
 import { wasmThreadsCount } from "../lib/engine/wasm-threads";
-import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
-import { median, option, writeResult } from "./common";
+import type { AlexNetVariant } from "../lib/model/alexnet";
+import { benchTrainStep, median, option, writeResult } from "./common";
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -27,24 +27,7 @@ interface Profile {
 
 async function profileHere(variant: AlexNetVariant, batch: number, steps: number): Promise<Profile> {
   await selectEngine({ force: "wasm" });
-  const size = variant === "mini" ? 128 : 224;
-  const classes = variant === "mini" ? 10 : 1000;
-  const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
-  const optimizer = tf.train.momentum(0.01, 0.9);
-  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 7);
-  const y = tf.oneHot(
-    tf.tensor1d(
-      Array.from({ length: batch }, (_, i) => (i * 37) % classes),
-      "int32",
-    ),
-    classes,
-  );
-  const step = () =>
-    tf.tidy(() => {
-      optimizer
-        .minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)
-        ?.dataSync();
-    });
+  const { step, dispose } = benchTrainStep(variant, batch);
   step(); // warm-up: XNNPACK operator caches, first allocations
   const timer = startKernelTimer("wasm", option("by-shape", "").split(",").filter(Boolean));
   const stepMs: number[] = [];
@@ -54,6 +37,7 @@ async function profileHere(variant: AlexNetVariant, batch: number, steps: number
     stepMs.push(performance.now() - t);
   }
   timer.stop();
+  dispose();
   const total = stepMs.reduce((a, b) => a + b, 0);
   const kernels = timer.times().map((k) => ({
     ...k,

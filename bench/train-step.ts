@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type EngineName, firstLine, parseEngineName, selectEngine } from "../lib/engine/select";
 import { wasmThreadsCount } from "../lib/engine/wasm-threads";
 import { type AlexNetVariant, buildAlexNet } from "../lib/model/alexnet";
-import { cpuSummary, findTorchPython, median, option, torchEnv, writeResult } from "./common";
+import { benchTrainStep, cpuSummary, findTorchPython, median, option, shapeOf, torchEnv, writeResult } from "./common";
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -34,36 +34,11 @@ function timeIt(times: number, batch: number, fn: () => void): Timing {
   return { seconds, imagesPerSecond: batch / median(seconds), loadAverage: load() };
 }
 
-/** 224x224 and 1000 classes, except `mini`: the laptop profile's model, 128x128 and the embedded set's 10 classes. */
-function shapeOf(variant: AlexNetVariant): { size: number; classes: number } {
-  return variant === "mini" ? { size: 128, classes: 10 } : { size: 224, classes: 1000 };
-}
-
 function trainStep(variant: AlexNetVariant, batch: number, warmups: number, steps: number): Timing {
-  const { size, classes } = shapeOf(variant);
-  const model = buildAlexNet(variant, { inputSize: size, numClasses: classes, seed: 1 });
-  const optimizer = tf.train.momentum(0.01, 0.9);
-  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 7);
-  const y = tf.oneHot(
-    tf.tensor1d(
-      Array.from({ length: batch }, (_, i) => (i * 37) % classes),
-      "int32",
-    ),
-    classes,
-  );
-  const step = () =>
-    tf.tidy(() => {
-      const loss = optimizer.minimize(
-        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-        true,
-      );
-      loss?.dataSync(); // the step is done when its loss is readable (async backends)
-    });
+  const { step, dispose } = benchTrainStep(variant, batch);
   for (let i = 0; i < warmups; i++) step();
   const timing = timeIt(steps, batch, step);
-  optimizer.dispose();
-  model.dispose();
-  tf.dispose([x, y]);
+  dispose();
   return timing;
 }
 

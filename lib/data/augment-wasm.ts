@@ -55,20 +55,20 @@ import {
   simdMem,
   vec,
   wasm,
+  V128_STORE,
+  shuffle,
+  I32X4_EXTEND_LOW_I16X8_U,
+  I32X4_EXTEND_HIGH_I16X8_U,
 } from "./wasm-asm";
 
 export type { WasmModule } from "./wasm-asm";
 
-const V128_STORE = (offset: number) => simdMem(11, 4, offset);
 const I16X8_LOAD8X8_U = (offset: number) => simdMem(2, 3, offset);
 const V128_LOAD64_ZERO = (offset: number) => simdMem(93, 3, offset);
-const shuffle = (lanes: number[]) => simd(13, ...lanes);
 const F64X2_SPLAT = simd(20);
 const F64X2_REPLACE_LANE1 = simd(34, 1);
 const F32X4_DEMOTE_F64X2_ZERO = simd(94);
 const F64X2_PROMOTE_LOW_F32X4 = simd(95);
-const I32X4_EXTEND_LOW_I16X8_U = simd(169);
-const I32X4_EXTEND_HIGH_I16X8_U = simd(170);
 const F64X2_ADD = simd(240);
 const F64X2_SUB = simd(241);
 // Signed: the values are bytes, so it is exact, and x64 has one instruction for it (the unsigned form takes several).

@@ -28,18 +28,17 @@ import {
   moduleBytes,
   set,
   simd,
-  simdMem,
   vec,
   wasm,
+  V128_LOAD,
+  V128_STORE,
+  shuffle,
+  I32X4_EXTEND_LOW_I16X8_U,
+  I32X4_EXTEND_HIGH_I16X8_U,
 } from "./wasm-asm";
 
-const LOAD = (offset: number) => simdMem(0, 4, offset);
-const STORE = (offset: number) => simdMem(11, 4, offset);
-const shuffle = (lanes: number[]) => simd(13, ...lanes);
 const I16X8_EXTEND_LOW_U8 = simd(137);
 const I16X8_EXTEND_HIGH_U8 = simd(138);
-const I32X4_EXTEND_LOW_U16 = simd(169);
-const I32X4_EXTEND_HIGH_U16 = simd(170);
 const I32X4_EXTADD_PAIRWISE_U16 = simd(127);
 const I16X8_MUL = simd(149);
 const I32X4_ADD = simd(174);
@@ -50,11 +49,11 @@ function sumsBody(): number[] {
   const quarter = (source: number, extend: number[], offset: number) => [
     ...get(SUMS),
     ...get(SUMS),
-    ...LOAD(offset),
+    ...V128_LOAD(offset),
     ...get(source),
     ...extend,
     ...I32X4_ADD,
-    ...STORE(offset),
+    ...V128_STORE(offset),
   ];
   return [
     ...vec([
@@ -65,11 +64,11 @@ function sumsBody(): number[] {
     ...BLOCK,
     ...LOOP,
     ...[...get(PIX), ...get(END_AT), GE_U, ...brIf(1)],
-    ...[...get(PIX), ...LOAD(0), ...set(B), ...get(B), ...I16X8_EXTEND_LOW_U8, ...set(A), ...get(B), ...I16X8_EXTEND_HIGH_U8, ...set(B)],
-    ...quarter(A, I32X4_EXTEND_LOW_U16, 0),
-    ...quarter(A, I32X4_EXTEND_HIGH_U16, 16),
-    ...quarter(B, I32X4_EXTEND_LOW_U16, 32),
-    ...quarter(B, I32X4_EXTEND_HIGH_U16, 48),
+    ...[...get(PIX), ...V128_LOAD(0), ...set(B), ...get(B), ...I16X8_EXTEND_LOW_U8, ...set(A), ...get(B), ...I16X8_EXTEND_HIGH_U8, ...set(B)],
+    ...quarter(A, I32X4_EXTEND_LOW_I16X8_U, 0),
+    ...quarter(A, I32X4_EXTEND_HIGH_I16X8_U, 16),
+    ...quarter(B, I32X4_EXTEND_LOW_I16X8_U, 32),
+    ...quarter(B, I32X4_EXTEND_HIGH_I16X8_U, 48),
     ...[...get(PIX), ...i32(16), ADD, ...set(PIX), ...get(SUMS), ...i32(64), ADD, ...set(SUMS), ...br(0)],
     END,
     END,
@@ -120,7 +119,7 @@ function crossBody(): number[] {
     ...BLOCK,
     ...LOOP,
     ...[...get(PIX), ...get(END_AT), GE_U, ...brIf(1)],
-    ...[...get(PIX), ...LOAD(0), ...set(V0), ...get(PIX), ...LOAD(16), ...set(V1), ...get(PIX), ...LOAD(32), ...set(V2)],
+    ...[...get(PIX), ...V128_LOAD(0), ...set(V0), ...get(PIX), ...V128_LOAD(16), ...set(V1), ...get(PIX), ...V128_LOAD(32), ...set(V2)],
     ...channel(0),
     ...channel(1),
     ...channel(2),
@@ -131,7 +130,7 @@ function crossBody(): number[] {
     ...[...get(PIX), ...i32(48), ADD, ...set(PIX), ...br(0)],
     END,
     END,
-    ...ACC.flatMap((acc, k) => [...get(OUT), ...get(acc), ...STORE(16 * k)]),
+    ...ACC.flatMap((acc, k) => [...get(OUT), ...get(acc), ...V128_STORE(16 * k)]),
     END,
   ];
 }

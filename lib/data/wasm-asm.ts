@@ -64,6 +64,14 @@ export const F64_SUB = 0xa1;
 export const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 export const simdMem = (op: number, align: number, offset: number) => simd(op, align, ...uleb(offset));
 
+// SIMD instructions both data-path modules use (the rest stay beside their one user).
+export const V128_LOAD = (offset: number) => simdMem(0, 4, offset);
+export const V128_STORE = (offset: number) => simdMem(11, 4, offset);
+/** i8x16.shuffle: byte lanes 0-15 of the first vector, 16-31 of the second. */
+export const shuffle = (lanes: number[]) => simd(13, ...lanes);
+export const I32X4_EXTEND_LOW_I16X8_U = simd(169);
+export const I32X4_EXTEND_HIGH_I16X8_U = simd(170);
+
 /** A module importing env.memory and exporting functions by name; `funcs` are [type, locals+code] in index order. */
 export function moduleBytes(types: number[][], funcs: { type: number; body: number[] }[], exported: Record<string, number>): Uint8Array {
   const body = (b: number[]) => [...uleb(b.length), ...b];
